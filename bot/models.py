@@ -1,0 +1,132 @@
+"""Plain data passed between pipeline stages.
+
+Every stage speaks these dataclasses instead of a library's objects (a feedparser dict, an
+`arxiv.Result`, a sqlite row), so a stage can be tested with values written by hand and a
+library can be swapped inside one module. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class FetchStatus(StrEnum):
+    """How one attempt to fetch a source ended."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One entry as the source said it: HTML left in, dates as parsed, nothing inferred.
+
+    `published` is None when the feed gave no usable date; normalize falls back to
+    `fetched_at` and flags it. `arxiv_id` is set by the arXiv fetcher (without version);
+    for other feeds normalize derives it from the link when the link is an arXiv page.
+    """
+
+    source: str
+    title: str
+    link: str
+    fetched_at: datetime
+    guid: str = ""
+    summary_html: str = ""
+    content_html: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    lang_hint: str = ""
+    arxiv_id: str = ""
+    arxiv_version: int = 0
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """The outcome of one fetch of one source: errors are values here, never exceptions.
+
+    `retry_after` is the earliest moment the server allows the next attempt (Retry-After on
+    429/503); `final_url` is set when a permanent redirect moved the feed.
+    """
+
+    source: str
+    status: FetchStatus
+    entries: list[RawEntry] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str = ""
+    retry_after: datetime | None = None
+    final_url: str | None = None
+    used_fallback: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SourceState:
+    """What we remember about a source between fetches (persisted by the store)."""
+
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    consecutive_errors: int = 0
+    last_error: str = ""
+    next_due: datetime | None = None
+    items_total: int = 0
+    final_url: str | None = None
+
+
+@dataclass(slots=True)
+class Item:
+    """A normalized entry: clean text, canonical URL, language, UTC time, content hash.
+
+    `id` is 0 until the store assigns one; it is also the item's id in the vector index.
+    `published_estimated` is True when the source gave no date and fetch time stands in.
+    """
+
+    source: str
+    guid: str
+    url: str
+    title: str
+    text: str
+    lang: str
+    published: datetime
+    fetched_at: datetime
+    content_hash: str
+    published_estimated: bool = False
+    arxiv_id: str = ""
+    arxiv_version: int = 0
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    id: int = 0
+
+    @property
+    def embed_text(self) -> str:
+        """The text a vector is computed from: the headline plus the lead of the body."""
+        return f"{self.title}\n{self.text[:600]}"
+
+    def keys(self) -> list[str]:
+        """Identities that make two entries the same item (exact-duplicate tier)."""
+        keys = []
+        if self.arxiv_id:
+            keys.append(f"arxiv:{self.arxiv_id}")
+        if self.url:
+            keys.append(f"url:{self.url}")
+        if self.guid:
+            keys.append(f"guid:{self.source}:{self.guid}")
+        return keys
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What one batch did to the store, per source: the numbers a fetch summary prints."""
+
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    skipped: int = 0
