@@ -232,7 +232,8 @@ def _render_errors(exc: ValidationError, raw: dict[str, Any], origin: Path) -> s
     for error in exc.errors():
         location = list(error["loc"])
         where = _describe_location(location, raw)
-        lines.append(f"{origin}: {where}: {error["msg"].removeprefix("Value error, ")}")
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{origin}: {where}: {message}")
     return "\n".join(lines)
 
 
