@@ -79,6 +79,7 @@ class SourceState:
     next_due: datetime | None = None
     items_total: int = 0
     final_url: str | None = None
+    cursor: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -110,19 +111,21 @@ class Item:
         """The text a vector is computed from: the headline plus the lead of the body."""
         return f"{self.title}\n{self.text[:600]}"
 
-    def keys(self) -> list[str]:
+    def identities(self) -> list[str]:
         """Identities that make two entries the same item (exact-duplicate tier)."""
         keys = []
         if self.arxiv_id:
             keys.append(f"arxiv:{self.arxiv_id}")
         if self.url:
-            keys.append(f"url:{self.url}")
+            keys.append("url:" + self.url.split("://", 1)[-1])
         if self.guid:
             keys.append(f"guid:{self.source}:{self.guid}")
+        if not keys:
+            keys.append(f"hash:{self.source}:{self.content_hash}")
         return keys
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IngestReport:
     """What one batch did to the store, per source: the numbers a fetch summary prints."""
 

@@ -1,0 +1,333 @@
+"""The `bot` command: demo, fetch, sources. The only place that prints for people.
+
+Handlers parse arguments, call into the pipeline, and render; they hold no logic of their
+own. Exit status: 0 success, 1 the work failed (e.g. every source failed), 2 bad usage or
+invalid config. With `--json`, one JSON object goes to stdout and logs stay on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bot.config import Paths, Settings, load_settings, resolve_config_path, resolve_paths
+from bot.demo import demo_sources
+from bot.errors import BotError, ConfigError
+from bot.harvest import SourceOutcome, due_sources, fetch_pass
+from bot.models import FetchStatus, SourceState
+from bot.pipeline import Pipeline, open_pipeline
+from bot.search import semantic_items
+
+DEMO_QUESTIONS = ("world models that generate playable game environments", "大模型 人才 加盟 离职")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="AI news and research monitor (English and Chinese).")
+    parser.add_argument("--config", help="sources/themes file (env BOT_CONFIG; default ./sources.yaml)")
+    parser.add_argument("--data-dir", help="state directory (env BOT_DATA_DIR; default ./data and ./index)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="offline: ingest the bundled sample feeds and show what happened")
+    demo.set_defaults(handler=cmd_demo)
+
+    fetch = commands.add_parser("fetch", help="one pass over the sources that are due")
+    fetch.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    fetch.add_argument("--all", action="store_true", help="every enabled source, due or not")
+    fetch.add_argument("--json", action="store_true", help="print one JSON object")
+    fetch.set_defaults(handler=cmd_fetch)
+
+    sources = commands.add_parser("sources", help="list or check the configured sources")
+    sources_commands = sources.add_subparsers(title="sources commands", metavar="ACTION", required=True)
+    listing = sources_commands.add_parser("list", help="sources with their health")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(handler=cmd_sources_list)
+    check = sources_commands.add_parser("check", help="validate the config without fetching")
+    check.set_defaults(handler=cmd_sources_check)
+    return parser
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Ingest the bundled feeds into a fresh demo data dir and report what was stored."""
+    started = time.monotonic()
+    base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
+    settings = base.model_copy(update={"sources": tuple(demo_sources())})
+    paths = resolve_paths(Path(args.data_dir or "data") / "demo")
+    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+        _print_store_summary(pipeline, outcomes)
+        _print_duplicate_groups(pipeline)
+        for question in DEMO_QUESTIONS:
+            _print_search(pipeline, question)
+    finally:
+        pipeline.close()
+    print(f"\nDone in {time.monotonic() - started:.1f}s. Data: {paths.db}, index: {paths.index_dir}")
+    return 0 if any(outcome.status is FetchStatus.OK for outcome in outcomes) else 1
+
+
+def _print_store_summary(pipeline: Pipeline, outcomes: list[SourceOutcome]) -> None:
+    by_source: dict[str, dict[str, int]] = defaultdict(dict)
+    for source, lang, count in pipeline.store.counts_by_source_lang():
+        by_source[source][lang] = count
+    rows = [
+        [o.source, o.status.value, str(o.report.new), str(o.report.duplicate), _langs(by_source[o.source])]
+        for o in outcomes
+    ]
+    print(_table(["source", "fetch", "new", "duplicate", "stored by language"], rows))
+    totals: dict[str, int] = defaultdict(int)
+    for langs in by_source.values():
+        for lang, count in langs.items():
+            totals[lang] += count
+    print(f"\nStored {pipeline.store.count_items()} items ({_langs(totals)}), {len(pipeline.index)} vectors indexed.")
+
+
+def _print_duplicate_groups(pipeline: Pipeline, limit: int = 5) -> None:
+    print("\nLargest duplicate groups (one item, several outlets):")
+    groups = pipeline.store.items_carried_by_several(limit)
+    wording = pipeline.store.same_wording_groups(limit)
+    if not groups and not wording:
+        print("  none: every outlet published its own wording")
+    for item_id, count in groups:
+        item = pipeline.store.get_items([item_id])[0]
+        outlets = ", ".join(source for source, _ in pipeline.store.item_sources(item_id))
+        print(f"  {count} outlets · {_clip(item.title, 70)}\n      {outlets}")
+    for ids in wording:
+        items = pipeline.store.get_items(ids)
+        print(f"  {len(items)} verbatim copies · {_clip(items[0].title, 70)}")
+        print(f"      {', '.join(item.source for item in items)}")
+
+
+def _print_search(pipeline: Pipeline, question: str) -> None:
+    print(f"\nSemantic search: {question}")
+    for hit in semantic_items(pipeline, question, k=3):
+        item = hit.item
+        print(f"  {hit.score:.2f}  [{item.lang}] {_clip(item.title, 70)}  ({item.source})")
+
+
+# -- fetch -----------------------------------------------------------------------------------
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """One pass over due (or named) sources with a progress bar and a line per source."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        chosen = _chosen_sources(settings, pipeline, args)
+        with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
+
+            def tick(outcome: SourceOutcome) -> None:
+                bar.update(1)
+                bar.set_postfix_str(outcome.source)
+
+            outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
+    finally:
+        pipeline.close()
+    if args.json:
+        print(json.dumps(_fetch_json(outcomes), ensure_ascii=False))
+    else:
+        _print_fetch(outcomes)
+    failed = [o for o in outcomes if o.status is FetchStatus.ERROR]
+    return 1 if outcomes and len(failed) == len(outcomes) else 0
+
+
+def _chosen_sources(settings: Settings, pipeline: Pipeline, args: argparse.Namespace) -> list[Any]:
+    if args.source:
+        unknown = [name for name in args.source if name not in {s.name for s in settings.sources}]
+        if unknown:
+            raise ConfigError(f"no source named {', '.join(unknown)} in the config")
+        return [s for s in settings.sources if s.name in args.source]
+    if args.all:
+        return [s for s in settings.sources if s.enabled]
+    return due_sources(settings, pipeline.store.source_states(), datetime.now(UTC))
+
+
+def _print_fetch(outcomes: list[SourceOutcome]) -> None:
+    if not outcomes:
+        print("Nothing is due. `bot fetch --all` fetches every enabled source now.")
+        return
+    for o in outcomes:
+        if o.status is FetchStatus.ERROR:
+            detail = f"error: {o.error} (next try {_when(o.next_due)})"
+        elif o.status is FetchStatus.NOT_MODIFIED:
+            detail = "not modified"
+        else:
+            detail = f"new {o.report.new}, duplicate {o.report.duplicate}, updated {o.report.updated}"
+        fallback = " [fallback]" if o.used_fallback else ""
+        print(f"{o.source:<28} {detail}{fallback}  ({o.seconds:.1f}s)")
+    new = sum(o.report.new for o in outcomes)
+    errors = sum(o.status is FetchStatus.ERROR for o in outcomes)
+    print(f"\n{len(outcomes)} sources, {new} new items, {errors} errors")
+
+
+def _fetch_json(outcomes: list[SourceOutcome]) -> dict[str, Any]:
+    return {
+        "sources": [
+            {
+                "name": o.source,
+                "status": o.status.value,
+                "new": o.report.new,
+                "duplicate": o.report.duplicate,
+                "updated": o.report.updated,
+                "error": o.error,
+                "used_fallback": o.used_fallback,
+                "next_due": _iso(o.next_due),
+                "seconds": round(o.seconds, 3),
+            }
+            for o in outcomes
+        ],
+        "new": sum(o.report.new for o in outcomes),
+        "errors": sum(o.status is FetchStatus.ERROR for o in outcomes),
+    }
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def cmd_sources_list(args: argparse.Namespace) -> int:
+    """The configured sources with their health from the store."""
+    settings = load_settings(args.config)
+    states = _read_states(resolve_paths(args.data_dir))
+    rows = []
+    for source in settings.sources:
+        state = states.get(source.name) or SourceState(name=source.name)
+        rows.append((source, state))
+    if args.json:
+        print(json.dumps({"sources": [_source_json(s, st) for s, st in rows]}, ensure_ascii=False))
+        return 0
+    table = [
+        [
+            source.name,
+            source.kind,
+            "yes" if source.enabled else "no",
+            _when(state.last_success),
+            str(state.consecutive_errors),
+            _when(state.next_due) if source.enabled else "-",
+            str(state.items_total),
+            _clip(state.last_error, 50),
+        ]
+        for source, state in rows
+    ]
+    print(_table(["source", "kind", "enabled", "last success", "errors", "next due", "items", "last error"], table))
+    return 0
+
+
+def _read_states(paths: Paths) -> dict[str, SourceState]:
+    if not paths.db.exists():
+        return {}
+    from bot.store import Store
+
+    store = Store.open(paths.db)
+    try:
+        return store.source_states()
+    finally:
+        store.close()
+
+
+def _source_json(source: Any, state: SourceState) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "query": source.query,
+        "enabled": source.enabled,
+        "last_success": _iso(state.last_success),
+        "last_attempt": _iso(state.last_attempt),
+        "consecutive_errors": state.consecutive_errors,
+        "last_error": state.last_error,
+        "next_due": _iso(state.next_due),
+        "items": state.items_total,
+    }
+
+
+def cmd_sources_check(args: argparse.Namespace) -> int:
+    """Validate the config file without fetching anything."""
+    settings = load_settings(args.config)
+    kinds: dict[str, int] = defaultdict(int)
+    for source in settings.sources:
+        kinds[source.kind] += 1
+    enabled = sum(source.enabled for source in settings.sources)
+    described = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    print(
+        f"{resolve_config_path(args.config)}: OK — {len(settings.sources)} sources ({described}; {enabled} enabled),"
+        f" {len(settings.themes)} themes ({', '.join(settings.themes)})"
+    )
+    return 0
+
+
+# -- rendering helpers -----------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(_width(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Display width: CJK characters take two terminal columns."""
+    return sum(2 if "\u2e80" <= char <= "\uffef" else 1 for char in text)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _langs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{lang} {count}" for lang, count in sorted(counts.items())) or "-"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"

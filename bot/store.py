@@ -1,0 +1,433 @@
+"""SQLite: the single source of truth for items, their sources, vectors and source state.
+
+`sqlite3` is used only here. The file runs in WAL mode so readers (the bot answering a
+question) never wait for the writer (a fetch). Everything one batch changes is written in
+one transaction, so a crash leaves either the whole batch or none of it. Vectors are kept
+here too, which is what lets the FAISS index be rebuilt at any time without re-embedding.
+The schema carries a version (`PRAGMA user_version`) and migrates forward on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import StoreError
+from bot.models import Item, SourceState
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        published TEXT NOT NULL,
+        published_estimated INTEGER NOT NULL DEFAULT 0,
+        fetched_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        arxiv_id TEXT NOT NULL DEFAULT '',
+        arxiv_version INTEGER NOT NULL DEFAULT 0,
+        authors TEXT NOT NULL DEFAULT '[]',
+        tags TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX items_published ON items(published);
+    CREATE INDEX items_content_hash ON items(content_hash);
+    CREATE TABLE item_keys (
+        key TEXT PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE TABLE item_sources (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        url TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (item_id, source)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_sources_source ON item_sources(source);
+    CREATE TABLE vectors (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE VIRTUAL TABLE items_fts USING fts5(title, text, tokenize='trigram');
+    CREATE TABLE source_state (
+        name TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        consecutive_errors INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        next_due TEXT,
+        items_total INTEGER NOT NULL DEFAULT 0,
+        final_url TEXT,
+        cursor TEXT
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An item to insert with its vector; `keys` are every identity it is known by."""
+
+    item: Item
+    vector: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """An item seen again, maybe from another source, maybe changed.
+
+    `item_id` is 0 when the item is new in this same batch: `new_ref` then points at it.
+    """
+
+    item_id: int
+    item: Item
+    new_ref: int = -1
+    vector: np.ndarray | None = None  # set when the wording changed: the new text replaces the old
+
+
+class Store:
+    """One SQLite database file; open with `Store.open(path)`, close with `close()`."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA busy_timeout=10000")
+            store = cls(connection)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {version} is newer than this program ({SCHEMA_VERSION}); upgrade the program"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in _statements(script):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit: commit on success, roll back on any exception."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- items -----------------------------------------------------------------------------
+
+    def lookup_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """Which of these identities already belong to a stored item."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT key, item_id FROM item_keys WHERE key IN ({marks})", chunk)
+            found.update({row[0]: row[1] for row in rows})
+        return found
+
+    def item_versions(self, item_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+        """(source, content_hash, arxiv_version) per item id: what decides an update."""
+        ids = list(set(item_ids))
+        result: dict[int, tuple[str, str, int]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, source, content_hash, arxiv_version FROM items WHERE id IN ({marks})", chunk
+            )
+            result.update({row[0]: (row[1], row[2], row[3]) for row in rows})
+        return result
+
+    def write_batch(self, new: Sequence[NewItem], seen: Sequence[Sighting], model: str) -> list[int]:
+        """Insert new items and record sightings in one transaction; returns the new ids in order."""
+        ids: list[int] = []
+        with self.transaction() as db:
+            for entry in new:
+                item_id = self._insert_item(db, entry.item)
+                self._add_vector(db, item_id, entry.vector, model)
+                ids.append(item_id)
+            for sighting in seen:
+                item_id = sighting.item_id or ids[sighting.new_ref]
+                self._record_sighting(db, item_id, sighting, model)
+        return ids
+
+    def _insert_item(self, db: sqlite3.Connection, item: Item) -> int:
+        cursor = db.execute(
+            "INSERT INTO items (source, guid, url, title, text, lang, published, published_estimated,"
+            " fetched_at, content_hash, arxiv_id, arxiv_version, authors, tags)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            _item_row(item),
+        )
+        item_id = int(cursor.lastrowid or 0)
+        db.executemany(
+            "INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
+            [(key, item_id) for key in item.identities()],
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO item_sources (item_id, source, url, first_seen) VALUES (?,?,?,?)",
+            (item_id, item.source, item.url, _iso(item.fetched_at)),
+        )
+        db.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, item.title, item.text))
+        return item_id
+
+    def _record_sighting(self, db: sqlite3.Connection, item_id: int, sighting: Sighting, model: str) -> None:
+        item = sighting.item
+        db.executemany(
+            "INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
+            [(key, item_id) for key in item.identities()],
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO item_sources (item_id, source, url, first_seen) VALUES (?,?,?,?)",
+            (item_id, item.source, item.url, _iso(item.fetched_at)),
+        )
+        if sighting.vector is None:
+            return
+        db.execute(
+            "UPDATE items SET title=?, text=?, lang=?, content_hash=?, arxiv_version=?, authors=?, tags=? WHERE id=?",
+            (
+                item.title,
+                item.text,
+                item.lang,
+                item.content_hash,
+                item.arxiv_version,
+                json.dumps(list(item.authors), ensure_ascii=False),
+                json.dumps(list(item.tags), ensure_ascii=False),
+                item_id,
+            ),
+        )
+        db.execute("UPDATE items_fts SET title=?, text=? WHERE rowid=?", (item.title, item.text, item_id))
+        self._add_vector(db, item_id, sighting.vector, model)
+
+    @staticmethod
+    def _add_vector(db: sqlite3.Connection, item_id: int, vector: np.ndarray, model: str) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO vectors (item_id, model, vector) VALUES (?, ?, ?)",
+            (item_id, model, np.asarray(vector, dtype=np.float32).tobytes()),
+        )
+
+    def put_vectors(self, item_ids: Sequence[int], vectors: np.ndarray, model: str) -> None:
+        with self.transaction() as db:
+            for item_id, vector in zip(item_ids, vectors, strict=True):
+                self._add_vector(db, item_id, vector, model)
+
+    def get_items(self, item_ids: Sequence[int]) -> list[Item]:
+        ids = list(item_ids)
+        by_id: dict[int, Item] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"SELECT * FROM items WHERE id IN ({marks})", chunk):
+                by_id[row["id"]] = _row_item(row)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def item_sources(self, item_id: int) -> list[tuple[str, str]]:
+        rows = self._db.execute(
+            "SELECT source, url FROM item_sources WHERE item_id=? ORDER BY first_seen, source", (item_id,)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def count_items(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
+
+    def items_without_vector(self, model: str) -> list[Item]:
+        rows = self._db.execute(
+            "SELECT i.* FROM items i LEFT JOIN vectors v ON v.item_id = i.id AND v.model = ?"
+            " WHERE v.item_id IS NULL ORDER BY i.id",
+            (model,),
+        )
+        return [_row_item(row) for row in rows]
+
+    def vectors(self, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """All stored (ids, vectors) for one model: what the FAISS index is rebuilt from."""
+        rows = self._db.execute("SELECT item_id, vector FROM vectors WHERE model=? ORDER BY item_id", (model,))
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for item_id, blob in rows:
+            if len(blob) == dim * 4:
+                ids.append(item_id)
+                blobs.append(blob)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), dim)
+        return np.asarray(ids, dtype=np.int64), matrix
+
+    def vector_ids(self, model: str) -> np.ndarray:
+        rows = self._db.execute("SELECT item_id FROM vectors WHERE model=?", (model,))
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def search_text(self, query: str, limit: int = 20) -> list[int]:
+        """Item ids matching a phrase (FTS5 trigram: substrings of 3+ characters, any script)."""
+        phrase = query.strip().replace('"', '""')
+        if len(phrase) < 3:
+            return []
+        rows = self._db.execute(
+            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
+            (f'"{phrase}"', limit),
+        )
+        return [row[0] for row in rows]
+
+    # -- summaries -------------------------------------------------------------------------
+
+    def counts_by_source_lang(self) -> list[tuple[str, str, int]]:
+        rows = self._db.execute(
+            "SELECT s.source, i.lang, count(*) FROM item_sources s JOIN items i ON i.id = s.item_id"
+            " GROUP BY s.source, i.lang ORDER BY s.source, i.lang"
+        )
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def items_carried_by_several(self, limit: int = 5) -> list[tuple[int, int]]:
+        """(item id, number of sources) for items more than one source carried."""
+        rows = self._db.execute(
+            "SELECT item_id, count(*) AS n FROM item_sources GROUP BY item_id HAVING n > 1"
+            " ORDER BY n DESC, item_id LIMIT ?",
+            (limit,),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def same_wording_groups(self, limit: int = 5) -> list[list[int]]:
+        """Groups of distinct items whose normalized wording is identical (verbatim reposts)."""
+        rows = self._db.execute(
+            "SELECT group_concat(id) FROM items GROUP BY content_hash HAVING count(*) > 1"
+            " ORDER BY count(*) DESC, min(id) LIMIT ?",
+            (limit,),
+        )
+        return [[int(part) for part in row[0].split(",")] for row in rows]
+
+    # -- source state ----------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState:
+        row = self._db.execute("SELECT * FROM source_state WHERE name=?", (name,)).fetchone()
+        return _row_state(row) if row else SourceState(name=name)
+
+    def source_states(self) -> dict[str, SourceState]:
+        return {row["name"]: _row_state(row) for row in self._db.execute("SELECT * FROM source_state")}
+
+    def save_source_state(self, state: SourceState) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO source_state (name, etag, last_modified, last_attempt, last_success,"
+            " consecutive_errors, last_error, next_due, items_total, final_url, cursor)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                state.name,
+                state.etag,
+                state.last_modified,
+                _iso(state.last_attempt),
+                _iso(state.last_success),
+                state.consecutive_errors,
+                state.last_error,
+                _iso(state.next_due),
+                state.items_total,
+                state.final_url,
+                _iso(state.cursor),
+            ),
+        )
+
+    def count_source_items(self, source: str) -> int:
+        row = self._db.execute("SELECT count(*) FROM item_sources WHERE source=?", (source,)).fetchone()
+        return int(row[0])
+
+    def integrity_ok(self) -> bool:
+        return self._db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _item_row(item: Item) -> tuple[object, ...]:
+    return (
+        item.source,
+        item.guid,
+        item.url,
+        item.title,
+        item.text,
+        item.lang,
+        _iso(item.published),
+        int(item.published_estimated),
+        _iso(item.fetched_at),
+        item.content_hash,
+        item.arxiv_id,
+        item.arxiv_version,
+        json.dumps(list(item.authors), ensure_ascii=False),
+        json.dumps(list(item.tags), ensure_ascii=False),
+    )
+
+
+def _row_item(row: sqlite3.Row) -> Item:
+    return Item(
+        id=row["id"],
+        source=row["source"],
+        guid=row["guid"],
+        url=row["url"],
+        title=row["title"],
+        text=row["text"],
+        lang=row["lang"],
+        published=datetime.fromisoformat(row["published"]),
+        published_estimated=bool(row["published_estimated"]),
+        fetched_at=datetime.fromisoformat(row["fetched_at"]),
+        content_hash=row["content_hash"],
+        arxiv_id=row["arxiv_id"],
+        arxiv_version=row["arxiv_version"],
+        authors=tuple(json.loads(row["authors"])),
+        tags=tuple(json.loads(row["tags"])),
+    )
+
+
+def _row_state(row: sqlite3.Row) -> SourceState:
+    return SourceState(
+        name=row["name"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_attempt=_parse(row["last_attempt"]),
+        last_success=_parse(row["last_success"]),
+        consecutive_errors=row["consecutive_errors"],
+        last_error=row["last_error"],
+        next_due=_parse(row["next_due"]),
+        items_total=row["items_total"],
+        final_url=row["final_url"],
+        cursor=_parse(row["cursor"]),
+    )

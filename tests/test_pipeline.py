@@ -1,0 +1,190 @@
+"""The ingest path on a real SQLite file and a real FAISS index on disk, with the real embedder."""
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bot.config import Settings, resolve_paths
+from bot.embed import UseEmbedder
+from bot.models import RawEntry
+from bot.pipeline import open_pipeline
+from bot.search import semantic_items
+
+NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return UseEmbedder(threads=1)
+
+
+@pytest.fixture
+def paths(tmp_path):
+    return resolve_paths(tmp_path / "data")
+
+
+@pytest.fixture
+def open_(paths, embedder):
+    opened = []
+
+    def _open():
+        pipeline, repair = open_pipeline(Settings(), paths, embedder=embedder)
+        opened.append(pipeline)
+        return pipeline, repair
+
+    yield _open
+    for pipeline in opened:
+        pipeline.store.close()
+
+
+def raw(source, title, link, summary="", guid="", hours=0, **extra):
+    return RawEntry(
+        source=source,
+        title=title,
+        link=link,
+        guid=guid or link,
+        summary_html=summary,
+        fetched_at=NOW,
+        published=NOW - timedelta(hours=hours),
+        **extra,
+    )
+
+
+ENTRIES = [
+    raw("lab_blog", "A new open-weight reasoning model", "https://lab.example/blog/reasoning",
+        "<p>The lab releases a reasoning model trained with reinforcement learning.</p>", hours=5),
+    raw("cn_media", "实验室发布开源推理模型", "https://cn.example/a/1001?utm_source=rss",
+        "该模型通过强化学习训练，擅长数学与代码推理。", hours=3),
+    raw("cn_media", "广告自动出价的新方法：用扩散模型生成出价轨迹", "https://cn.example/a/1002",
+        "研究者将自动出价建模为轨迹生成问题。", hours=2),
+    raw("papers", "Diffusion Models for Auto-Bidding in Online Advertising", "http://arxiv.org/abs/2412.04321v1",
+        "We model auto-bidding as trajectory generation with a diffusion model.", hours=8),
+]
+
+
+def count(paths, sql):
+    with sqlite3.connect(paths.db) as db:
+        return db.execute(sql).fetchone()[0]
+
+
+def test_ingest_stores_items_vectors_and_text_index(open_, paths):
+    pipeline, _ = open_()
+    reports = pipeline.ingest(ENTRIES)
+    assert {name: r.new for name, r in reports.items()} == {"lab_blog": 1, "cn_media": 2, "papers": 1}
+    assert pipeline.store.count_items() == 4
+    assert len(pipeline.index) == 4
+    assert count(paths, "SELECT count(*) FROM vectors") == 4
+    assert len(pipeline.store.search_text("扩散模型")) == 1
+    stored = pipeline.store.get_items(pipeline.store.search_text("Auto-Bidding"))[0]
+    assert (stored.arxiv_id, stored.url) == ("2412.04321", "https://arxiv.org/abs/2412.04321")
+
+
+def test_reingesting_the_same_entries_adds_nothing(open_, paths):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)
+    reports = pipeline.ingest(ENTRIES)
+    assert sum(r.new for r in reports.values()) == 0
+    assert sum(r.duplicate for r in reports.values()) == 4
+    assert pipeline.store.count_items() == 4 and len(pipeline.index) == 4
+
+
+def test_same_url_from_two_sources_is_one_item_with_both_sources(open_):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES[1:2])
+    repost = raw("aggregator", "转载｜实验室发布开源推理模型", "https://CN.example/a/1001#top", "转载自 cn_media")
+    report = pipeline.ingest([repost])["aggregator"]
+    assert (report.new, report.duplicate) == (0, 1)
+    item_id = pipeline.store.search_text("开源推理模型")[0]
+    assert {source for source, _ in pipeline.store.item_sources(item_id)} == {"cn_media", "aggregator"}
+    assert pipeline.store.get_items([item_id])[0].title == "实验室发布开源推理模型"  # another outlet's wording does not overwrite
+
+
+def test_duplicates_inside_one_batch_are_merged(open_):
+    pipeline, _ = open_()
+    twice = [ENTRIES[0], raw("mirror", "Mirror of the post", "https://lab.example/blog/reasoning?utm_campaign=x")]
+    reports = pipeline.ingest(twice)
+    assert reports["lab_blog"].new == 1 and reports["mirror"].duplicate == 1
+    assert pipeline.store.count_items() == 1
+
+
+def test_new_arxiv_version_updates_the_item_in_place(open_):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES[3:])
+    v2 = raw("papers", "DiffBid v2: Generative Auto-Bidding with Diffusion and Budget Constraints",
+             "http://arxiv.org/abs/2412.04321v2", "Revised: adds budget pacing constraints and new experiments.")
+    report = pipeline.ingest([v2])["papers"]
+    assert (report.new, report.updated) == (0, 1)
+    [item] = pipeline.store.get_items(pipeline.store.search_text("budget pacing"))
+    assert item.arxiv_version == 2 and item.title.startswith("DiffBid v2")
+    assert pipeline.store.count_items() == 1 and len(pipeline.index) == 1
+    hit = semantic_items(pipeline, item.embed_text, k=1)[0]
+    assert hit.item.id == item.id and hit.score > 0.99  # the vector was replaced too
+    old = raw("papers", "stale v1 seen again", "http://arxiv.org/abs/2412.04321v1", "old text")
+    assert pipeline.ingest([old])["papers"].updated == 0
+
+
+def test_an_edit_by_the_items_own_source_updates_it(open_):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES[:1])
+    edited = raw("lab_blog", "A new open-weight reasoning model (updated)", "https://lab.example/blog/reasoning",
+                 "<p>Now with a technical report.</p>", hours=5)
+    assert pipeline.ingest([edited])["lab_blog"].updated == 1
+    assert pipeline.store.get_items([1])[0].title.endswith("(updated)")
+
+
+def test_entries_without_any_text_are_skipped(open_):
+    pipeline, _ = open_()
+    report = pipeline.ingest([raw("empty", "", "https://e.example/1")])["empty"]
+    assert (report.new, report.skipped) == (0, 1)
+
+
+def test_restart_reuses_the_saved_index(open_, paths):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)
+    pipeline.close()
+    again, repair = open_()
+    assert not repair.rebuilt and not repair.reason
+    assert again.store.count_items() == 4 and len(again.index) == 4
+    assert sum(r.new for r in again.ingest(ENTRIES).values()) == 0
+
+
+def test_deleted_index_is_rebuilt_from_the_store(open_, paths):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)
+    before = {hit.item.id for hit in semantic_items(pipeline, "auto-bidding with diffusion", k=2)}
+    pipeline.close()
+    shutil.rmtree(paths.index_dir)
+    again, repair = open_()
+    assert repair.rebuilt and repair.added == 4
+    assert {hit.item.id for hit in semantic_items(again, "auto-bidding with diffusion", k=2)} == before
+    assert sorted(again.index.ids().tolist()) == [1, 2, 3, 4]
+
+
+def test_index_behind_the_store_is_repaired_on_open(open_, paths):
+    """A crash after the batch committed but before the index was saved."""
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES[:2])
+    pipeline.save_index()
+    pipeline.ingest(ENTRIES[2:])  # committed to SQLite, index not saved: the process "dies" here
+    again, repair = open_()
+    assert (repair.rebuilt, repair.added, repair.removed) == (False, 2, 0)
+    assert sorted(again.index.ids().tolist()) == [1, 2, 3, 4]
+
+
+def test_index_ahead_of_the_store_drops_unknown_ids(open_, paths):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)
+    pipeline.index.add(np.array([99], dtype=np.int64), np.ones((1, 512), dtype=np.float32) / np.sqrt(512))
+    pipeline.save_index()
+    again, repair = open_()
+    assert repair.removed == 1 and 99 not in again.index.ids()
+
+
+def test_cross_lingual_search_finds_the_other_language(open_):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)
+    hits = semantic_items(pipeline, "auto-bidding for online ads with diffusion models", k=2)
+    assert {hit.item.lang for hit in hits} == {"zh", "en"}
