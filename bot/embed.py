@@ -129,8 +129,8 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         model = self._load()
-        size = model.get_sentence_embedding_dimension()
-        return int(size)
+        measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(measure())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -1,0 +1,64 @@
+"""Both embedding backends, loaded offline from what their wheels ship."""
+
+import os
+
+import numpy as np
+import pytest
+
+from bot.config import EmbeddingConfig
+from bot.embed import SentenceTransformerEmbedder, UseEmbedder, make_embedder
+from bot.errors import ConfigError
+
+SAME_EVENT = (
+    "Google DeepMind unveils Genie 2, a foundation world model that generates playable 3D worlds",
+    "谷歌 DeepMind 发布 Genie 2：可生成可玩 3D 世界的基础世界模型",
+)
+OTHER_EVENT = "美联储宣布维持利率不变，股市小幅上涨"
+
+
+def cosine(a, b):
+    return float(np.dot(a, b))
+
+
+@pytest.fixture(scope="module")
+def use():
+    return UseEmbedder(threads=1, batch_size=2)
+
+
+def test_use_vectors_are_unit_float32_and_batched(use):
+    texts = [SAME_EVENT[0], SAME_EVENT[1], OTHER_EVENT, "short"]
+    vectors = use.encode(texts)  # batch_size=2: two micro-batches
+    assert vectors.shape == (4, 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[0], use.encode([texts[0]])[0], atol=1e-5)
+    assert use.encode([]).shape == (0, 512)
+
+
+def test_use_reads_chinese_and_english_in_one_space(use):
+    en, zh, other = use.encode([*SAME_EVENT, OTHER_EVENT])
+    assert cosine(en, zh) > 0.5
+    assert cosine(en, zh) > cosine(en, other) + 0.3
+
+
+def test_make_embedder_picks_the_backend_from_config():
+    assert isinstance(make_embedder(EmbeddingConfig()), UseEmbedder)
+    st = make_embedder(EmbeddingConfig(backend="sentence-transformers"))
+    assert isinstance(st, SentenceTransformerEmbedder) and st.name == "st:all-MiniLM-L6-v2"
+
+
+@pytest.mark.slow
+def test_sentence_transformers_backend_loads_the_bundled_model_offline():
+    pytest.importorskip("sentence_transformers", reason="the optional extra .[st] is not installed")
+    embedder = SentenceTransformerEmbedder(threads=1)
+    vectors = embedder.encode(["A world model that generates playable games", "A world model for games", "今天天气"])
+    assert embedder.dim == 384 and vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2])
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+def test_unknown_sentence_transformers_model_fails_readably_without_downloading():
+    pytest.importorskip("sentence_transformers", reason="the optional extra .[st] is not installed")
+    embedder = SentenceTransformerEmbedder("no-such-org/no-such-model-anywhere")
+    with pytest.raises(ConfigError, match="not available offline"):
+        embedder.encode(["x"])
