@@ -1,0 +1,33 @@
+"""Shared fixtures: a local feed server, and the recorded feeds in ../shared (read in place)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import SHARED_FEEDS, FeedServer
+
+
+@pytest.fixture(scope="session")
+def _feed_server_for_session() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def feed_server(_feed_server_for_session: FeedServer) -> FeedServer:
+    """The session's server with no routes and an empty request log."""
+    _feed_server_for_session.reset()
+    return _feed_server_for_session
+
+
+@pytest.fixture
+def shared_feeds() -> Path:
+    """The real recorded feeds; tests using this skip when ../shared is not checked out beside us."""
+    if not SHARED_FEEDS.is_dir():
+        pytest.skip(f"recorded feeds not found at {SHARED_FEEDS} (../shared is not beside the repo)")
+    return SHARED_FEEDS
