@@ -16,6 +16,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,18 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.config import Paths, Settings, load_settings, resolve_config_path, resolve_paths
+from bot.dedup import DedupParams
 from bot.demo import demo_sources
+from bot.embed import make_embedder
 from bot.errors import BotError, ConfigError
+from bot.evaluate import evaluate
 from bot.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.models import FetchStatus, SourceState
 from bot.pipeline import Pipeline, open_pipeline
 from bot.search import semantic_items
 
-DEMO_QUESTIONS = ("world models that generate playable game environments", "大模型 人才 加盟 离职")
+ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions")
+DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
     fetch.set_defaults(handler=cmd_fetch)
 
+    evaluation = commands.add_parser("eval", help="replay a labeled set through the pipeline and score it")
+    evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument(
+        "--ablation", action="store_true", help="also score dedup with each of its signals switched off in turn"
+    )
+    evaluation.set_defaults(handler=cmd_eval)
+
     sources = commands.add_parser("sources", help="list or check the configured sources")
     sources_commands = sources.add_subparsers(title="sources commands", metavar="ACTION", required=True)
     listing = sources_commands.add_parser("list", help="sources with their health")
@@ -100,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
         _print_store_summary(pipeline, outcomes)
-        _print_duplicate_groups(pipeline)
+        _print_largest_stories(pipeline)
         for question in DEMO_QUESTIONS:
             _print_search(pipeline, question)
     finally:
@@ -125,20 +138,16 @@ def _print_store_summary(pipeline: Pipeline, outcomes: list[SourceOutcome]) -> N
     print(f"\nStored {pipeline.store.count_items()} items ({_langs(totals)}), {len(pipeline.index)} vectors indexed.")
 
 
-def _print_duplicate_groups(pipeline: Pipeline, limit: int = 5) -> None:
-    print("\nLargest duplicate groups (one item, several outlets):")
-    groups = pipeline.store.items_carried_by_several(limit)
-    wording = pipeline.store.same_wording_groups(limit)
-    if not groups and not wording:
-        print("  none: every outlet published its own wording")
-    for item_id, count in groups:
-        item = pipeline.store.get_items([item_id])[0]
-        outlets = ", ".join(source for source, _ in pipeline.store.item_sources(item_id))
-        print(f"  {count} outlets · {_clip(item.title, 70)}\n      {outlets}")
-    for ids in wording:
-        items = pipeline.store.get_items(ids)
-        print(f"  {len(items)} verbatim copies · {_clip(items[0].title, 70)}")
-        print(f"      {', '.join(item.source for item in items)}")
+def _print_largest_stories(pipeline: Pipeline, limit: int = 5) -> None:
+    stories = pipeline.store.count_stories()
+    print(f"\nLargest stories ({stories} stories in all; one event, many outlets and languages):")
+    for story in pipeline.store.largest_stories(limit):
+        outlets = ", ".join(pipeline.store.story_outlets(story.id))
+        theme = f" · {story.primary_theme}" if story.primary_theme else ""
+        print(f"  {story.items} items · {story.outlets} outlets · {'/'.join(story.langs)}{theme}")
+        for lang in story.langs:
+            print(f"      [{lang}] {_clip(story.title_in(lang), 72)}")
+        print(f"      {_clip(outlets, 90)}")
 
 
 def _print_search(pipeline: Pipeline, question: str) -> None:
@@ -223,6 +232,54 @@ def _fetch_json(outcomes: list[SourceOutcome]) -> dict[str, Any]:
         "new": sum(o.report.new for o in outcomes),
         "errors": sum(o.status is FetchStatus.ERROR for o in outcomes),
     }
+
+
+# -- eval ------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
+    settings = load_settings(args.config)
+    embedder = make_embedder(settings.embedding)
+    result = evaluate(Path(args.data), settings, embedder=embedder)
+    if args.ablation:
+        result["ablation"] = {
+            signal: evaluate(Path(args.data), settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}))[
+                "dedup"
+            ]
+            for signal in ABLATION_SIGNALS
+        }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    dedup, themes, moves = result["dedup"], result["themes"], result["people_moves"]
+    print(f"items {result['items']}, stories: true {result['stories_true']}, predicted {result['stories_pred']}")
+    print(
+        f"dedup          pairwise P {dedup['pairwise_precision']:.3f}  R {dedup['pairwise_recall']:.3f}"
+        f"  F1 {dedup['pairwise_f1']:.3f}   B-cubed F1 {dedup['bcubed_f1']:.3f}"
+    )
+    print(
+        f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
+        f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
+    )
+    print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
+    print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
+    search = result["search"]
+    if search is None:
+        print("search         null (not measured yet)")
+    else:
+        print(
+            f"search         recall@5 {search['recall@5']:.3f}  MRR {search['mrr']:.3f}"
+            f"  cross-lingual recall@5 {search['crosslingual_recall@5']:.3f}"
+        )
+    print(f"seconds        {result['seconds']}")
+    for signal, scores in result.get("ablation", {}).items():
+        print(
+            f"without {signal:<8} dedup pairwise F1 {scores['pairwise_f1']:.3f}"
+            f" (P {scores['pairwise_precision']:.3f} R {scores['pairwise_recall']:.3f})"
+            f"  B-cubed F1 {scores['bcubed_f1']:.3f}"
+        )
+    return 0
 
 
 # -- sources ---------------------------------------------------------------------------------

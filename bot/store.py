@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,16 +76,53 @@ _MIGRATIONS: tuple[str, ...] = (
         cursor TEXT
     );
     """,
+    """
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_published TEXT NOT NULL,
+        last_published TEXT NOT NULL,
+        items INTEGER NOT NULL DEFAULT 0,
+        outlets INTEGER NOT NULL DEFAULT 0,
+        langs TEXT NOT NULL DEFAULT '',
+        title_en TEXT NOT NULL DEFAULT '',
+        title_zh TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        primary_theme TEXT NOT NULL DEFAULT '',
+        themes TEXT NOT NULL DEFAULT '[]',
+        moves TEXT NOT NULL DEFAULT '[]',
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX stories_last_published ON stories(last_published);
+    ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+    ALTER TABLE items ADD COLUMN themes TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE items ADD COLUMN moves TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX items_story ON items(story_id);
+    CREATE TABLE name_df (name TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
+class Labels:
+    """What the pipeline learned about an item or a story beyond its text."""
+
+    themes: dict[str, Any] = field(default_factory=dict)  # {"primary", "labels", "scores"}
+    moves: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class NewItem:
-    """An item to insert with its vector; `keys` are every identity it is known by."""
+    """An item to insert with its vector, its story and its labels.
+
+    `story` is an existing story id, or a negative placeholder for a story this batch creates
+    (items of the batch that share a placeholder share the new story).
+    """
 
     item: Item
     vector: np.ndarray
+    story: int = 0
+    labels: Labels = Labels()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +136,54 @@ class Sighting:
     item: Item
     new_ref: int = -1
     vector: np.ndarray | None = None  # set when the wording changed: the new text replaces the old
+    labels: Labels | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One item of a story, as story-level labelling needs it."""
+
+    item_id: int
+    lang: str
+    labels: Labels
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """An item's story and labels, as evaluation and digests read them."""
+
+    item_id: int
+    story_id: int
+    item_moves: list[dict[str, str]]
+    story_primary_theme: str
+    story_themes: list[str]
+    story_moves: list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class StorySummary:
+    """A story's aggregates: what a listing shows."""
+
+    id: int
+    items: int
+    outlets: int
+    langs: tuple[str, ...]
+    title: str
+    title_en: str
+    title_zh: str
+    primary_theme: str
+    themes: tuple[str, ...]
+    first_published: datetime
+    last_published: datetime
+
+    def title_in(self, lang: str) -> str:
+        return {"en": self.title_en, "zh": self.title_zh}.get(lang) or self.title
+
+
+@dataclass(frozen=True, slots=True)
+class BatchIds:
+    items: list[int]
+    stories: dict[int, int]  # placeholder → new story id
 
 
 class Store:
@@ -174,25 +260,182 @@ class Store:
             result.update({row[0]: (row[1], row[2], row[3]) for row in rows})
         return result
 
-    def write_batch(self, new: Sequence[NewItem], seen: Sequence[Sighting], model: str) -> list[int]:
-        """Insert new items and record sightings in one transaction; returns the new ids in order."""
+    def write_batch(
+        self,
+        new: Sequence[NewItem],
+        seen: Sequence[Sighting],
+        model: str,
+        story_labels: Mapping[int, Labels] | None = None,
+        names: Sequence[frozenset[str]] = (),
+    ) -> BatchIds:
+        """Everything one batch changes, in one transaction: items, sightings, stories, name counts."""
         ids: list[int] = []
+        stories: dict[int, int] = {}
+        touched: set[int] = set()
         with self.transaction() as db:
             for entry in new:
-                item_id = self._insert_item(db, entry.item)
+                story_id = entry.story if entry.story > 0 else stories.get(entry.story, 0)
+                if not story_id:
+                    story_id = stories[entry.story] = self._create_story(db, entry.item)
+                item_id = self._insert_item(db, entry.item, story_id, entry.labels)
                 self._add_vector(db, item_id, entry.vector, model)
                 ids.append(item_id)
+                touched.add(story_id)
             for sighting in seen:
                 item_id = sighting.item_id or ids[sighting.new_ref]
                 self._record_sighting(db, item_id, sighting, model)
-        return ids
+                touched.add(db.execute("SELECT story_id FROM items WHERE id=?", (item_id,)).fetchone()[0])
+            labels = {stories.get(key, key): value for key, value in (story_labels or {}).items()}
+            for story_id in touched - {None}:
+                self._refresh_story(db, story_id, labels.get(story_id))
+            self._count_names(db, names)
+        return BatchIds(ids, stories)
 
-    def _insert_item(self, db: sqlite3.Connection, item: Item) -> int:
+    @staticmethod
+    def _create_story(db: sqlite3.Connection, item: Item) -> int:
+        moment = _iso(item.published)
+        cursor = db.execute(
+            "INSERT INTO stories (first_published, last_published, updated_at) VALUES (?, ?, ?)",
+            (moment, moment, _iso(datetime.now(UTC))),
+        )
+        return int(cursor.lastrowid or 0)
+
+    @staticmethod
+    def _refresh_story(db: sqlite3.Connection, story_id: int, labels: Labels | None) -> None:
+        """Recompute a story's aggregates from its items (and its labels when given)."""
+        first, last, count, langs = db.execute(
+            "SELECT min(published), max(published), count(*), group_concat(DISTINCT lang) FROM items WHERE story_id=?",
+            (story_id,),
+        ).fetchone()
+        outlets = db.execute(
+            "SELECT count(DISTINCT s.source) FROM item_sources s JOIN items i ON i.id = s.item_id WHERE i.story_id=?",
+            (story_id,),
+        ).fetchone()[0]
+        titles = {
+            row[0]: row[1]
+            for row in db.execute(
+                "SELECT lang, title FROM items WHERE story_id=? ORDER BY published DESC, id DESC", (story_id,)
+            )
+        }  # the earliest item of each language wins (rows come latest first)
+        first_title = db.execute(
+            "SELECT title FROM items WHERE story_id=? ORDER BY published, id LIMIT 1", (story_id,)
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE stories SET first_published=?, last_published=?, items=?, outlets=?, langs=?, title_en=?,"
+            " title_zh=?, title=?, updated_at=? WHERE id=?",
+            (
+                first,
+                last,
+                count,
+                outlets,
+                ",".join(sorted((langs or "").split(","))),
+                titles.get("en", ""),
+                titles.get("zh", ""),
+                first_title,
+                _iso(datetime.now(UTC)),
+                story_id,
+            ),
+        )
+        if labels is not None:
+            db.execute(
+                "UPDATE stories SET primary_theme=?, themes=?, moves=? WHERE id=?",
+                (
+                    labels.themes.get("primary", ""),
+                    json.dumps(labels.themes.get("labels", []), ensure_ascii=False),
+                    json.dumps(labels.moves, ensure_ascii=False),
+                    story_id,
+                ),
+            )
+
+    @staticmethod
+    def _count_names(db: sqlite3.Connection, names: Sequence[frozenset[str]]) -> None:
+        counts: dict[str, int] = {}
+        for document in names:
+            for name in document:
+                counts[name] = counts.get(name, 0) + 1
+        db.executemany(
+            "INSERT INTO name_df (name, df) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET df = df + excluded.df",
+            counts.items(),
+        )
+
+    def name_counts(self) -> tuple[dict[str, int], int]:
+        """Document frequency of headline names, and the number of documents counted."""
+        counts = {row[0]: row[1] for row in self._db.execute("SELECT name, df FROM name_df")}
+        return counts, self.count_items()
+
+    def story_members(self, story_ids: Iterable[int]) -> dict[int, list[Member]]:
+        ids = list(set(story_ids))
+        members: dict[int, list[Member]] = {story_id: [] for story_id in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, story_id, lang, themes, moves FROM items WHERE story_id IN ({marks}) ORDER BY id", chunk
+            )
+            for row in rows:
+                labels = Labels(json.loads(row["themes"]), json.loads(row["moves"]))
+                members[row["story_id"]].append(Member(row["id"], row["lang"], labels))
+        return members
+
+    def item_story_views(self, item_ids: Iterable[int]) -> dict[int, StoryView]:
+        ids = list(set(item_ids))
+        views: dict[int, StoryView] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT i.id, i.story_id, i.moves, s.primary_theme, s.themes, s.moves AS story_moves"
+                f" FROM items i JOIN stories s ON s.id = i.story_id WHERE i.id IN ({marks})",
+                chunk,
+            )
+            for row in rows:
+                views[row["id"]] = StoryView(
+                    item_id=row["id"],
+                    story_id=row["story_id"],
+                    item_moves=json.loads(row["moves"]),
+                    story_primary_theme=row["primary_theme"],
+                    story_themes=json.loads(row["themes"]),
+                    story_moves=json.loads(row["story_moves"]),
+                )
+        return views
+
+    def story_of_items(self, item_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(set(item_ids))
+        found: dict[int, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id, story_id FROM items WHERE id IN ({marks})", chunk)
+            found.update({row[0]: row[1] for row in rows})
+        return found
+
+    def dedup_rows(self, item_ids: Iterable[int]) -> list[sqlite3.Row]:
+        """What dedup needs of stored candidates: id, story, time, title, lead of the text."""
+        ids = list(set(item_ids))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                self._db.execute(
+                    "SELECT id, story_id, published, source, title, substr(text, 1, 300) AS lead FROM items"
+                    f" WHERE story_id IS NOT NULL AND id IN ({marks})",
+                    chunk,
+                )
+            )
+        return rows
+
+    def _insert_item(self, db: sqlite3.Connection, item: Item, story_id: int, labels: Labels) -> int:
         cursor = db.execute(
             "INSERT INTO items (source, guid, url, title, text, lang, published, published_estimated,"
-            " fetched_at, content_hash, arxiv_id, arxiv_version, authors, tags)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            _item_row(item),
+            " fetched_at, content_hash, arxiv_id, arxiv_version, authors, tags, story_id, themes, moves)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                *_item_row(item),
+                story_id,
+                json.dumps(labels.themes, ensure_ascii=False),
+                json.dumps(labels.moves, ensure_ascii=False),
+            ),
         )
         item_id = int(cursor.lastrowid or 0)
         db.executemany(
@@ -232,6 +475,15 @@ class Store:
             ),
         )
         db.execute("UPDATE items_fts SET title=?, text=? WHERE rowid=?", (item.title, item.text, item_id))
+        if sighting.labels is not None:
+            db.execute(
+                "UPDATE items SET themes=?, moves=? WHERE id=?",
+                (
+                    json.dumps(sighting.labels.themes, ensure_ascii=False),
+                    json.dumps(sighting.labels.moves, ensure_ascii=False),
+                    item_id,
+                ),
+            )
         self._add_vector(db, item_id, sighting.vector, model)
 
     @staticmethod
@@ -309,23 +561,23 @@ class Store:
         )
         return [(row[0], row[1], row[2]) for row in rows]
 
-    def items_carried_by_several(self, limit: int = 5) -> list[tuple[int, int]]:
-        """(item id, number of sources) for items more than one source carried."""
+    def largest_stories(self, limit: int = 5) -> list[StorySummary]:
+        """The stories most outlets carried, widest first."""
         rows = self._db.execute(
-            "SELECT item_id, count(*) AS n FROM item_sources GROUP BY item_id HAVING n > 1"
-            " ORDER BY n DESC, item_id LIMIT ?",
-            (limit,),
+            "SELECT * FROM stories WHERE items > 1 ORDER BY outlets DESC, items DESC, id LIMIT ?", (limit,)
         )
-        return [(row[0], row[1]) for row in rows]
+        return [_row_story(row) for row in rows]
 
-    def same_wording_groups(self, limit: int = 5) -> list[list[int]]:
-        """Groups of distinct items whose normalized wording is identical (verbatim reposts)."""
+    def story_outlets(self, story_id: int) -> list[str]:
         rows = self._db.execute(
-            "SELECT group_concat(id) FROM items GROUP BY content_hash HAVING count(*) > 1"
-            " ORDER BY count(*) DESC, min(id) LIMIT ?",
-            (limit,),
+            "SELECT DISTINCT s.source FROM item_sources s JOIN items i ON i.id = s.item_id"
+            " WHERE i.story_id=? ORDER BY s.source",
+            (story_id,),
         )
-        return [[int(part) for part in row[0].split(",")] for row in rows]
+        return [row[0] for row in rows]
+
+    def count_stories(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])
 
     # -- source state ----------------------------------------------------------------------
 
@@ -414,6 +666,22 @@ def _row_item(row: sqlite3.Row) -> Item:
         arxiv_version=row["arxiv_version"],
         authors=tuple(json.loads(row["authors"])),
         tags=tuple(json.loads(row["tags"])),
+    )
+
+
+def _row_story(row: sqlite3.Row) -> StorySummary:
+    return StorySummary(
+        id=row["id"],
+        items=row["items"],
+        outlets=row["outlets"],
+        langs=tuple(filter(None, row["langs"].split(","))),
+        title=row["title"],
+        title_en=row["title_en"],
+        title_zh=row["title_zh"],
+        primary_theme=row["primary_theme"],
+        themes=tuple(json.loads(row["themes"])),
+        first_published=datetime.fromisoformat(row["first_published"]),
+        last_published=datetime.fromisoformat(row["last_published"]),
     )
 
 

@@ -37,7 +37,10 @@ def test_html_to_text_plain_text_passes_through_collapsed():
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("HTTPS://WWW.Example.COM:443/post?id=7&utm_source=rss&utm_medium=feed#comments", "https://www.example.com/post?id=7"),
+        (
+            "HTTPS://WWW.Example.COM:443/post?id=7&utm_source=rss&utm_medium=feed#comments",
+            "https://www.example.com/post?id=7",
+        ),
         ("http://example.com", "http://example.com/"),
         ("https://36kr.com/p/123?spm=a2c4&fbclid=abc&page=2", "https://36kr.com/p/123?page=2"),
         ("https://example.com:8080/x", "https://example.com:8080/x"),

@@ -54,14 +54,34 @@ def raw(source, title, link, summary="", guid="", hours=0, **extra):
 
 
 ENTRIES = [
-    raw("lab_blog", "A new open-weight reasoning model", "https://lab.example/blog/reasoning",
-        "<p>The lab releases a reasoning model trained with reinforcement learning.</p>", hours=5),
-    raw("cn_media", "实验室发布开源推理模型", "https://cn.example/a/1001?utm_source=rss",
-        "该模型通过强化学习训练，擅长数学与代码推理。", hours=3),
-    raw("cn_media", "广告自动出价的新方法：用扩散模型生成出价轨迹", "https://cn.example/a/1002",
-        "研究者将自动出价建模为轨迹生成问题。", hours=2),
-    raw("papers", "Diffusion Models for Auto-Bidding in Online Advertising", "http://arxiv.org/abs/2412.04321v1",
-        "We model auto-bidding as trajectory generation with a diffusion model.", hours=8),
+    raw(
+        "lab_blog",
+        "A new open-weight reasoning model",
+        "https://lab.example/blog/reasoning",
+        "<p>The lab releases a reasoning model trained with reinforcement learning.</p>",
+        hours=5,
+    ),
+    raw(
+        "cn_media",
+        "实验室发布开源推理模型",
+        "https://cn.example/a/1001?utm_source=rss",
+        "该模型通过强化学习训练，擅长数学与代码推理。",
+        hours=3,
+    ),
+    raw(
+        "cn_media",
+        "广告自动出价的新方法：用扩散模型生成出价轨迹",
+        "https://cn.example/a/1002",
+        "研究者将自动出价建模为轨迹生成问题。",
+        hours=2,
+    ),
+    raw(
+        "papers",
+        "Diffusion Models for Auto-Bidding in Online Advertising",
+        "http://arxiv.org/abs/2412.04321v1",
+        "We model auto-bidding as trajectory generation with a diffusion model.",
+        hours=8,
+    ),
 ]
 
 
@@ -99,7 +119,9 @@ def test_same_url_from_two_sources_is_one_item_with_both_sources(open_):
     assert (report.new, report.duplicate) == (0, 1)
     item_id = pipeline.store.search_text("开源推理模型")[0]
     assert {source for source, _ in pipeline.store.item_sources(item_id)} == {"cn_media", "aggregator"}
-    assert pipeline.store.get_items([item_id])[0].title == "实验室发布开源推理模型"  # another outlet's wording does not overwrite
+    assert (
+        pipeline.store.get_items([item_id])[0].title == "实验室发布开源推理模型"
+    )  # another outlet's wording does not overwrite
 
 
 def test_duplicates_inside_one_batch_are_merged(open_):
@@ -113,8 +135,12 @@ def test_duplicates_inside_one_batch_are_merged(open_):
 def test_new_arxiv_version_updates_the_item_in_place(open_):
     pipeline, _ = open_()
     pipeline.ingest(ENTRIES[3:])
-    v2 = raw("papers", "DiffBid v2: Generative Auto-Bidding with Diffusion and Budget Constraints",
-             "http://arxiv.org/abs/2412.04321v2", "Revised: adds budget pacing constraints and new experiments.")
+    v2 = raw(
+        "papers",
+        "DiffBid v2: Generative Auto-Bidding with Diffusion and Budget Constraints",
+        "http://arxiv.org/abs/2412.04321v2",
+        "Revised: adds budget pacing constraints and new experiments.",
+    )
     report = pipeline.ingest([v2])["papers"]
     assert (report.new, report.updated) == (0, 1)
     [item] = pipeline.store.get_items(pipeline.store.search_text("budget pacing"))
@@ -129,8 +155,13 @@ def test_new_arxiv_version_updates_the_item_in_place(open_):
 def test_an_edit_by_the_items_own_source_updates_it(open_):
     pipeline, _ = open_()
     pipeline.ingest(ENTRIES[:1])
-    edited = raw("lab_blog", "A new open-weight reasoning model (updated)", "https://lab.example/blog/reasoning",
-                 "<p>Now with a technical report.</p>", hours=5)
+    edited = raw(
+        "lab_blog",
+        "A new open-weight reasoning model (updated)",
+        "https://lab.example/blog/reasoning",
+        "<p>Now with a technical report.</p>",
+        hours=5,
+    )
     assert pipeline.ingest([edited])["lab_blog"].updated == 1
     assert pipeline.store.get_items([1])[0].title.endswith("(updated)")
 

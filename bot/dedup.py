@@ -1,0 +1,266 @@
+"""Which story is this item? Pure scoring of an item against candidate items, no I/O.
+
+Exact duplicates (same arXiv id, URL or GUID) never reach this module: the pipeline merges
+them first. What is left are different documents, and the question is whether they report
+the same event. Embeddings alone do not separate same-event from same-topic (Chinese
+rewrites of one event can score below two different events), so the score combines signals,
+each measured on the labeled dev set (docs/architecture.md has the ablation):
+
+- meaning: cosine of the multilingual embeddings (title + lead), the backbone;
+- near-verbatim copy: character-trigram Jaccard of the wording once repost decorations
+  ("转载｜", "【原创】", "| 机器之心") are stripped — a repost is certain, whatever else says;
+- shared rare names in the headlines: model, product, organisation and person names in
+  Latin script survive translation into Chinese text ("Genie 2", "o1", "Llama 3"), weighted by
+  how rare they are in the archive so far (IDF), capped;
+- time: the same event is reported within days, so a gap beyond a day costs log(gap);
+- move action: one headline says someone joins, another that they leave — a sequence of
+  moves by one person is several events, however alike the words are.
+
+An item joins the story of its best-scoring candidate when the score clears the threshold;
+scoring against each member (not a centroid) lets a story hold an English paper and a Chinese
+rewrite that are each close to some member but not to an average.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DedupParams:
+    """Round numbers chosen on the dev set; see docs/architecture.md for how each was measured."""
+
+    threshold: float = 0.5
+    name_weight: float = 0.05  # per unit of IDF of a shared headline name
+    name_cap: float = 0.3
+    min_idf: float = 1.5  # names more common than this carry no evidence
+    free_gap_hours: float = 24.0
+    gap_weight: float = 0.15  # × ln(gap / free gap)
+    window_days: float = 7.0
+    action_penalty: float = 0.5
+    same_source_penalty: float = 0.0
+    unconfirmed_penalty: float = 0.0  # cosine alone, with no shared rare name, must clear a higher bar
+    copy_jaccard: float = 0.8  # near-verbatim copies at or above this are the same story
+    use_names: bool = True
+    use_time: bool = True
+    use_actions: bool = True
+    use_copies: bool = True
+    use_vectors: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What dedup needs to know about one item."""
+
+    key: int  # item id, or a negative placeholder for an item of the current batch
+    story: int  # story id, or a negative placeholder for a story born in this batch
+    published: datetime
+    source: str
+    names: frozenset[str]
+    action: str
+    shingles: frozenset[str]
+
+
+_REPOST_PREFIX = re.compile(
+    r"^\s*(?:【[^】]{1,8}】|\[[^\]]{1,8}\]|(?:转载|转发|原创|独家|重磅|快讯|突发|译|编译)\s*[|｜:：丨]?)\s*"
+)
+_SOURCE_SUFFIX = re.compile(r"(?:\s*[|｜丨]\s*|\s+[\-–—]\s+)[^|｜丨\-–—]{1,12}\s*$")
+_NAME = re.compile(r"[A-Za-z$][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*%?|\d+(?:\.\d+)?[BbMmKkx%]?")
+_COMMON_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "for",
+        "on",
+        "with",
+        "by",
+        "from",
+        "at",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "its",
+        "it",
+        "this",
+        "that",
+        "new",
+        "how",
+        "why",
+        "what",
+        "who",
+        "into",
+        "over",
+        "after",
+        "via",
+        "than",
+        "more",
+        "most",
+        "says",
+        "said",
+        "will",
+        "can",
+        "not",
+        "no",
+        "but",
+        "about",
+        "ai",
+        "vs",
+        "up",
+        "out",
+    ]
+)
+_ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (action, re.compile(pattern, re.IGNORECASE))
+    for action, pattern in (
+        ("return", r"rejoin|\breturn|going back|\bback to\b|回归|重返|复职"),
+        (
+            "join",
+            r"\bjoin|\bhire|poach|recruit|\bnames?\b|appoint|\btaps?\b|lands? at"
+            r"|加入|加盟|入职|出任|担任|任命|接任|挖走|投奔|转投",
+        ),
+        (
+            "leave",
+            r"\bleav|\bleft\b|depart|\bquit|\bexit|step(?:s|ped)? down|resign|\bfire[sd]?\b|\bousted\b|\bis out as\b"
+            r"|remove[sd]?\b|离职|离开|出走|辞职|辞任|卸任|解雇|罢免",
+        ),
+        (
+            "found",
+            r"\bfound(?:s|ed|ing)?\b|co-found(?:s|ed)\b|launch(?:es|ed)? .{0,20}(?:company|startup|lab)"
+            r"|new (?:company|startup|lab)|创业|创立|创办|成立.{0,6}公司",
+        ),
+    )
+)
+
+
+def strip_repost(title: str) -> str:
+    """The headline without repost decorations: "转载｜X｜机器之心" → "X"."""
+    previous = None
+    while previous != title:
+        previous = title
+        title = _REPOST_PREFIX.sub("", title)
+    stripped = _SOURCE_SUFFIX.sub("", title)
+    return stripped if len(stripped) >= len(title) * 0.6 else title
+
+
+def headline_names(title: str) -> frozenset[str]:
+    """Name-like tokens of a headline: in English text capitalized or with digits; in Chinese any Latin."""
+    names = set()
+    for token in _NAME.findall(strip_repost(title)):
+        lowered = token.lower()
+        if lowered in _COMMON_WORDS or (len(lowered) < 2 and not lowered.isdigit()):
+            continue
+        if token[0].isupper() or any(char.isdigit() for char in token) or any(c.isupper() for c in token[1:]):
+            names.add(lowered)
+    return frozenset(names)
+
+
+def move_action(title: str) -> str:
+    """The first people-move verb of a headline (join / leave / return / found), or ""."""
+    found: tuple[int, str] | None = None
+    for action, pattern in _ACTIONS:
+        match = pattern.search(title)
+        if match and (found is None or match.start() < found[0]):
+            found = (match.start(), action)
+    return found[1] if found else ""
+
+
+def shingles(title: str, text: str) -> frozenset[str]:
+    """Character trigrams of the normalized wording; works for Chinese without segmentation."""
+    folded = unicodedata.normalize("NFKC", f"{strip_repost(title)} {text[:300]}").lower()
+    folded = re.sub(r"\W+", "", folded)
+    return frozenset(folded[i : i + 3] for i in range(max(len(folded) - 2, 0)))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float], params: DedupParams) -> float:
+    """How strongly two items report the same event; ≥ params.threshold means yes.
+
+    `cosine` is the similarity of their vectors (the caller has it from the index search).
+    """
+    gap_hours = abs((item.published - other.published).total_seconds()) / 3600
+    if gap_hours > params.window_days * 24:
+        return -1.0
+    if params.use_copies and jaccard(item.shingles, other.shingles) >= params.copy_jaccard:
+        return 1.0 + params.threshold
+    score = cosine if params.use_vectors else params.threshold - params.name_cap
+    if params.use_names:
+        evidence = sum(w for w in map(idf, item.names & other.names) if w >= params.min_idf)
+        score += min(params.name_weight * evidence, params.name_cap)
+        if not evidence:
+            score -= params.unconfirmed_penalty
+    if item.source == other.source:
+        score -= params.same_source_penalty
+    if params.use_time and gap_hours > params.free_gap_hours:
+        score -= params.gap_weight * math.log(gap_hours / params.free_gap_hours)
+    if params.use_actions and item.action and other.action and item.action != other.action:
+        score -= params.action_penalty
+    return score
+
+
+def choose_story(
+    item: Profile, candidates: Iterable[tuple[Profile, float]], idf: Callable[[str], float], params: DedupParams
+) -> tuple[int | None, float]:
+    """The story of the best-scoring (candidate, cosine) if it clears the threshold, else None (a new story)."""
+    best_story, best_score = None, -math.inf
+    for candidate, cosine in candidates:
+        score = pair_score(item, candidate, cosine, idf, params)
+        if score > best_score:
+            best_story, best_score = candidate.story, score
+    if best_story is not None and best_score >= params.threshold:
+        return best_story, best_score
+    return None, best_score
+
+
+def candidate_floor(params: DedupParams) -> float:
+    """Cosine below which no signal can lift a pair over the threshold (copies have cosine near 1)."""
+    if not params.use_vectors:
+        return -1.0
+    return params.threshold - (params.name_cap if params.use_names else 0.0)
+
+
+def profile(key: int, story: int, published: datetime, source: str, title: str, lead: str) -> Profile:
+    return Profile(
+        key=key,
+        story=story,
+        published=published,
+        source=source,
+        names=headline_names(title),
+        action=move_action(title),
+        shingles=shingles(title, lead),
+    )
+
+
+class NameStats:
+    """Document frequency of headline names over the archive: what makes a name rare."""
+
+    def __init__(self, counts: dict[str, int] | None = None, documents: int = 0) -> None:
+        self.counts = counts or {}
+        self.documents = documents
+
+    def idf(self, name: str) -> float:
+        return math.log((self.documents + 1) / (self.counts.get(name, 0) + 1))
+
+    def add(self, names: Sequence[frozenset[str]] | Iterable[frozenset[str]]) -> None:
+        for document in names:
+            self.documents += 1
+            for name in document:
+                self.counts[name] = self.counts.get(name, 0) + 1

@@ -1,0 +1,187 @@
+"""`bot eval`: replay a labeled set through the real pipeline and score it (../shared/eval format).
+
+The items go through exactly the code path of a live fetch — `RawEntry` → normalize → embed →
+dedup → themes and people → store + index — into a temporary data dir, in publication order
+and in daily batches, the way a monitor that fetches every day would have seen them. Only
+the scoring (bot/metrics.py) is specific to evaluation. The labels never reach the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, resolve_paths
+from bot.dedup import DedupParams
+from bot.embed import Embedder
+from bot.errors import ConfigError
+from bot.metrics import NameCanon, bcubed, classification, multilabel_micro_f1, pairwise, people_moves
+from bot.models import RawEntry
+from bot.normalize import normalize
+from bot.people import Move, resolve_story_moves
+from bot.pipeline import Pipeline, open_pipeline
+
+THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledItem:
+    id: str
+    story: str
+    raw: RawEntry
+    theme: str | None
+    themes: frozenset[str]
+    moves: frozenset[tuple[str, str]]
+
+
+def load_items(directory: Path) -> list[LabeledItem]:
+    path = directory / "items.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (expected a labeled set in the ../shared/eval format)") from None
+    return [_labeled(json.loads(line), path, number) for number, line in enumerate(lines, 1) if line.strip()]
+
+
+def _labeled(row: dict[str, Any], path: Path, number: int) -> LabeledItem:
+    try:
+        published = datetime.fromisoformat(row["published"])
+        raw = RawEntry(
+            source=row["source"],
+            title=row["title"],
+            link=row["url"],
+            guid=row["url"],
+            summary_html=row.get("summary", ""),
+            published=published,
+            fetched_at=published,
+            lang_hint=row.get("lang", ""),
+        )
+        moves = frozenset((m["person"], m.get("to", "")) for m in row.get("people_moves") or [])
+        return LabeledItem(row["id"], row["story"], raw, row.get("theme"), frozenset(row.get("themes") or []), moves)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}:{number}: not a labeled item: {exc!r}") from None
+
+
+def replay(pipeline: Pipeline, items: Sequence[LabeledItem]) -> None:
+    """Ingest in publication order, one batch per UTC day, as a daily fetch would."""
+    ordered = sorted(items, key=lambda item: _utc(item.raw.published))
+    for _, day in groupby(ordered, key=lambda item: _utc(item.raw.published).date()):
+        pipeline.ingest([item.raw for item in day])
+
+
+def evaluate(
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    params: DedupParams | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Replay the labeled set in `directory` and return the metrics object `bot eval --json` prints."""
+    started = time.monotonic()
+    items = load_items(directory)
+    with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
+        paths = resolve_paths(data_dir or scratch)
+        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
+        if params is not None:
+            pipeline.params = params
+        try:
+            replay(pipeline, items)
+            predicted = _predictions(pipeline, items)
+            search_block = None  # story-level search metrics arrive with the search issue
+        finally:
+            pipeline.store.close()
+    result = _score(items, predicted, _aliases(directory))
+    result["search"] = search_block
+    result["seconds"] = round(time.monotonic() - started, 2)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Prediction:
+    story: int
+    theme: str
+    themes: frozenset[str]
+    moves: tuple[Move, ...]
+
+
+def _predictions(pipeline: Pipeline, items: Sequence[LabeledItem]) -> dict[str, _Prediction]:
+    """What the store says about each labeled item, found by its identities (URL, GUID)."""
+    item_ids = {}
+    for item in items:
+        found = pipeline.store.lookup_keys(normalize(item.raw).identities())
+        item_ids[item.id] = next(iter(found.values()))
+    views = pipeline.store.item_story_views(item_ids.values())
+    predicted = {}
+    for labeled_id, item_id in item_ids.items():
+        view = views[item_id]
+        predicted[labeled_id] = _Prediction(
+            story=view.story_id,
+            theme=view.story_primary_theme,
+            themes=frozenset(view.story_themes),
+            moves=tuple(Move(**move) for move in view.item_moves),
+        )
+    return predicted
+
+
+def _score(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> dict[str, Any]:
+    true_stories = [item.story for item in items]
+    pred_stories = [predicted[item.id].story for item in items]
+    pair, cube = pairwise(true_stories, pred_stories), bcubed(true_stories, pred_stories)
+    themed = [item for item in items if item.theme]
+    themes = classification([i.theme or "" for i in themed], [predicted[i.id].theme for i in themed], THEMES)
+    micro = multilabel_micro_f1([set(i.themes) for i in themed], [set(predicted[i.id].themes) for i in themed])
+    moves = _people_scores(items, predicted, canon)
+    return {
+        "items": len(items),
+        "stories_true": len(set(true_stories)),
+        "stories_pred": len(set(pred_stories)),
+        "dedup": {
+            "pairwise_precision": round(pair.precision, 4),
+            "pairwise_recall": round(pair.recall, 4),
+            "pairwise_f1": round(pair.f1, 4),
+            "bcubed_f1": round(cube.f1, 4),
+        },
+        "themes": {
+            "accuracy": round(float(themes["accuracy"]), 4),  # type: ignore[arg-type]
+            "macro_f1": round(float(themes["macro_f1"]), 4),  # type: ignore[arg-type]
+            "micro_f1_multi": round(micro, 4),
+            "per_theme": themes["per_theme"],
+        },
+        "people_moves": {
+            "precision": round(moves.precision, 4),
+            "recall": round(moves.recall, 4),
+            "f1": round(moves.f1, 4),
+        },
+    }
+
+
+def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> Any:
+    """FORMAT.md: per true story, gold = union of labels, predicted = moves extracted from its items."""
+    labeled = [item for item in items if item.theme is not None]
+    gold: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    extracted: dict[str, list[list[Move]]] = defaultdict(list)
+    for item in labeled:
+        gold[item.story] |= item.moves
+        extracted[item.story].append(list(predicted[item.id].moves))
+    found = {
+        story: {(move.person, move.to_org) for move in resolve_story_moves(per_item)}
+        for story, per_item in extracted.items()
+    }
+    return people_moves(gold, found, canon)
+
+
+def _aliases(directory: Path) -> NameCanon:
+    path = directory / "aliases.json"
+    return NameCanon(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,0 +1,130 @@
+"""Story assignment, tier by tier, on real text pairs scored with the real multilingual embedder."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bot.dedup import (
+    DedupParams,
+    NameStats,
+    choose_story,
+    headline_names,
+    jaccard,
+    move_action,
+    pair_score,
+    profile,
+    shingles,
+    strip_repost,
+)
+from bot.embed import UseEmbedder
+
+T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+PARAMS = DedupParams()
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return UseEmbedder(threads=1)
+
+
+@pytest.fixture
+def rare_names():
+    """An archive in which the names below are rare and the common words are not."""
+    stats = NameStats()
+    stats.add([frozenset({"openai"})] * 100 + [frozenset({"google"})] * 100 + [frozenset()] * 100)
+    return stats
+
+
+def score(embedder, stats, a, b, hours=6.0):
+    """(title, lead) pairs → pair score, with b published `hours` after a."""
+    va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
+    pa = profile(1, 1, T0, a[0], a[1])
+    pb = profile(2, 2, T0 + timedelta(hours=hours), b[0], b[1])
+    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("decorated", "plain"),
+    [
+        ("转载｜星河大模型发布：推理成本降低一半", "星河大模型发布：推理成本降低一半"),
+        ("【原创】星河大模型发布：推理成本降低一半｜机器之心", "星河大模型发布：推理成本降低一半"),
+        ("[独家] Lumen-7B tops the code leaderboard", "Lumen-7B tops the code leaderboard"),
+        ("Orbit-2 world model explained - AI Weekly", "Orbit-2 world model explained"),
+    ],
+)
+def test_strip_repost_decorations(decorated, plain):
+    assert strip_repost(decorated) == plain
+
+
+def test_strip_repost_keeps_hyphenated_model_names():
+    assert strip_repost("Release notes for Vega-V3") == "Release notes for Vega-V3"
+
+
+def test_verbatim_repost_with_prefix_is_a_certain_copy(embedder, rare_names):
+    lead = "星河团队发布新一代大模型，推理成本降低一半，并开放了 API 和开源权重，支持 128K 上下文。"
+    original = ("星河大模型发布：推理成本降低一半", lead)
+    repost = ("转载｜星河大模型发布：推理成本降低一半｜机器之心", lead + " ")
+    assert jaccard(shingles(*original), shingles(*repost)) >= PARAMS.copy_jaccard
+    assert score(embedder, rare_names, original, repost, hours=30) >= 1.0
+
+
+def test_translation_of_the_same_event_joins(embedder, rare_names):
+    en = (
+        "Orbit Labs releases Orbit-2, a world model that generates playable 3D game levels",
+        "The model turns a single image into an interactive environment that responds to keyboard input.",
+    )
+    zh = (
+        "Orbit Labs 发布世界模型 Orbit-2：一张图生成可玩的 3D 游戏关卡",
+        "该模型可以把一张图片变成可交互的环境，并实时响应键盘操作。",
+    )
+    assert score(embedder, rare_names, en, zh, hours=20) >= PARAMS.threshold
+
+
+def test_same_topic_different_event_stays_apart(embedder, rare_names):
+    first = (
+        "Orbit Labs releases Orbit-2, a world model that generates playable 3D game levels",
+        "The model turns a single image into an interactive environment.",
+    )
+    other = (
+        "Nimbus AI unveils Cirrus, a video world model for training household robots",
+        "Cirrus simulates kitchens and living rooms so robot policies can be trained in imagination.",
+    )
+    assert score(embedder, rare_names, first, other, hours=48) < PARAMS.threshold
+
+
+def test_opposite_moves_by_one_person_are_different_events(embedder, rare_names):
+    leaves = ("Dana Whitfield leaves Helix AI after five years as research chief", "She did not say what is next.")
+    joins = ("Dana Whitfield joins Quanta Labs as chief scientist", "The former Helix AI research chief starts in May.")
+    assert (move_action(leaves[0]), move_action(joins[0])) == ("leave", "join")
+    assert score(embedder, rare_names, leaves, joins, hours=72) < PARAMS.threshold
+
+
+def test_time_gap_costs_beyond_a_day():
+    a = profile(1, 1, T0, "Vega-V3 released", "")
+    near = profile(2, 2, T0 + timedelta(hours=20), "Vega-V3 released today", "")
+    far = profile(3, 3, T0 + timedelta(days=6), "Vega-V3 released today", "")
+    beyond = profile(4, 4, T0 + timedelta(days=8), "Vega-V3 released today", "")
+    no_names = NameStats().idf
+    assert pair_score(near, a, 0.6, no_names, PARAMS) > pair_score(far, a, 0.6, no_names, PARAMS)
+    assert pair_score(beyond, a, 0.99, no_names, PARAMS) == -1.0  # outside the window: never the same story
+
+
+def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
+    a = profile(1, 1, T0, "Vega-V3 from OpenAI beats the benchmark", "")
+    b = profile(2, 2, T0, "OpenAI 的 Vega-V3 刷新榜单", "")
+    c = profile(3, 3, T0, "OpenAI ships a new voice feature", "")
+    assert headline_names("Vega-V3 from OpenAI beats the benchmark") >= {"vega-v3", "openai"}
+    with_rare = pair_score(b, a, 0.4, rare_names.idf, PARAMS)
+    common_only = pair_score(c, a, 0.4, rare_names.idf, PARAMS)
+    assert common_only == pytest.approx(0.4)
+    assert with_rare > 0.4 + 0.1
+
+
+def test_choose_story_takes_the_best_member_and_respects_the_threshold(rare_names):
+    item = profile(-1, 0, T0, "Vega-V3 released", "")
+    weak = profile(10, 100, T0, "Something else", "")
+    strong = profile(11, 200, T0, "Vega-V3 is out", "")
+    assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, PARAMS)[0] == 200
+    assert choose_story(item, [(weak, 0.3)], NameStats().idf, PARAMS)[0] is None
+    assert choose_story(item, [], rare_names.idf, PARAMS)[0] is None
