@@ -34,7 +34,7 @@ from bot.models import FetchStatus, SourceState
 from bot.pipeline import Pipeline, open_pipeline
 from bot.search import semantic_items
 
-ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions")
+ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
 
 Handler = Callable[[argparse.Namespace], int]

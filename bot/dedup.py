@@ -35,7 +35,7 @@ from datetime import datetime
 class DedupParams:
     """Round numbers chosen on the dev set; see docs/architecture.md for how each was measured."""
 
-    threshold: float = 0.5
+    threshold: float = 0.55
     name_weight: float = 0.05  # per unit of IDF of a shared headline name
     name_cap: float = 0.3
     min_idf: float = 1.5  # names more common than this carry no evidence
@@ -43,14 +43,16 @@ class DedupParams:
     gap_weight: float = 0.15  # × ln(gap / free gap)
     window_days: float = 7.0
     action_penalty: float = 0.5
-    same_source_penalty: float = 0.0
-    unconfirmed_penalty: float = 0.0  # cosine alone, with no shared rare name, must clear a higher bar
+    same_source_penalty: float = 0.3  # one outlet rarely reports one event twice in a week
+    version_penalty: float = 0.3  # "Gemini 1.5" and "Gemini 2.5" are different releases
     copy_jaccard: float = 0.8  # near-verbatim copies at or above this are the same story
     use_names: bool = True
     use_time: bool = True
     use_actions: bool = True
     use_copies: bool = True
     use_vectors: bool = True
+    use_sources: bool = True
+    use_versions: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Profile:
     published: datetime
     source: str
     names: frozenset[str]
+    versions: frozenset[tuple[str, str]]
     action: str
     shingles: frozenset[str]
 
@@ -123,6 +126,8 @@ _COMMON_WORDS = frozenset(
         "out",
     ]
 )
+_VERSIONED = re.compile(r"\b([a-z][a-z]{2,})[\s\-]?v?(\d+(?:\.\d+)*[a-z]*)\b")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
 _ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (action, re.compile(pattern, re.IGNORECASE))
     for action, pattern in (
@@ -168,6 +173,23 @@ def headline_names(title: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def model_versions(title: str) -> frozenset[tuple[str, str]]:
+    """(family, version) mentions in a headline: "Gemini 1.5 Pro" → ("gemini", "1.5")."""
+    found = set()
+    for family, version in _VERSIONED.findall(strip_repost(title).lower()):
+        if family not in _COMMON_WORDS and not _YEAR.match(version):
+            found.add((family, version))
+    return frozenset(found)
+
+
+def _versions_conflict(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> bool:
+    """Both name a model family, each with versions the other never mentions."""
+    for family in {f for f, _ in a} & {f for f, _ in b}:
+        if not {v for f, v in a if f == family} & {v for f, v in b if f == family}:
+            return True
+    return False
+
+
 def move_action(title: str) -> str:
     """The first people-move verb of a headline (join / leave / return / found), or ""."""
     found: tuple[int, str] | None = None
@@ -205,9 +227,9 @@ def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str]
     if params.use_names:
         evidence = sum(w for w in map(idf, item.names & other.names) if w >= params.min_idf)
         score += min(params.name_weight * evidence, params.name_cap)
-        if not evidence:
-            score -= params.unconfirmed_penalty
-    if item.source == other.source:
+    if params.use_versions and _versions_conflict(item.versions, other.versions):
+        score -= params.version_penalty
+    if params.use_sources and item.source == other.source:
         score -= params.same_source_penalty
     if params.use_time and gap_hours > params.free_gap_hours:
         score -= params.gap_weight * math.log(gap_hours / params.free_gap_hours)
@@ -244,6 +266,7 @@ def profile(key: int, story: int, published: datetime, source: str, title: str, 
         published=published,
         source=source,
         names=headline_names(title),
+        versions=model_versions(title),
         action=move_action(title),
         shingles=shingles(title, lead),
     )

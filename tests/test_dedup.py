@@ -11,6 +11,7 @@ from bot.dedup import (
     choose_story,
     headline_names,
     jaccard,
+    model_versions,
     move_action,
     pair_score,
     profile,
@@ -39,8 +40,8 @@ def rare_names():
 def score(embedder, stats, a, b, hours=6.0):
     """(title, lead) pairs → pair score, with b published `hours` after a."""
     va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
-    pa = profile(1, 1, T0, a[0], a[1])
-    pb = profile(2, 2, T0 + timedelta(hours=hours), b[0], b[1])
+    pa = profile(1, 1, T0, "outlet_a", a[0], a[1])
+    pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1])
     return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, PARAMS)
 
 
@@ -101,19 +102,19 @@ def test_opposite_moves_by_one_person_are_different_events(embedder, rare_names)
 
 
 def test_time_gap_costs_beyond_a_day():
-    a = profile(1, 1, T0, "Vega-V3 released", "")
-    near = profile(2, 2, T0 + timedelta(hours=20), "Vega-V3 released today", "")
-    far = profile(3, 3, T0 + timedelta(days=6), "Vega-V3 released today", "")
-    beyond = profile(4, 4, T0 + timedelta(days=8), "Vega-V3 released today", "")
+    a = profile(1, 1, T0, "src1", "Vega-V3 released", "")
+    near = profile(2, 2, T0 + timedelta(hours=20), "src2", "Vega-V3 released today", "")
+    far = profile(3, 3, T0 + timedelta(days=6), "src3", "Vega-V3 released today", "")
+    beyond = profile(4, 4, T0 + timedelta(days=8), "src4", "Vega-V3 released today", "")
     no_names = NameStats().idf
     assert pair_score(near, a, 0.6, no_names, PARAMS) > pair_score(far, a, 0.6, no_names, PARAMS)
     assert pair_score(beyond, a, 0.99, no_names, PARAMS) == -1.0  # outside the window: never the same story
 
 
 def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
-    a = profile(1, 1, T0, "Vega-V3 from OpenAI beats the benchmark", "")
-    b = profile(2, 2, T0, "OpenAI 的 Vega-V3 刷新榜单", "")
-    c = profile(3, 3, T0, "OpenAI ships a new voice feature", "")
+    a = profile(1, 1, T0, "src1", "Vega-V3 from OpenAI beats the benchmark", "")
+    b = profile(2, 2, T0, "src2", "OpenAI 的 Vega-V3 刷新榜单", "")
+    c = profile(3, 3, T0, "src3", "OpenAI ships a new voice feature", "")
     assert headline_names("Vega-V3 from OpenAI beats the benchmark") >= {"vega-v3", "openai"}
     with_rare = pair_score(b, a, 0.4, rare_names.idf, PARAMS)
     common_only = pair_score(c, a, 0.4, rare_names.idf, PARAMS)
@@ -122,9 +123,28 @@ def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
 
 
 def test_choose_story_takes_the_best_member_and_respects_the_threshold(rare_names):
-    item = profile(-1, 0, T0, "Vega-V3 released", "")
-    weak = profile(10, 100, T0, "Something else", "")
-    strong = profile(11, 200, T0, "Vega-V3 is out", "")
+    item = profile(-1, 0, T0, "src-1", "Vega-V3 released", "")
+    weak = profile(10, 100, T0, "src10", "Something else", "")
+    strong = profile(11, 200, T0, "src11", "Vega-V3 is out", "")
     assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, PARAMS)[0] == 200
     assert choose_story(item, [(weak, 0.3)], NameStats().idf, PARAMS)[0] is None
     assert choose_story(item, [], rare_names.idf, PARAMS)[0] is None
+
+
+def test_one_outlet_rarely_reports_one_event_twice(rare_names):
+    a = profile(1, 1, T0, "lab_blog", "Vega-V3 model card", "")
+    same_outlet = profile(2, 2, T0, "lab_blog", "Vega-V3 safety evaluation", "")
+    other_outlet = profile(3, 3, T0, "news_site", "Vega-V3 safety evaluation", "")
+    gap = pair_score(other_outlet, a, 0.6, rare_names.idf, PARAMS) - pair_score(
+        same_outlet, a, 0.6, rare_names.idf, PARAMS
+    )
+    assert gap == pytest.approx(PARAMS.same_source_penalty)
+
+
+def test_different_versions_of_one_model_family_are_different_releases(rare_names):
+    assert model_versions("Build apps with the updated Gemini 2.5 Pro") == {("gemini", "2.5")}
+    assert model_versions("Scaling to 9 billion parameters in 2024") == frozenset()
+    old = profile(1, 1, T0, "a", "Gemini 1.5 brings a million-token context", "")
+    new = profile(2, 2, T0, "b", "Gemini 2.5 arrives with better coding", "")
+    same = profile(3, 3, T0, "c", "Gemini 1.5 arrives with better coding", "")
+    assert pair_score(new, old, 0.8, rare_names.idf, PARAMS) < pair_score(same, old, 0.8, rare_names.idf, PARAMS) - 0.2
