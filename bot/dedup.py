@@ -29,6 +29,9 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+
+COPY_MIN_COSINE = 0.6  # a near-verbatim copy embeds almost identically; skip the trigram test below this
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ class DedupParams:
     use_versions: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Profile:
     """What dedup needs to know about one item."""
 
@@ -63,10 +66,16 @@ class Profile:
     story: int  # story id, or a negative placeholder for a story born in this batch
     published: datetime
     source: str
+    title: str
+    lead: str
     names: frozenset[str]
     versions: frozenset[tuple[str, str]]
     action: str
-    shingles: frozenset[str]
+
+    @cached_property
+    def shingles(self) -> frozenset[str]:
+        """Computed only when a pair is similar enough to be a copy: most pairs never need it."""
+        return shingles(self.title, self.lead)
 
 
 _REPOST_PREFIX = re.compile(
@@ -221,7 +230,11 @@ def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str]
     gap_hours = abs((item.published - other.published).total_seconds()) / 3600
     if gap_hours > params.window_days * 24:
         return -1.0
-    if params.use_copies and jaccard(item.shingles, other.shingles) >= params.copy_jaccard:
+    if (
+        params.use_copies
+        and cosine >= COPY_MIN_COSINE
+        and jaccard(item.shingles, other.shingles) >= params.copy_jaccard
+    ):
         return 1.0 + params.threshold
     score = cosine if params.use_vectors else params.threshold - params.name_cap
     if params.use_names:
@@ -268,7 +281,8 @@ def profile(key: int, story: int, published: datetime, source: str, title: str, 
         names=headline_names(title),
         versions=model_versions(title),
         action=move_action(title),
-        shingles=shingles(title, lead),
+        title=title,
+        lead=lead[:300],
     )
 
 

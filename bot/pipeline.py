@@ -121,11 +121,14 @@ class Pipeline:
         floor = candidate_floor(params)
         stored = self._stored_candidates(vectors, floor)
         within = vectors @ vectors.T if len(items) else np.zeros((0, 0), dtype=np.float32)
+        seconds = np.array([item.published.timestamp() for item in items])
+        window = params.window_days * 86400
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
             mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
-            earlier = [(profiles[j], float(within[i, j])) for j in np.flatnonzero(within[i, :i] >= floor)]
+            close = (within[i, :i] >= floor) & (np.abs(seconds[:i] - seconds[i]) <= window)
+            earlier = [(profiles[j], float(within[i, j])) for j in np.flatnonzero(close)]
             story, _ = choose_story(mine, [*stored[i], *earlier], self.names.idf, params)
             if story is None:
                 story = -(i + 1)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from bot.people.chinese import zh_sentence
 from bot.people.english import en_sentence
 from bot.people.entities import find_entities
-from bot.people.lexicon import KNOWN_ORGS, ORG_WORDS, ZH_ORGS
+from bot.people.lexicon import EN_VERBS, KNOWN_ORGS, ORG_WORDS, ZH_ORGS, ZH_VERBS
 from bot.people.model import Draft, Move, Span
 from bot.people.resolve import expand_single, merge
 
@@ -31,6 +31,8 @@ _ORG_SHAPE = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}$|\.[A-Za-z]")  # "OpenAI", "IBM"
 def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     """Moves stated in one item (title + its summary/body; lang is 'zh' or 'en')."""
     lang = "zh" if lang == "zh" else "en"
+    if not _may_state_a_move(title, text, lang):
+        return []
     sentences = _sentences(title, text, lang)
     drafts: list[Draft] = []
     topic: list[Span] = []
@@ -44,6 +46,15 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     full_names = [p.text for e in entities for p in e.persons if " " in p.text]
     item_org = next((o.text for e in entities for o in e.orgs if _looks_like_org(o.text)), "")
     return merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
+
+
+def _may_state_a_move(title: str, text: str, lang: str) -> bool:
+    """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>" / "chaired by"),
+    so an item with none of them anywhere states no move and skips the costly entity search."""
+    whole = _clean(f"{title}\n{text}")
+    if any(rx.search(whole) for _, _, rx in (ZH_VERBS if lang == "zh" else EN_VERBS)):
+        return True
+    return lang == "en" and (" as " in whole or "chaired" in whole.lower())
 
 
 def _sentences(title: str, text: str, lang: str) -> list[str]:
