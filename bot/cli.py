@@ -31,8 +31,9 @@ from bot.errors import BotError, ConfigError
 from bot.evaluate import evaluate
 from bot.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.models import FetchStatus, SourceState
+from bot.normalize import detect_language
 from bot.pipeline import Pipeline, open_pipeline
-from bot.search import semantic_items
+from bot.search import search_stories
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
@@ -84,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
     evaluation.add_argument("--json", action="store_true", help="print one JSON object")
     evaluation.add_argument(
-        "--ablation", action="store_true", help="also score dedup with each of its signals switched off in turn"
+        "--ablation",
+        action="store_true",
+        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone",
     )
     evaluation.set_defaults(handler=cmd_eval)
 
@@ -151,10 +154,11 @@ def _print_largest_stories(pipeline: Pipeline, limit: int = 5) -> None:
 
 
 def _print_search(pipeline: Pipeline, question: str) -> None:
-    print(f"\nSemantic search: {question}")
-    for hit in semantic_items(pipeline, question, k=3):
-        item = hit.item
-        print(f"  {hit.score:.2f}  [{item.lang}] {_clip(item.title, 70)}  ({item.source})")
+    print(f"\nSearch: {question}")
+    for hit in search_stories(pipeline, question, k=3):
+        lang = detect_language(question)
+        item = hit.items.get(lang) or next(iter(hit.items.values()))
+        print(f"  [{item.lang}] {_clip(item.title, 70)}  ({hit.story.outlets} outlets · {'/'.join(hit.story.langs)})")
 
 
 # -- fetch -----------------------------------------------------------------------------------
@@ -241,7 +245,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
     settings = load_settings(args.config)
     embedder = make_embedder(settings.embedding)
-    result = evaluate(Path(args.data), settings, embedder=embedder)
+    result = evaluate(Path(args.data), settings, embedder=embedder, search_baselines=args.ablation)
     if args.ablation:
         result["ablation"] = {
             signal: evaluate(Path(args.data), settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}))[
@@ -273,6 +277,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"  cross-lingual recall@5 {search['crosslingual_recall@5']:.3f}"
         )
     print(f"seconds        {result['seconds']}")
+    for name, scores in (result.get("search_baselines") or {}).items():
+        if scores:
+            print(
+                f"search {name:<11} recall@5 {scores['recall@5']:.3f}  MRR {scores['mrr']:.3f}"
+                f"  cross-lingual recall@5 {scores['crosslingual_recall@5']:.3f}"
+            )
     for signal, scores in result.get("ablation", {}).items():
         print(
             f"without {signal:<8} dedup pairwise F1 {scores['pairwise_f1']:.3f}"

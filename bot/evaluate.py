@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +23,21 @@ from bot.config import Settings, resolve_paths
 from bot.dedup import DedupParams
 from bot.embed import Embedder
 from bot.errors import ConfigError
-from bot.metrics import NameCanon, bcubed, classification, multilabel_micro_f1, pairwise, people_moves
+from bot.metrics import (
+    NameCanon,
+    bcubed,
+    classification,
+    multilabel_micro_f1,
+    pairwise,
+    people_moves,
+    recall_at,
+    reciprocal_rank,
+)
 from bot.models import RawEntry
 from bot.normalize import normalize
 from bot.people import Move, resolve_story_moves
 from bot.pipeline import Pipeline, open_pipeline
+from bot.search import TEXT_ONLY, VECTOR_ONLY, Weights, search_stories
 
 THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
 
@@ -83,6 +93,7 @@ def evaluate(
     embedder: Embedder | None = None,
     params: DedupParams | None = None,
     data_dir: Path | None = None,
+    search_baselines: bool = False,
 ) -> dict[str, Any]:
     """Replay the labeled set in `directory` and return the metrics object `bot eval --json` prints."""
     started = time.monotonic()
@@ -95,11 +106,18 @@ def evaluate(
         try:
             replay(pipeline, items)
             predicted = _predictions(pipeline, items)
-            search_block = None  # story-level search metrics arrive with the search issue
+            search_block = _search_block(pipeline, directory, items, predicted)
+            if search_baselines:
+                baselines = {
+                    name: _search_block(pipeline, directory, items, predicted, weights)
+                    for name, weights in (("vector_only", VECTOR_ONLY), ("text_only", TEXT_ONLY))
+                }
         finally:
             pipeline.store.close()
     result = _score(items, predicted, _aliases(directory))
     result["search"] = search_block
+    if search_baselines:
+        result["search_baselines"] = baselines
     result["seconds"] = round(time.monotonic() - started, 2)
     return result
 
@@ -181,6 +199,38 @@ def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Predictio
 def _aliases(directory: Path) -> NameCanon:
     path = directory / "aliases.json"
     return NameCanon(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
+
+
+def _search_block(
+    pipeline: Pipeline,
+    directory: Path,
+    items: Sequence[LabeledItem],
+    predicted: dict[str, _Prediction],
+    weights: Weights | None = None,
+) -> dict[str, float] | None:
+    """Story-level recall@5 and MRR over queries.jsonl; a found story counts as the true stories of its items."""
+    path = directory / "queries.jsonl"
+    if not path.exists():
+        return None
+    queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    truth: dict[int, Counter[str]] = defaultdict(Counter)
+    for item in items:
+        truth[predicted[item.id].story][item.story] += 1
+    recalls, ranks, crosslingual = [], [], []
+    for query in queries:
+        relevant = set(query["relevant_stories"])
+        ranked: list[str] = []
+        for hit in search_stories(pipeline, query["query"], k=10, weights=weights):
+            ranked += [story for story, _ in truth[hit.story.id].most_common() if story not in ranked]
+        recalls.append(recall_at(ranked, relevant, 5))
+        ranks.append(reciprocal_rank(ranked, relevant))
+        if query.get("kind") == "crosslingual":
+            crosslingual.append(recalls[-1])
+    return {
+        "recall@5": round(sum(recalls) / len(recalls), 4) if recalls else 0.0,
+        "mrr": round(sum(ranks) / len(ranks), 4) if ranks else 0.0,
+        "crosslingual_recall@5": round(sum(crosslingual) / len(crosslingual), 4) if crosslingual else 0.0,
+    }
 
 
 def _utc(moment: datetime) -> datetime:

@@ -126,7 +126,8 @@ def _same_org(a: str, b: str) -> bool:
 
 
 def recall_at(ranked: Sequence[str], relevant: set[str], k: int) -> float:
-    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
+    """Share of the relevant stories in the top k, out of as many as k can hold (6 relevant, k 5: 5 is perfect)."""
+    return len(set(ranked[:k]) & relevant) / min(len(relevant), k) if relevant else 0.0
 
 
 def reciprocal_rank(ranked: Sequence[str], relevant: set[str]) -> float:

@@ -1,32 +1,222 @@
-"""Retrieval over the stored items: semantic (FAISS) search across languages.
+"""Story-level hybrid retrieval: FAISS (meaning, across languages) fused with FTS5 (names, substrings).
 
-A query is embedded with the same model as the items, so an English question finds Chinese
-coverage and the other way round.
+The two retrievers fail differently. Vectors find an English question's answer in Chinese
+coverage but blur names ("Phi-2" vs "Phi-3"); the trigram full-text index matches names and
+exact Chinese substrings in any script but knows nothing of meaning. Each produces a ranking
+of items, collapsed to stories (a story ranks where its best item does), and the two rankings
+are fused by reciprocal rank. Theme and time filters apply to stories; recency only breaks ties.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from bot.models import Item
+from bot.models import Item, RawEntry
+from bot.normalize import normalize
 from bot.pipeline import Pipeline
+from bot.store import StorySummary
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks matter, raw scores do not
+VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and filtering
+TEXT_POOL = 200
+OTHER_THEME = "other"
+
+_LATIN_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*[A-Za-z0-9+]|[A-Za-z0-9]{3,}")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*|\S")
+_QUOTED = re.compile(r"[\"“「『]([^\"”」』]{3,})[\"”」』]")
+_NAME_LIKE = re.compile(r"^[A-Z]|[A-Z]|\d")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "what",
+        "who",
+        "whom",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "new",
+        "about",
+        "into",
+        "over",
+        "than",
+        "more",
+        "most",
+        "like",
+        "its",
+        "their",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "models",
+        "model",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    item: Item
+class StoryHit:
+    """One story found for a question: its summary, its best item per language, and every link."""
+
+    story: StorySummary
     score: float
+    items: dict[str, Item]  # lang → the story's item closest to the question in that language
+    links: list[tuple[str, str]]  # (source, url), earliest first
 
 
-def semantic_items(pipeline: Pipeline, query: str, k: int = 5) -> list[Hit]:
-    """The `k` stories closest in meaning to `query`, each by its closest item, best first."""
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each ranking counts in the fusion (dev set: vectors alone R@5 0.88, text alone 0.63)."""
+
+    vector: float = 1.0
+    text: float = 0.5
+    year: float = 0.5  # stories of the year the question names
+    theme: float = 0.5  # stories of the theme the question is about
+
+
+VECTOR_ONLY = Weights(text=0.0, year=0.0, theme=0.0)
+TEXT_ONLY = Weights(vector=0.0, year=0.0, theme=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    theme: str | None = None
+    since: timedelta | None = None
+    now: datetime | None = None
+
+
+def search_stories(
+    pipeline: Pipeline, query: str, k: int = 5, filters: Filters | None = None, weights: Weights | None = None
+) -> list[StoryHit]:
+    """The `k` stories that best answer `query`, best first."""
+    filters, weights = filters or Filters(), weights or Weights()
+    vector_ranked, best_items = _vector_ranking(pipeline, query)
+    text_ranked = _text_ranking(pipeline, query, best_items)
+    summaries = pipeline.store.stories({*vector_ranked, *text_ranked})
+    rankings, counts = [vector_ranked, text_ranked], [weights.vector, weights.text]
+    year = query_year(query)
+    if year and weights.year:  # a question about a year prefers that year's stories, in the order meaning ranks them
+        rankings.append([s for s in vector_ranked if s in summaries and summaries[s].last_published.year == year])
+        counts.append(weights.year)
+    theme = _query_theme(pipeline, query) if weights.theme else None
+    if theme:  # a question about a field prefers stories of that field
+        rankings.append([s for s in vector_ranked if s in summaries and theme in summaries[s].themes])
+        counts.append(weights.theme)
+    fused = {story: score for story, score in fuse(rankings, counts).items() if score > 0}
+    allowed = [story for story in fused if story in summaries and _passes(summaries[story], filters)]
+    latest = {story: summaries[story].last_published for story in allowed}
+    allowed.sort(key=lambda story: (-fused[story], -latest[story].timestamp()))
+    return [_hit(pipeline, summaries[story], fused[story], best_items) for story in allowed[:k]]
+
+
+def fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float]) -> dict[int, float]:
+    """Reciprocal-rank fusion: Σ weight / (RRF_K + rank) over the rankings a story appears in."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, story in enumerate(ranking, start=1):
+            scores[story] = scores.get(story, 0.0) + weight / (RRF_K + rank)
+    return scores
+
+
+def query_terms(query: str) -> list[str]:
+    """What the full-text index should match: quoted phrases as written, and name-like tokens
+    (capitalized, mixed case or with digits: "OpenAI", "Phi-3", "100K"), in any script around them.
+
+    Plain words and Chinese character runs are left to the vectors: measured on the dev set, OR-ing
+    them into the text query ranks stories by common words and pulls fusion below vectors alone.
+    """
+    terms = _QUOTED.findall(query)
+    phrase: list[str] = []
+    for token in [*_TOKEN.findall(_QUOTED.sub(" ", query)), ""]:  # "" flushes the last phrase
+        if _LATIN_TERM.fullmatch(token) and token.lower() not in _STOP and _NAME_LIKE.search(token):
+            phrase.append(token)  # adjacent names form one phrase: "Stable Diffusion", "Segment Anything"
+            continue
+        if phrase:
+            terms.append(" ".join(phrase))
+            phrase = []
+    return list(dict.fromkeys(term.strip() for term in terms if term.strip()))
+
+
+def query_year(query: str) -> int | None:
+    """A year the question is about ("in 2024", "2024年"), if it names one."""
+    match = _YEAR.search(query)
+    return int(match.group(1)) if match else None
+
+
+def _query_theme(pipeline: Pipeline, query: str) -> str | None:
+    """The theme the question is about, when the classifier is confident it is a specific one."""
+    if pipeline.classifier is None:
+        return None
+    item = normalize(RawEntry(source="query", title=query, link="", fetched_at=datetime.now(UTC)))
+    scores = pipeline.classifier.classify([item], pipeline.embedder.encode([query]))[0]
+    return scores.primary if scores.primary != OTHER_THEME else None
+
+
+def _vector_ranking(pipeline: Pipeline, query: str) -> tuple[list[int], dict[int, tuple[int, float]]]:
     vector = pipeline.embedder.encode([query])
-    scores, ids = pipeline.index.search(vector, k * 4)
-    found = [(int(item_id), float(score)) for item_id, score in zip(ids[0], scores[0], strict=True) if item_id >= 0]
+    scores, ids = pipeline.index.search(vector, VECTOR_POOL)
+    found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
     stories = pipeline.store.story_of_items(item_id for item_id, _ in found)
     best: dict[int, tuple[int, float]] = {}
     for item_id, score in found:
-        best.setdefault(stories.get(item_id) or -item_id, (item_id, score))
-    chosen = list(best.values())[:k]
-    items = {item.id: item for item in pipeline.store.get_items([item_id for item_id, _ in chosen])}
-    return [Hit(items[item_id], score) for item_id, score in chosen if item_id in items]
+        story = stories.get(item_id)
+        if story is not None:
+            best.setdefault(story, (item_id, score))
+    return list(best), best
+
+
+def _text_ranking(pipeline: Pipeline, query: str, best_items: dict[int, tuple[int, float]]) -> list[int]:
+    item_ids = pipeline.store.search_terms(query_terms(query), TEXT_POOL)
+    stories = pipeline.store.story_of_items(item_ids)
+    ranked: list[int] = []
+    for item_id in item_ids:
+        story = stories.get(item_id)
+        if story is not None and story not in ranked:
+            ranked.append(story)
+            best_items.setdefault(story, (item_id, 0.0))
+    return ranked
+
+
+def _passes(story: StorySummary, filters: Filters) -> bool:
+    if filters.theme and filters.theme not in story.themes and filters.theme != story.primary_theme:
+        return False
+    return not (filters.since and filters.now and story.last_published < filters.now - filters.since)
+
+
+def _hit(pipeline: Pipeline, story: StorySummary, score: float, best: dict[int, tuple[int, float]]) -> StoryHit:
+    members = pipeline.store.story_items(story.id)
+    by_lang: dict[str, Item] = {}
+    preferred = best.get(story.id, (0, 0.0))[0]
+    for item in sorted(members, key=lambda item: (item.id != preferred, item.published)):
+        by_lang.setdefault(item.lang, item)
+    return StoryHit(story=story, score=score, items=by_lang, links=_links(pipeline, members))
+
+
+def _links(pipeline: Pipeline, members: Iterable[Item]) -> list[tuple[str, str]]:
+    links: list[tuple[str, str]] = []
+    for item in sorted(members, key=lambda item: item.published):
+        for source, url in pipeline.store.item_sources(item.id):
+            if url and (source, url) not in links:
+                links.append((source, url))
+    return links

@@ -576,6 +576,34 @@ class Store:
         )
         return [row[0] for row in rows]
 
+    def stories(self, story_ids: Iterable[int]) -> dict[int, StorySummary]:
+        ids = list(set(story_ids))
+        found: dict[int, StorySummary] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                (row["id"], _row_story(row))
+                for row in self._db.execute(f"SELECT * FROM stories WHERE id IN ({marks})", chunk)
+            )
+        return found
+
+    def story_items(self, story_id: int) -> list[Item]:
+        rows = self._db.execute("SELECT * FROM items WHERE story_id=? ORDER BY published, id", (story_id,))
+        return [_row_item(row) for row in rows]
+
+    def search_terms(self, terms: Sequence[str], limit: int = 50) -> list[int]:
+        """Item ids matching any of the terms, best BM25 first (trigram index: terms of 3+ characters)."""
+        usable = [term for term in terms if len(term) >= 3]
+        if not usable:
+            return []
+        expression = " OR ".join('"' + term.replace('"', '""') + '"' for term in usable)
+        rows = self._db.execute(
+            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 3.0, 1.0) LIMIT ?",
+            (expression, limit),
+        )
+        return [row[0] for row in rows]
+
     def count_stories(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])
 

@@ -80,5 +80,6 @@ def test_people_moves_by_hand():
 def test_search_metrics():
     assert recall_at(["a", "b", "c"], {"c", "z"}, 2) == 0.0
     assert recall_at(["a", "b", "c"], {"c", "z"}, 3) == 0.5
+    assert recall_at(["a", "b"], {"a", "b", "c"}, 2) == 1.0  # the top 2 cannot hold all 3
     assert reciprocal_rank(["a", "b", "c"], {"b"}) == 0.5
     assert reciprocal_rank(["a"], {"b"}) == 0.0

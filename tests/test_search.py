@@ -1,0 +1,136 @@
+"""Hybrid story search on a real store: vectors across languages, full text for names, filters."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import Settings, ThemeConfig, resolve_paths
+from bot.embed import UseEmbedder
+from bot.models import RawEntry
+from bot.pipeline import open_pipeline
+from bot.search import Filters, fuse, query_terms, query_year, search_stories
+
+NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
+
+THEMES = {
+    "robotics": ThemeConfig(
+        description="Robots: manipulation, locomotion, humanoids, robot learning.",
+        keywords={"en": ["robot", "humanoid", "manipulation"], "zh": ["机器人", "人形"]},
+        examples=("A humanoid robot learns to fold laundry", "机器人学会用双手组装零件"),
+    ),
+    "chips": ThemeConfig(
+        description="AI chips and accelerators, data centers, compute supply.",
+        keywords={"en": ["chip", "GPU", "accelerator"], "zh": ["芯片", "算力"]},
+        examples=("A new AI accelerator doubles training throughput", "国产 AI 芯片量产"),
+    ),
+    "other": ThemeConfig(description="AI news that fits no other theme: policy, business, science."),
+}
+
+
+def entry(source, title, summary, days_ago, link):
+    return RawEntry(
+        source=source,
+        title=title,
+        link=link,
+        summary_html=summary,
+        fetched_at=NOW,
+        published=NOW - timedelta(days=days_ago),
+    )
+
+
+ENTRIES = [
+    entry(
+        "robot_news",
+        "Kestrel Robotics unveils Talon-2, a humanoid that sorts parcels",
+        "The humanoid robot Talon-2 picks and sorts parcels in warehouses for eight hours.",
+        2,
+        "https://robot.example/talon-2",
+    ),
+    entry(
+        "cn_tech",
+        "Kestrel Robotics 发布人形机器人 Talon-2：可在仓库分拣包裹",
+        "这款人形机器人能连续工作八小时，在仓库中拣选和分拣包裹。",
+        1,
+        "https://cn.example/talon-2",
+    ),
+    entry(
+        "chip_wire",
+        "Arcadia launches the A9 accelerator for training large models",
+        "The A9 chip doubles training throughput and ships to data centers next quarter.",
+        3,
+        "https://chips.example/a9",
+    ),
+    entry(
+        "chip_wire",
+        "Arcadia A7 accelerator review, one year on",
+        "An old accelerator revisited: the A7 chip still runs many inference clusters.",
+        300,
+        "https://chips.example/a7",
+    ),
+    entry(
+        "policy_daily",
+        "Regulators publish draft rules for AI model audits",
+        "The draft requires audits of large AI models before release.",
+        4,
+        "https://policy.example/audits",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    settings = Settings(themes=THEMES)
+    pipe, _ = open_pipeline(settings, resolve_paths(tmp_path_factory.mktemp("search")), UseEmbedder(threads=1))
+    pipe.ingest(ENTRIES)
+    yield pipe
+    pipe.store.close()
+
+
+def test_translation_pair_is_one_story_found_from_either_language(pipeline):
+    en = search_stories(pipeline, "humanoid robot for warehouse parcel sorting", k=1)[0]
+    zh = search_stories(pipeline, "仓库分拣包裹的人形机器人", k=1)[0]
+    assert en.story.id == zh.story.id
+    assert set(en.items) == {"en", "zh"}  # the best item in each language
+    assert {source for source, _ in en.links} == {"robot_news", "cn_tech"}
+
+
+def test_names_are_matched_exactly_by_the_text_index(pipeline):
+    hits = search_stories(pipeline, "Arcadia A9", k=2)
+    assert hits[0].items["en"].url == "https://chips.example/a9"
+
+
+def test_theme_filter_keeps_only_that_theme(pipeline):
+    hits = search_stories(pipeline, "new hardware announced this week", k=5, filters=Filters(theme="chips"))
+    assert hits and all("chips" in hit.story.themes or hit.story.primary_theme == "chips" for hit in hits)
+
+
+def test_time_window_filter(pipeline):
+    recent = search_stories(pipeline, "Arcadia accelerator", k=5, filters=Filters(since=timedelta(days=30), now=NOW))
+    urls = [hit.items["en"].url for hit in recent]
+    assert urls[0] == "https://chips.example/a9"
+    assert "https://chips.example/a7" not in urls  # 300 days old
+    everything = [hit.items["en"].url for hit in search_stories(pipeline, "Arcadia accelerator", k=5)]
+    assert "https://chips.example/a7" in everything
+
+
+def test_query_terms_keep_names_and_quoted_phrases():
+    assert query_terms("Stable Diffusion 系列新模型") == ["Stable Diffusion"]
+    assert query_terms("what did Kestrel Robotics and OpenAI announce about Talon-2?") == [
+        "Kestrel Robotics",
+        "OpenAI",
+        "Talon-2",
+    ]
+    assert query_terms("“world model” for games") == ["world model"]
+    assert query_terms("仓库分拣包裹的人形机器人") == []
+
+
+def test_query_year():
+    assert query_year("OpenAI researchers who resigned in 2024") == 2024
+    assert query_year("2023年发布的模型") == 2023
+    assert query_year("a 12000-token context") is None
+
+
+def test_fuse_rewards_agreement_between_rankings():
+    scores = fuse([[1, 2, 3], [3, 1]], [1.0, 0.5])
+    assert max(scores, key=scores.get) == 1
+    assert scores[3] > scores[2]  # found by both beats found by one
