@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from bot.models import Item, RawEntry
 from bot.normalize import normalize
 from bot.pipeline import Pipeline
@@ -111,7 +113,8 @@ def search_stories(
 ) -> list[StoryHit]:
     """The `k` stories that best answer `query`, best first."""
     filters, weights = filters or Filters(), weights or Weights()
-    vector_ranked, best_items = _vector_ranking(pipeline, query)
+    vector = pipeline.embedder.encode([query])
+    vector_ranked, best_items = _vector_ranking(pipeline, vector)
     text_ranked = _text_ranking(pipeline, query, best_items)
     summaries = pipeline.store.stories({*vector_ranked, *text_ranked})
     rankings, counts = [vector_ranked, text_ranked], [weights.vector, weights.text]
@@ -119,7 +122,7 @@ def search_stories(
     if year and weights.year:  # a question about a year prefers that year's stories, in the order meaning ranks them
         rankings.append([s for s in vector_ranked if s in summaries and summaries[s].last_published.year == year])
         counts.append(weights.year)
-    theme = _query_theme(pipeline, query) if weights.theme else None
+    theme = _query_theme(pipeline, query, vector) if weights.theme else None
     if theme:  # a question about a field prefers stories of that field
         rankings.append([s for s in vector_ranked if s in summaries and theme in summaries[s].themes])
         counts.append(weights.theme)
@@ -164,17 +167,16 @@ def query_year(query: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _query_theme(pipeline: Pipeline, query: str) -> str | None:
+def _query_theme(pipeline: Pipeline, query: str, vector: np.ndarray) -> str | None:
     """The theme the question is about, when the classifier is confident it is a specific one."""
     if pipeline.classifier is None:
         return None
     item = normalize(RawEntry(source="query", title=query, link="", fetched_at=datetime.now(UTC)))
-    scores = pipeline.classifier.classify([item], pipeline.embedder.encode([query]))[0]
+    scores = pipeline.classifier.classify([item], vector)[0]
     return scores.primary if scores.primary != OTHER_THEME else None
 
 
-def _vector_ranking(pipeline: Pipeline, query: str) -> tuple[list[int], dict[int, tuple[int, float]]]:
-    vector = pipeline.embedder.encode([query])
+def _vector_ranking(pipeline: Pipeline, vector: np.ndarray) -> tuple[list[int], dict[int, tuple[int, float]]]:
     scores, ids = pipeline.index.search(vector, VECTOR_POOL)
     found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
     stories = pipeline.store.story_of_items(item_id for item_id, _ in found)
