@@ -45,9 +45,67 @@ QUESTIONS = (
     "开源大模型 推理成本",
     "Stable Diffusion 系列新模型",
 )
-WORDS_EN = ["model", "language", "agent", "robot", "video", "image", "training", "inference", "benchmark", "open", "release", "lab", "research", "reasoning", "context", "token", "chip", "compute", "bidding", "auction", "budget", "policy", "safety", "world", "simulation", "game"]
-WORDS_ZH = ["大模型", "世界模型", "推理", "训练", "开源", "发布", "机器人", "视频", "生成", "芯片", "算力", "出价", "广告", "预算", "对齐", "安全", "智能体"]
-NAMES = ["Orion", "Vega", "Atlas", "Nova", "Helix", "Quanta", "Lumen", "Kestrel", "Arcadia", "Talon", "Nimbus", "Cirrus"]
+WORDS_EN = [
+    "model",
+    "language",
+    "agent",
+    "robot",
+    "video",
+    "image",
+    "training",
+    "inference",
+    "benchmark",
+    "open",
+    "release",
+    "lab",
+    "research",
+    "reasoning",
+    "context",
+    "token",
+    "chip",
+    "compute",
+    "bidding",
+    "auction",
+    "budget",
+    "policy",
+    "safety",
+    "world",
+    "simulation",
+    "game",
+]
+WORDS_ZH = [
+    "大模型",
+    "世界模型",
+    "推理",
+    "训练",
+    "开源",
+    "发布",
+    "机器人",
+    "视频",
+    "生成",
+    "芯片",
+    "算力",
+    "出价",
+    "广告",
+    "预算",
+    "对齐",
+    "安全",
+    "智能体",
+]
+NAMES = [
+    "Orion",
+    "Vega",
+    "Atlas",
+    "Nova",
+    "Helix",
+    "Quanta",
+    "Lumen",
+    "Kestrel",
+    "Arcadia",
+    "Talon",
+    "Nimbus",
+    "Cirrus",
+]
 
 
 def synthetic_item(rng: random.Random, index: int, start: datetime) -> Item:

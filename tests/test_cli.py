@@ -169,5 +169,5 @@ def test_demo_runs_offline_and_shows_both_languages_and_duplicate_groups(tmp_pat
     out = result.stdout
     assert "Stored 219 items (en 115, zh 104)" in out
     assert "Largest stories" in out and "outlets" in out
-    assert out.count("Semantic search:") == 2
+    assert out.count("Search: ") == 2
     assert "[zh]" in out and "[en]" in out
