@@ -133,3 +133,32 @@ class IngestReport:
     duplicate: int = 0
     updated: int = 0
     skipped: int = 0
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """One Telegram chat and its digest settings; `themes` empty means every theme.
+
+    `digest_time` is "HH:MM" in `timezone` (an IANA name); `last_digest_at` is when the last
+    digest was sent (UTC), so a restart neither skips nor repeats one.
+    """
+
+    chat_id: int
+    user_id: int = 0
+    lang: str = "en"
+    themes: tuple[str, ...] = ()
+    digest_time: str = "08:30"
+    timezone: str = "UTC"
+    subscribed: bool = False
+    active: bool = True
+    last_digest_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """A semantic topic subscription: stories close in meaning to `text` join the chat's digest."""
+
+    id: int
+    chat_id: int
+    text: str

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bot.errors import StoreError
-from bot.models import Item, SourceState
+from bot.models import Follow, Item, SourceState, Subscriber
 
 _MIGRATIONS: tuple[str, ...] = (
     """
@@ -99,6 +99,35 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_story ON items(story_id);
     CREATE TABLE name_df (name TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE subscribers (
+        chat_id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL DEFAULT 0,
+        lang TEXT NOT NULL DEFAULT 'en',
+        themes TEXT NOT NULL DEFAULT '[]',
+        digest_time TEXT NOT NULL DEFAULT '08:30',
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        subscribed INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1,
+        last_digest_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        chat_id INTEGER NOT NULL,
+        story_id INTEGER NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, story_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX stories_updated_at ON stories(updated_at);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -175,6 +204,8 @@ class StorySummary:
     themes: tuple[str, ...]
     first_published: datetime
     last_published: datetime
+    moves: tuple[dict[str, str], ...] = ()
+    updated_at: datetime | None = None
 
     def title_in(self, lang: str) -> str:
         return {"en": self.title_en, "zh": self.title_zh}.get(lang) or self.title
@@ -604,6 +635,92 @@ class Store:
         )
         return [row[0] for row in rows]
 
+    def stories_updated_since(self, since: datetime | None, limit: int = 1000) -> list[StorySummary]:
+        """Stories created or grown since `since` (by when we stored them, not when they were published)."""
+        rows = self._db.execute(
+            "SELECT * FROM stories WHERE updated_at > ? ORDER BY updated_at DESC LIMIT ?",
+            (_iso(since) or "", limit),
+        )
+        return [_row_story(row) for row in rows]
+
+    def story_links(self, story_id: int) -> list[tuple[str, str]]:
+        """(source, url) of every item of a story, earliest first, each once."""
+        rows = self._db.execute(
+            "SELECT s.source, s.url FROM item_sources s JOIN items i ON i.id = s.item_id"
+            " WHERE i.story_id=? ORDER BY i.published, s.first_seen",
+            (story_id,),
+        )
+        return list(dict.fromkeys((row[0], row[1]) for row in rows if row[1]))
+
+    # -- subscribers -----------------------------------------------------------------------
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        row = self._db.execute("SELECT * FROM subscribers WHERE chat_id=?", (chat_id,)).fetchone()
+        return _row_subscriber(row) if row else None
+
+    def subscribers(self, subscribed_only: bool = True) -> list[Subscriber]:
+        where = " WHERE subscribed=1 AND active=1" if subscribed_only else ""
+        return [_row_subscriber(row) for row in self._db.execute(f"SELECT * FROM subscribers{where} ORDER BY chat_id")]
+
+    def save_subscriber(self, subscriber: Subscriber) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO subscribers (chat_id, user_id, lang, themes, digest_time, timezone, subscribed,"
+            " active, last_digest_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                subscriber.chat_id,
+                subscriber.user_id,
+                subscriber.lang,
+                json.dumps(list(subscriber.themes)),
+                subscriber.digest_time,
+                subscriber.timezone,
+                int(subscriber.subscribed),
+                int(subscriber.active),
+                _iso(subscriber.last_digest_at),
+                _iso(subscriber.created_at or datetime.now(UTC)),
+            ),
+        )
+
+    def delivered(self, chat_id: int, story_ids: Iterable[int]) -> set[int]:
+        """Which of these stories this chat has already been sent."""
+        ids = list(set(story_ids))
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT story_id FROM deliveries WHERE chat_id=? AND story_id IN ({marks})", [chat_id, *chunk]
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def record_delivery(self, chat_id: int, story_ids: Iterable[int], sent_at: datetime) -> None:
+        """Remember what was sent, and when the chat last got a digest, in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO deliveries (chat_id, story_id, sent_at) VALUES (?, ?, ?)",
+                [(chat_id, story_id, _iso(sent_at)) for story_id in story_ids],
+            )
+            db.execute("UPDATE subscribers SET last_digest_at=? WHERE chat_id=?", (_iso(sent_at), chat_id))
+
+    def add_follow(self, chat_id: int, text: str, vector: np.ndarray, model: str) -> Follow:
+        cursor = self._db.execute(
+            "INSERT INTO follows (chat_id, text, model, vector, created_at) VALUES (?,?,?,?,?)",
+            (chat_id, text, model, np.asarray(vector, dtype=np.float32).tobytes(), _iso(datetime.now(UTC))),
+        )
+        return Follow(int(cursor.lastrowid or 0), chat_id, text)
+
+    def follows(self, chat_id: int, model: str, dim: int) -> list[tuple[Follow, np.ndarray]]:
+        rows = self._db.execute("SELECT * FROM follows WHERE chat_id=? AND model=? ORDER BY id", (chat_id, model))
+        return [
+            (Follow(row["id"], row["chat_id"], row["text"]), np.frombuffer(row["vector"], dtype=np.float32))
+            for row in rows
+            if len(row["vector"]) == dim * 4
+        ]
+
+    def remove_follow(self, chat_id: int, follow_id: int) -> bool:
+        cursor = self._db.execute("DELETE FROM follows WHERE chat_id=? AND id=?", (chat_id, follow_id))
+        return cursor.rowcount > 0
+
     def count_stories(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])
 
@@ -710,6 +827,23 @@ def _row_story(row: sqlite3.Row) -> StorySummary:
         themes=tuple(json.loads(row["themes"])),
         first_published=datetime.fromisoformat(row["first_published"]),
         last_published=datetime.fromisoformat(row["last_published"]),
+        moves=tuple(json.loads(row["moves"])),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def _row_subscriber(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        chat_id=row["chat_id"],
+        user_id=row["user_id"],
+        lang=row["lang"],
+        themes=tuple(json.loads(row["themes"])),
+        digest_time=row["digest_time"],
+        timezone=row["timezone"],
+        subscribed=bool(row["subscribed"]),
+        active=bool(row["active"]),
+        last_digest_at=_parse(row["last_digest_at"]),
+        created_at=_parse(row["created_at"]),
     )
 
 

@@ -11,7 +11,6 @@ from bot.config import Settings, resolve_paths
 from bot.embed import UseEmbedder
 from bot.models import RawEntry
 from bot.pipeline import open_pipeline
-from bot.search import semantic_items
 
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
 
@@ -85,6 +84,12 @@ ENTRIES = [
 ]
 
 
+def nearest(pipeline, text, k):
+    """(item id, cosine) of the k items nearest to `text` in the FAISS index on disk."""
+    scores, ids = pipeline.index.search(pipeline.embedder.encode([text]), k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
 def count(paths, sql):
     with sqlite3.connect(paths.db) as db:
         return db.execute(sql).fetchone()[0]
@@ -146,8 +151,8 @@ def test_new_arxiv_version_updates_the_item_in_place(open_):
     [item] = pipeline.store.get_items(pipeline.store.search_text("budget pacing"))
     assert item.arxiv_version == 2 and item.title.startswith("DiffBid v2")
     assert pipeline.store.count_items() == 1 and len(pipeline.index) == 1
-    hit = semantic_items(pipeline, item.embed_text, k=1)[0]
-    assert hit.item.id == item.id and hit.score > 0.99  # the vector was replaced too
+    [(item_id, score)] = nearest(pipeline, item.embed_text, k=1)
+    assert item_id == item.id and score > 0.99  # the vector was replaced too
     old = raw("papers", "stale v1 seen again", "http://arxiv.org/abs/2412.04321v1", "old text")
     assert pipeline.ingest([old])["papers"].updated == 0
 
@@ -185,12 +190,12 @@ def test_restart_reuses_the_saved_index(open_, paths):
 def test_deleted_index_is_rebuilt_from_the_store(open_, paths):
     pipeline, _ = open_()
     pipeline.ingest(ENTRIES)
-    before = {hit.item.id for hit in semantic_items(pipeline, "auto-bidding with diffusion", k=2)}
+    before = {item_id for item_id, _ in nearest(pipeline, "auto-bidding with diffusion", k=2)}
     pipeline.close()
     shutil.rmtree(paths.index_dir)
     again, repair = open_()
     assert repair.rebuilt and repair.added == 4
-    assert {hit.item.id for hit in semantic_items(again, "auto-bidding with diffusion", k=2)} == before
+    assert {item_id for item_id, _ in nearest(again, "auto-bidding with diffusion", k=2)} == before
     assert sorted(again.index.ids().tolist()) == [1, 2, 3, 4]
 
 
@@ -217,5 +222,5 @@ def test_index_ahead_of_the_store_drops_unknown_ids(open_, paths):
 def test_cross_lingual_search_finds_the_other_language(open_):
     pipeline, _ = open_()
     pipeline.ingest(ENTRIES)
-    hits = semantic_items(pipeline, "auto-bidding for online ads with diffusion models", k=2)
-    assert {hit.item.lang for hit in hits} == {"zh", "en"}
+    hits = nearest(pipeline, "auto-bidding for online ads with diffusion models", k=2)
+    assert {item.lang for item in pipeline.store.get_items([item_id for item_id, _ in hits])} == {"zh", "en"}
