@@ -643,6 +643,26 @@ class Store:
         )
         return [_row_story(row) for row in rows]
 
+    def story_vectors(self, story_ids: Iterable[int], model: str, dim: int) -> dict[int, np.ndarray]:
+        """Each story's item vectors (rows), for matching stories against a topic in meaning."""
+        ids = list(set(story_ids))
+        rows_by_story: dict[int, list[bytes]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT i.story_id, v.vector FROM items i JOIN vectors v ON v.item_id = i.id"
+                f" WHERE v.model=? AND i.story_id IN ({marks})",
+                [model, *chunk],
+            )
+            for story_id, blob in rows:
+                if len(blob) == dim * 4:
+                    rows_by_story.setdefault(story_id, []).append(blob)
+        return {
+            story_id: np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+            for story_id, blobs in rows_by_story.items()
+        }
+
     def story_links(self, story_id: int) -> list[tuple[str, str]]:
         """(source, url) of every item of a story, earliest first, each once."""
         rows = self._db.execute(
