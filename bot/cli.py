@@ -11,29 +11,36 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import shutil
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from bot.config import Paths, Settings, load_settings, resolve_config_path, resolve_paths
+from bot.answer import Answer, answer_question, title_for
+from bot.config import Paths, Settings, load_settings, parse_duration, resolve_config_path, resolve_paths
 from bot.dedup import DedupParams
 from bot.demo import demo_sources
+from bot.digest import Digest, mark_sent, prepare_digest, render_digest
 from bot.embed import make_embedder
 from bot.errors import BotError, ConfigError
 from bot.evaluate import evaluate
 from bot.harvest import SourceOutcome, due_sources, fetch_pass
-from bot.models import FetchStatus, SourceState
+from bot.llm import make_llm
+from bot.models import FetchStatus, SourceState, Subscriber
 from bot.normalize import detect_language
+from bot.overlay import overlay_path, with_overlay
 from bot.pipeline import Pipeline, open_pipeline
-from bot.search import search_stories
+from bot.scheduler import Service, attach, run_headless
+from bot.search import Filters, StoryHit, search_stories
+from bot.telegram_app import build_application, pipeline_lock, run_polling, send_digest
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
@@ -80,6 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--all", action="store_true", help="every enabled source, due or not")
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
     fetch.set_defaults(handler=cmd_fetch)
+
+    run = commands.add_parser("run", help="run the bot: scheduled fetches, digests, Telegram (SIGHUP reloads config)")
+    run.add_argument("--no-telegram", action="store_true", help="only fetch and housekeeping; no token needed")
+    run.set_defaults(handler=cmd_run)
+
+    ask = commands.add_parser("ask", help="answer a question from the stored stories, with citations")
+    ask.add_argument("question", help="in English or Chinese; the answer comes in the same language")
+    ask.add_argument("--theme", help="only stories with this theme (one of the config's themes)")
+    ask.add_argument("--since", type=_duration, help="only stories updated within this long, e.g. 7d or 12h")
+    ask.add_argument("--k", type=int, default=5, help="how many stories to answer from (1-50, default 5)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(handler=cmd_ask)
+
+    digest = commands.add_parser("digest", help="render the digest a subscriber would get now (Telegram HTML)")
+    digest.add_argument("--chat", type=int, help="a stored subscriber's chat id (default: an ad-hoc reader)")
+    digest.add_argument("--lang", choices=("en", "zh"), help="language of titles and headings")
+    digest.add_argument("--themes", help="comma-separated themes, e.g. llm,bidding (default: the subscriber's, or all)")
+    digest.add_argument("--since", type=_duration, help="stories stored within this long (default: since last digest)")
+    digest.add_argument("--limit", type=int, default=30, help="most stories shown (default 30)")
+    digest.add_argument("--mark-sent", action="store_true", help="record the shown stories as delivered (with --chat)")
+    digest.add_argument("--json", action="store_true", help="print one JSON object")
+    digest.set_defaults(handler=cmd_digest)
 
     evaluation = commands.add_parser("eval", help="replay a labeled set through the pipeline and score it")
     evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
@@ -235,6 +264,197 @@ def _fetch_json(outcomes: list[SourceOutcome]) -> dict[str, Any]:
         ],
         "new": sum(o.report.new for o in outcomes),
         "errors": sum(o.status is FetchStatus.ERROR for o in outcomes),
+    }
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Fetch on schedule, send digests and answer Telegram until SIGINT/SIGTERM; SIGHUP reloads the config."""
+    config_path, paths = resolve_config_path(args.config), resolve_paths(args.data_dir)
+
+    def load() -> Settings:
+        return with_overlay(load_settings(config_path), paths)
+
+    settings = load()
+    token = os.environ.get(settings.telegram.token_env, "").strip()
+    if not (token or args.no_telegram):
+        print(
+            f"error: no Telegram bot token: set the environment variable {settings.telegram.token_env}"
+            " (or use `bot run --no-telegram` to fetch only)",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.verbose:
+        logging.getLogger("bot").setLevel(logging.INFO)  # a long-running service says what it does
+    pipeline, _ = open_pipeline(settings, paths)
+    watch = [config_path, overlay_path(paths)]
+    try:
+        if args.no_telegram:
+            asyncio.run(run_headless(Service(settings, pipeline, load=load, watch=watch)))
+            return 0
+        application = build_application(settings, pipeline, token, base_url=settings.telegram.base_url)
+        service = Service(
+            settings,
+            pipeline,
+            lambda subscriber, now: send_digest(application, pipeline, service.settings, subscriber, now),
+            load=load,
+            watch=watch,
+            lock=lambda: pipeline_lock(pipeline),
+        )
+        attach(application, service)
+        run_polling(application)
+    finally:
+        pipeline.close()
+    return 0
+
+
+# -- ask -------------------------------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Search the stored stories for the question and answer it with citations (extractive, or by the LLM)."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    problem = _ask_usage_problem(settings, paths, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    filters = Filters(theme=args.theme, since=args.since, now=datetime.now(UTC))
+    pipeline, _ = open_pipeline(settings, paths)
+    llm = make_llm(settings)
+    try:
+        hits = search_stories(pipeline, args.question, k=args.k, filters=filters)
+        answer = answer_question(args.question, hits, settings, llm)
+    finally:
+        pipeline.close()
+        if llm is not None:
+            llm.close()
+    if args.json:
+        print(json.dumps(_ask_json(args.question, answer, hits), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ask_usage_problem(settings: Settings, paths: Paths, args: argparse.Namespace) -> str:
+    if args.theme and args.theme not in settings.themes:
+        return f"unknown theme {args.theme!r}; themes: {', '.join(settings.themes) or 'none configured'}"
+    if not 1 <= args.k <= 50:
+        return f"--k must be between 1 and 50, got {args.k}"
+    if not paths.db.exists():
+        return f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir"
+    return ""
+
+
+def _print_answer(answer: Answer) -> None:
+    print(answer.text)
+    if answer.mode == "llm" and answer.citations:
+        print("\n" + ("来源：" if answer.lang == "zh" else "Sources:"))
+        for cited in answer.citations:
+            print(f"[{cited.number}] {cited.title}\n    {cited.url}")
+    if answer.fallback_reason:
+        print(f"note: no LLM answer ({answer.fallback_reason}); showing the top stories", file=sys.stderr)
+
+
+def _ask_json(question: str, answer: Answer, hits: list[StoryHit]) -> dict[str, Any]:
+    return {
+        "question": question,
+        "lang": answer.lang,
+        "mode": answer.mode,
+        "answer": answer.text,
+        "fallback_reason": answer.fallback_reason,
+        "citations": [
+            {"number": c.number, "story_id": c.story_id, "title": c.title, "url": c.url} for c in answer.citations
+        ],
+        "stories": [
+            {
+                "id": hit.story.id,
+                "title": title_for(hit, answer.lang),
+                "outlets": hit.story.outlets,
+                "langs": list(hit.story.langs),
+                "links": [{"source": source, "url": url} for source, url in hit.links],
+            }
+            for hit in hits
+        ],
+    }
+
+
+# -- digest ----------------------------------------------------------------------------------
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Print a subscriber's digest as Telegram HTML; record it as delivered only with --mark-sent."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    problem = _digest_usage_problem(settings, paths, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        subscriber = _digest_subscriber(pipeline, args)
+        if subscriber is None:
+            print(f"error: no subscriber with chat id {args.chat}", file=sys.stderr)
+            return 2
+        since = now - args.since if args.since else None
+        digest, links = prepare_digest(pipeline, subscriber, settings, now, since, limit=args.limit)
+        messages = render_digest(digest, subscriber.lang, links)
+        if args.mark_sent:
+            mark_sent(pipeline.store, digest, now)
+    finally:
+        pipeline.close()
+    if args.json:
+        print(json.dumps(_digest_json(digest, subscriber.lang, messages, args.mark_sent), ensure_ascii=False))
+    else:
+        print("\n\n".join(messages))
+    return 0
+
+
+def _digest_usage_problem(settings: Settings, paths: Paths, args: argparse.Namespace) -> str:
+    unknown = [theme for theme in _theme_list(args.themes) if theme not in settings.themes]
+    if unknown:
+        return f"unknown theme {', '.join(unknown)}; themes: {', '.join(settings.themes) or 'none configured'}"
+    if args.mark_sent and args.chat is None:
+        return "--mark-sent needs --chat: an ad-hoc digest has nobody to record a delivery for"
+    if args.limit < 1:
+        return f"--limit must be at least 1, got {args.limit}"
+    if not paths.db.exists():
+        return f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir"
+    return ""
+
+
+def _digest_subscriber(pipeline: Pipeline, args: argparse.Namespace) -> Subscriber | None:
+    """The stored subscriber (flags override its language and themes), or an ad-hoc one from the flags."""
+    stored = pipeline.store.subscriber(args.chat) if args.chat is not None else Subscriber(chat_id=0)
+    if stored is None:
+        return None
+    themes = _theme_list(args.themes)
+    return replace(stored, lang=args.lang or stored.lang, themes=themes or stored.themes)
+
+
+def _theme_list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _digest_json(digest: Digest, lang: str, messages: list[str], marked: bool) -> dict[str, Any]:
+    return {
+        "chat_id": digest.chat_id,
+        "lang": lang,
+        "messages": messages,
+        "story_ids": digest.story_ids,
+        "sections": [key for key, _ in digest.sections],
+        "overflow": digest.overflow,
+        "marked_sent": marked,
     }
 
 

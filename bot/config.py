@@ -141,6 +141,16 @@ class TelegramConfig(_Strict):
     admins: tuple[int, ...] = ()
 
 
+class LlmConfig(_Strict):
+    """An OpenAI-compatible chat endpoint for answers; unset `base_url` means extractive answers only."""
+
+    base_url: str | None = None
+    model: str = ""
+    api_key_env: str = "LLM_API_KEY"
+    timeout: Duration = timedelta(seconds=20)
+    max_tokens: int = 400
+
+
 class Settings(_Strict):
     sources: tuple[SourceConfig, ...] = ()
     themes: dict[str, ThemeConfig] = {}
@@ -148,6 +158,7 @@ class Settings(_Strict):
     fetch: FetchConfig = FetchConfig()
     arxiv: ArxivConfig = ArxivConfig()
     telegram: TelegramConfig = TelegramConfig()
+    llm: LlmConfig = LlmConfig()
 
     @field_validator("sources")
     @classmethod

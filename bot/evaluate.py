@@ -81,9 +81,12 @@ def _labeled(row: dict[str, Any], path: Path, number: int) -> LabeledItem:
 
 
 def replay(pipeline: Pipeline, items: Sequence[LabeledItem]) -> None:
-    """Ingest in publication order, one batch per UTC day, as a daily fetch would."""
-    ordered = sorted(items, key=lambda item: _utc(item.raw.published))
-    for _, day in groupby(ordered, key=lambda item: _utc(item.raw.published).date()):
+    """Ingest in publication order, one batch per UTC day, as a daily fetch would.
+
+    Labeled items are "fetched" when they were published (see `_labeled`), so this is publication order.
+    """
+    ordered = sorted(items, key=lambda item: _utc(item.raw.fetched_at))
+    for _, day in groupby(ordered, key=lambda item: _utc(item.raw.fetched_at).date()):
         pipeline.ingest([item.raw for item in day])
 
 

@@ -58,7 +58,8 @@ class VectorIndex:
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):
             return 0
-        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        selector = faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
+        return int(self._index.remove_ids(selector))
 
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.remove(ids)

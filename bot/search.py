@@ -25,6 +25,7 @@ RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks matter, raw score
 VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and filtering
 TEXT_POOL = 200
 OTHER_THEME = "other"
+MIN_COSINE = 0.2  # below this (and with no name match) a story is not an answer: off-topic questions get none
 
 _LATIN_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*[A-Za-z0-9+]|[A-Za-z0-9]{3,}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*|\S")
@@ -109,9 +110,14 @@ class Filters:
 
 
 def search_stories(
-    pipeline: Pipeline, query: str, k: int = 5, filters: Filters | None = None, weights: Weights | None = None
+    pipeline: Pipeline,
+    query: str,
+    k: int = 5,
+    filters: Filters | None = None,
+    weights: Weights | None = None,
+    min_cosine: float = MIN_COSINE,
 ) -> list[StoryHit]:
-    """The `k` stories that best answer `query`, best first."""
+    """Up to `k` stories that answer `query`, best first; none when nothing is close enough."""
     filters, weights = filters or Filters(), weights or Weights()
     vector = pipeline.embedder.encode([query])
     vector_ranked, best_items = _vector_ranking(pipeline, vector)
@@ -127,7 +133,10 @@ def search_stories(
         rankings.append([s for s in vector_ranked if s in summaries and theme in summaries[s].themes])
         counts.append(weights.theme)
     fused = {story: score for story, score in fuse(rankings, counts).items() if score > 0}
-    allowed = [story for story in fused if story in summaries and _passes(summaries[story], filters)]
+    relevant = set(text_ranked) | {story for story, (_, cosine) in best_items.items() if cosine >= min_cosine}
+    allowed = [
+        story for story in fused if story in summaries and story in relevant and _passes(summaries[story], filters)
+    ]
     latest = {story: summaries[story].last_published for story in allowed}
     allowed.sort(key=lambda story: (-fused[story], -latest[story].timestamp()))
     return [_hit(pipeline, summaries[story], fused[story], best_items) for story in allowed[:k]]

@@ -100,7 +100,7 @@ def test_names_are_matched_exactly_by_the_text_index(pipeline):
 
 
 def test_theme_filter_keeps_only_that_theme(pipeline):
-    hits = search_stories(pipeline, "new hardware announced this week", k=5, filters=Filters(theme="chips"))
+    hits = search_stories(pipeline, "a new accelerator chip for training", k=5, filters=Filters(theme="chips"))
     assert hits and all("chips" in hit.story.themes or hit.story.primary_theme == "chips" for hit in hits)
 
 
@@ -134,3 +134,8 @@ def test_fuse_rewards_agreement_between_rankings():
     scores = fuse([[1, 2, 3], [3, 1]], [1.0, 0.5])
     assert max(scores, key=scores.get) == 1
     assert scores[3] > scores[2]  # found by both beats found by one
+
+
+def test_off_topic_questions_find_nothing(pipeline):
+    assert search_stories(pipeline, "recipe for banana bread") == []
+    assert search_stories(pipeline, "今天天气怎么样") == []

@@ -1,0 +1,363 @@
+"""The bot's words: what it says (English and Chinese, Telegram HTML) and how it reads what users type.
+
+Pure functions of data, kept apart from `telegram_app.py` so handlers stay thin and every reply
+and every argument parser can be checked without a bot. One rule makes the HTML safe: every
+dynamic value passes through `esc` (directly, via `t`'s slots, or via `link`); only the fixed
+templates here contain tags, and only tags Telegram accepts (b, a). A value that is already
+HTML is wrapped in `Html` so `t` leaves it alone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.answer import Answer, outlets_label
+from bot.config import SourceConfig, ThemeConfig
+from bot.models import Follow, SourceState, Subscriber
+from bot.search import StoryHit
+
+MESSAGE_LIMIT = 4000  # Telegram allows 4096 after entity parsing; keep a margin for UTF-16 surrogates
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class Html(str):
+    """A fragment that is already safe Telegram HTML (built here from escaped parts)."""
+
+
+def esc(value: object) -> str:
+    """Escape any value for Telegram HTML (text and attribute values alike)."""
+    return html.escape(str(value), quote=True)
+
+
+def link(url: str, title: str) -> Html:
+    """`<a href>` for http(s) URLs; anything else is shown as plain, escaped text."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return Html(esc(title))
+    return Html(f'<a href="{esc(url)}">{esc(title or url)}</a>')
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "error": {
+        "en": "Sorry, something went wrong on my side. Please try again later.",
+        "zh": "抱歉，处理时出了点问题，请稍后再试。",
+    },
+    "unknown_command": {
+        "en": "I don't know the command {command}. Send /help to see what I can do.",
+        "zh": "我不认识命令 {command}。发送 /help 查看可用命令。",
+    },
+    "unknown_themes": {
+        "en": "Unknown theme: {names}. Themes: {themes}",
+        "zh": "没有这个主题：{names}。可选主题：{themes}",
+    },
+    "subscribed": {
+        "en": "Subscribed to {themes}. Your digest comes daily at {time} ({tz}). Change it with /settings.",
+        "zh": "已订阅：{themes}。每天 {time}（{tz}）推送摘要，可用 /settings 修改。",
+    },
+    "all_themes": {"en": "all themes", "zh": "全部主题"},
+    "unsubscribed": {
+        "en": "Unsubscribed: no more daily digests. /subscribe brings them back.",
+        "zh": "已退订，不再推送每日摘要。发送 /subscribe 可重新订阅。",
+    },
+    "themes_header": {"en": "<b>Themes</b> (✓ = in your digest)", "zh": "<b>主题</b>（✓ = 已订阅）"},
+    "settings": {
+        "en": "<b>Your settings</b>\nlanguage: {language}\ndigest time: {time}\ntime zone: {tz}\nthemes: {themes}\n"
+        "daily digest: {state}\n\nChange: /settings time 08:30 · /settings tz Asia/Shanghai · /settings lang zh",
+        "zh": "<b>当前设置</b>\n语言：{language}\n推送时间：{time}\n时区：{tz}\n主题：{themes}\n每日摘要：{state}\n\n"
+        "修改：/settings time 08:30 · /settings tz Asia/Shanghai · /settings lang en",
+    },
+    "on": {"en": "on", "zh": "开启"},
+    "off": {"en": "off (/subscribe)", "zh": "关闭（/subscribe）"},
+    "settings_usage": {
+        "en": "Usage: /settings time HH:MM · /settings tz Area/City · /settings lang en|zh",
+        "zh": "用法：/settings time HH:MM · /settings tz 地区/城市 · /settings lang en|zh",
+    },
+    "bad_time": {
+        "en": "{value} is not a time of day; use 24-hour HH:MM, e.g. 08:30.",
+        "zh": "{value} 不是有效时间，请用 24 小时制 HH:MM，例如 08:30。",
+    },
+    "bad_tz": {
+        "en": "Unknown time zone {value}. Use an IANA name such as Asia/Shanghai, Europe/Berlin or UTC.",
+        "zh": "未知时区 {value}。请用 IANA 时区名，例如 Asia/Shanghai、Europe/Berlin 或 UTC。",
+    },
+    "bad_lang": {"en": "Language must be en or zh.", "zh": "语言只能是 en 或 zh。"},
+    "time_set": {"en": "Digest time set to {value}.", "zh": "推送时间已设为 {value}。"},
+    "tz_set": {"en": "Time zone set to {value}.", "zh": "时区已设为 {value}。"},
+    "lang_set": {"en": "I'll reply in English.", "zh": "之后我会用中文回复。"},
+    "nothing_new": {
+        "en": "Nothing new since your last digest.",
+        "zh": "自上次摘要以来没有新内容。",
+    },
+    "ask_usage": {
+        "en": "Ask me about AI news, e.g. /ask who left OpenAI? — or just send the question.",
+        "zh": "可以问我 AI 新闻，例如 /ask 谁离开了 OpenAI？——也可以直接发送问题。",
+    },
+    "sources_header": {"en": "<b>Sources</b> ({count})", "zh": "<b>来源</b>（{count} 个）"},
+    "no_sources": {"en": "No sources are configured.", "zh": "还没有配置任何来源。"},
+    "admins_only": {
+        "en": "Sorry, only the bot's admins can do that.",
+        "zh": "抱歉，只有管理员可以执行这个操作。",
+    },
+    "addsource_usage": {"en": "Usage: /addsource URL [name]", "zh": "用法：/addsource URL [名称]"},
+    "addsource_refused": {"en": "Cannot add that source: {reason}", "zh": "无法添加该来源：{reason}"},
+    "addsource_done": {
+        "en": "Added {name}: {entries} entries in the feed, {new} new items stored.",
+        "zh": "已添加 {name}：订阅源中有 {entries} 条，新存入 {new} 条。",
+    },
+    "removesource_usage": {"en": "Usage: /removesource NAME", "zh": "用法：/removesource 名称"},
+    "removesource_done": {"en": "Removed {name}.", "zh": "已移除 {name}。"},
+    "removesource_config": {
+        "en": "{name} is defined in the config file; remove it there.",
+        "zh": "{name} 定义在配置文件中，请在配置文件里删除。",
+    },
+    "removesource_unknown": {"en": "No source named {name}.", "zh": "没有名为 {name} 的来源。"},
+    "stats": {
+        "en": "<b>Stats</b>\nitems: {items}\nstories: {stories}\nsubscribers: {subscribers}\n"
+        "sources: {sources} ({failing} failing)",
+        "zh": "<b>统计</b>\n条目：{items}\n报道：{stories}\n订阅者：{subscribers}\n来源：{sources}（{failing} 个异常）",
+    },
+    "who_usage": {"en": "Usage: /who NAME (a person or a company)", "zh": "用法：/who 名字（人名或公司名）"},
+    "who_none": {"en": "No people moves found for {name}.", "zh": "没有找到与 {name} 相关的人事变动。"},
+    "who_header": {"en": "<b>People moves: {name}</b>", "zh": "<b>人事变动：{name}</b>"},
+    "follows_none": {
+        "en": "You follow no topics. /follow WORDS adds one: matching stories join your digest.",
+        "zh": "还没有关注的话题。/follow 关键词 可添加，相关报道会加入你的摘要。",
+    },
+    "follows_header": {"en": "<b>Topics you follow</b> (/unfollow ID)", "zh": "<b>关注的话题</b>（/unfollow 编号）"},
+    "followed": {"en": "Following #{id}: {text}", "zh": "已关注 #{id}：{text}"},
+    "unfollow_usage": {"en": "Usage: /unfollow ID (see /follow)", "zh": "用法：/unfollow 编号（见 /follow）"},
+    "unfollowed": {"en": "Stopped following #{id}.", "zh": "已取消关注 #{id}。"},
+    "unfollow_unknown": {"en": "You follow no topic #{id}.", "zh": "没有编号为 #{id} 的关注。"},
+    "sources_label": {"en": "Sources:", "zh": "来源："},
+}
+
+HELP = {
+    "en": (
+        "<b>AI news monitor</b> — English and Chinese sources, one digest a day.\n"
+        "/subscribe [themes] — daily digest (/themes lists them)\n"
+        "/digest — what's new now\n"
+        "/ask QUESTION — or just send a question\n"
+        "/who NAME — people moves\n"
+        "/follow WORDS — follow a topic · /unfollow ID\n"
+        "/settings — time, time zone, language\n"
+        "/sources — what I watch · /unsubscribe — stop"
+    ),
+    "zh": (
+        "<b>AI 新闻监控</b>——中英文来源，每天一份摘要。\n"
+        "/subscribe [主题] 订阅每日摘要 · /digest 立即查看 · /ask 提问（或直接发送问题）\n"
+        "/who 名字 人事变动 · /follow 关键词 关注话题 · /settings 时间、时区、语言 · /sources 来源"
+    ),
+}
+ACTIONS = {
+    "join": {"en": "joined", "zh": "加入"},
+    "leave": {"en": "left", "zh": "离开"},
+    "found": {"en": "founded", "zh": "创立"},
+    "return": {"en": "returned to", "zh": "回归"},
+    "appoint": {"en": "appointed at", "zh": "出任"},
+}
+
+
+def t(key: str, lang: str, **slots: object) -> str:
+    """The `key` template in `lang` (English when missing) with every slot value escaped."""
+    template = TEXTS[key].get(lang) or TEXTS[key]["en"]
+    return template.format(**{name: value if isinstance(value, Html) else esc(value) for name, value in slots.items()})
+
+
+def help_text() -> str:
+    """Both languages in one short message: a new user may read either."""
+    return HELP["en"] + "\n\n" + HELP["zh"]
+
+
+def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join lines into messages under `limit` characters, breaking only between lines."""
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if current and len(candidate) > limit:
+            messages.append(current)
+            candidate = line
+        current = candidate[:limit]
+    if current:
+        messages.append(current)
+    return messages
+
+
+def theme_names(themes: Sequence[str], lang: str) -> str:
+    return ", ".join(themes) if themes else TEXTS["all_themes"][lang]
+
+
+def render_themes(themes: Mapping[str, ThemeConfig], chosen: Sequence[str], lang: str) -> str:
+    lines = [t("themes_header", lang)]
+    for name, theme in themes.items():
+        mark = "✓ " if (not chosen or name in chosen) else ""
+        lines.append(f"{mark}<b>{esc(name)}</b> — {esc(theme.description)}")
+    return "\n".join(lines)
+
+
+def render_settings(subscriber: Subscriber, lang: str) -> str:
+    return t(
+        "settings",
+        lang,
+        language=subscriber.lang,
+        time=subscriber.digest_time,
+        tz=subscriber.timezone,
+        themes=theme_names(subscriber.themes, lang),
+        state=TEXTS["on" if subscriber.subscribed and subscriber.active else "off"][lang],
+    )
+
+
+def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
+    """The answer text, then each cited story as a link (extractive answers are the list itself)."""
+    lang = answer.lang
+    if not answer.citations:
+        return esc(answer.text)
+    by_story = {hit.story.id: hit for hit in hits}
+    if answer.mode == "llm":
+        lines = [esc(answer.text), "", esc(TEXTS["sources_label"]["en" if lang != "zh" else "zh"])]
+    else:
+        lines = [esc(answer.text.splitlines()[0])]
+    for cited in answer.citations:
+        hit = by_story.get(cited.story_id)
+        detail = f" — {esc(outlets_label(hit, lang))} · {esc('/'.join(hit.story.langs))}" if hit else ""
+        lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}")
+    return "\n".join(lines)
+
+
+def render_sources(
+    sources: Sequence[SourceConfig], states: Mapping[str, SourceState], added: set[str], lang: str
+) -> list[str]:
+    """One line per source with its health; split into as many messages as needed."""
+    if not sources:
+        return [t("no_sources", lang)]
+    lines = [t("sources_header", lang, count=len(sources))]
+    for source in sources:
+        lines.append(
+            _source_line(source, states.get(source.name) or SourceState(name=source.name), source.name in added)
+        )
+    return chunk_lines(lines)
+
+
+def _source_line(source: SourceConfig, state: SourceState, added: bool) -> str:
+    if not source.enabled:
+        health = "⏸ disabled"
+    elif state.consecutive_errors:
+        health = f"⚠ {state.consecutive_errors} errors: {esc(state.last_error[:120])}"
+    elif state.last_success:
+        health = f"✓ {_when(state.last_success)}"
+    else:
+        health = "… not fetched yet"
+    tag = " (added)" if added else ""
+    return f"<b>{esc(source.name)}</b>{tag} · {esc(source.kind)} · {state.items_total} items · {health}"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    items: int
+    stories: int
+    subscribers: int
+    sources: int
+    failing: int
+
+
+def render_stats(stats: Stats, lang: str) -> str:
+    return t(
+        "stats",
+        lang,
+        items=stats.items,
+        stories=stats.stories,
+        subscribers=stats.subscribers,
+        sources=stats.sources,
+        failing=stats.failing,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MoveEvent:
+    """One people move as /who lists it: when, what, and the story that reported it."""
+
+    when: datetime
+    move: Mapping[str, str]
+    title: str
+    url: str
+
+
+def render_timeline(name: str, events: Sequence[MoveEvent], lang: str) -> list[str]:
+    if not events:
+        return [t("who_none", lang, name=name)]
+    lines = [t("who_header", lang, name=name)]
+    lines.extend(
+        f"{event.when:%Y-%m-%d} · {_move_text(event.move, lang)}\n    {link(event.url, event.title)}"
+        for event in events
+    )
+    return chunk_lines(lines)
+
+
+def _move_text(move: Mapping[str, str], lang: str) -> str:
+    action = ACTIONS.get(move.get("action", ""), {}).get(lang, move.get("action", ""))
+    parts = [f"<b>{esc(move.get('person', ''))}</b> {esc(action)} {esc(move.get('to_org') or '')}".rstrip()]
+    if move.get("from_org") and move.get("action") != "leave":
+        parts.append(f"(← {esc(move['from_org'])})")
+    elif move.get("from_org"):
+        parts[0] = f"{parts[0]} {esc(move['from_org'])}"
+    if move.get("role"):
+        parts.append(f"· {esc(move['role'])}")
+    return " ".join(parts)
+
+
+def render_follows(follows: Sequence[Follow], lang: str) -> str:
+    if not follows:
+        return t("follows_none", lang)
+    return "\n".join([t("follows_header", lang), *(f"#{follow.id} {esc(follow.text)}" for follow in follows)])
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+# -- reading what users type -------------------------------------------------------------------
+
+
+def parse_themes(words: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Theme names from `/subscribe llm, robotics` (case-insensitive): (chosen, unknown)."""
+    by_lower = {name.lower(): name for name in known}
+    wanted = [part for word in words for part in re.split(r"[,，、\s]+", word) if part]
+    chosen = tuple(dict.fromkeys(by_lower[w.lower()] for w in wanted if w.lower() in by_lower))
+    return chosen, [w for w in wanted if w.lower() not in by_lower]
+
+
+class SettingError(ValueError):
+    """A `/settings` argument that cannot be used: `key` names the message, `value` what was typed."""
+
+    def __init__(self, key: str, value: str = "") -> None:
+        super().__init__(key)
+        self.key, self.value = key, value
+
+
+def parse_setting(args: Sequence[str]) -> tuple[dict[str, str], str, str]:
+    """`time 08:30` | `tz Asia/Shanghai` | `lang zh` → (subscriber changes, done message key, value)."""
+    if len(args) != 2:
+        raise SettingError("settings_usage")
+    what, value = args[0].lower(), args[1]
+    if what == "time":
+        match = _TIME.match(value)
+        if not match:
+            raise SettingError("bad_time", value)
+        clock = f"{int(match[1]):02d}:{match[2]}"
+        return {"digest_time": clock}, "time_set", clock
+    if what in ("tz", "timezone"):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingError("bad_tz", value) from None
+        return {"timezone": value}, "tz_set", value
+    if what in ("lang", "language"):
+        if value.lower() not in ("en", "zh"):
+            raise SettingError("bad_lang", value)
+        return {"lang": value.lower()}, "lang_set", value.lower()
+    raise SettingError("settings_usage")
