@@ -15,3 +15,7 @@ class FetchError(BotError):
 
 class StoreError(BotError):
     """The database is unusable (wrong schema version, corrupt file)."""
+
+
+class UsageError(BotError):
+    """A command was given arguments it cannot work with; the CLI prints the message and exits 2."""

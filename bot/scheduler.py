@@ -12,7 +12,8 @@ Why it looks like this:
   in worker threads under the harvester's lock (never on the loop, never two writers at once).
 - `reload(settings)` diffs the sources and adds, removes or reschedules jobs without a restart; a
   config that fails validation is logged and the running config kept.
-Nothing here imports `telegram`: digests go out through a `deliver(subscriber, now)` coroutine.
+Nothing here imports `telegram`: digests go out through a `deliver(subscriber, now)` coroutine, and
+`service_runner` runs a `Service` alone or inside the Telegram application.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -413,60 +413,3 @@ def _warn_restart_only(old: Settings, new: Settings) -> None:
     for section in ("embedding", "themes", "fetch"):
         if getattr(old, section) != getattr(new, section):
             log.warning("config: changes to %r take effect after a restart", section)
-
-
-# -- running it ------------------------------------------------------------------------------
-
-
-def watch_reload_signal(service: Service) -> None:
-    """SIGHUP re-reads the config (where the platform has SIGHUP)."""
-    if hasattr(signal, "SIGHUP"):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, service.request_reload)
-
-
-async def run_headless(service: Service, stop: asyncio.Event | None = None) -> None:
-    """Run the scheduler alone (no Telegram) until SIGINT/SIGTERM or `stop` is set."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
-    await service.start()
-    watch_reload_signal(service)
-    try:
-        await stop.wait()
-    finally:
-        await service.shutdown()
-
-
-def attach(application: Any, service: Service) -> None:
-    """Run `service` inside a python-telegram-bot `Application`: started after its `post_init`,
-    stopped in `post_stop` (before the bot shuts down, so a digest being sent can finish), or in
-    `post_shutdown` when the application never got as far as running.
-
-    Hooks already set by the application's builder keep running; the service is published in
-    `bot_data["scheduler"]` so handlers can reload it after adding a source.
-    """
-    previous_init, previous_stop, previous_shutdown = (
-        application.post_init,
-        application.post_stop,
-        application.post_shutdown,
-    )
-
-    async def post_init(app: Any) -> None:
-        if previous_init is not None:
-            await previous_init(app)
-        await service.start()
-        watch_reload_signal(service)
-
-    async def post_stop(app: Any) -> None:
-        await service.shutdown()
-        if previous_stop is not None:
-            await previous_stop(app)
-
-    async def post_shutdown(app: Any) -> None:
-        await service.shutdown()
-        if previous_shutdown is not None:
-            await previous_shutdown(app)
-
-    application.post_init, application.post_stop, application.post_shutdown = post_init, post_stop, post_shutdown
-    application.bot_data["scheduler"] = service

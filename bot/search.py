@@ -10,7 +10,7 @@ are fused by reciprocal rank. Theme and time filters apply to stories; recency o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +26,7 @@ VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and fi
 TEXT_POOL = 200
 OTHER_THEME = "other"
 MIN_COSINE = 0.2  # below this (and with no name match) a story is not an answer: off-topic questions get none
+WHO_POOL = 40  # stories searched for a name's people moves
 
 _LATIN_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*[A-Za-z0-9+]|[A-Za-z0-9]{3,}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*|\S")
@@ -103,6 +104,16 @@ TEXT_ONLY = Weights(vector=0.0, year=0.0, theme=0.0)
 
 
 @dataclass(frozen=True, slots=True)
+class MoveEvent:
+    """One people move as /who lists it: when, what, and the story that reported it."""
+
+    when: datetime
+    move: Mapping[str, str]
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     theme: str | None = None
     since: timedelta | None = None
@@ -140,6 +151,21 @@ def search_stories(
     latest = {story: summaries[story].last_published for story in allowed}
     allowed.sort(key=lambda story: (-fused[story], -latest[story].timestamp()))
     return [_hit(pipeline, summaries[story], fused[story], best_items) for story in allowed[:k]]
+
+
+def people_timeline(pipeline: Pipeline, name: str, lang: str, pool: int = WHO_POOL) -> list[MoveEvent]:
+    """Moves that mention `name` (as the person or either organisation) in the stories search finds, newest first."""
+    wanted = name.casefold().strip()
+    events: list[MoveEvent] = []
+    for hit in search_stories(pipeline, name, pool):
+        for move in hit.story.moves:
+            fields = (move.get("person", ""), move.get("from_org", ""), move.get("to_org", ""))
+            if any(wanted in value.casefold() for value in fields if value):
+                item = hit.items.get(lang) or next(iter(hit.items.values()), None)
+                url = item.url if item else (hit.links[0][1] if hit.links else "")
+                title = hit.story.title_in(lang) or (item.title if item else "")
+                events.append(MoveEvent(hit.story.last_published, move, title, url))
+    return sorted(events, key=lambda event: event.when, reverse=True)
 
 
 def fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float]) -> dict[int, float]:

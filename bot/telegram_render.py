@@ -1,6 +1,6 @@
 """The bot's words: what it says (English and Chinese, Telegram HTML) and how it reads what users type.
 
-Pure functions of data, kept apart from `telegram_app.py` so handlers stay thin and every reply
+Pure functions of data, kept apart from `telegram_handlers.py` so handlers stay thin and every reply
 and every argument parser can be checked without a bot. One rule makes the HTML safe: every
 dynamic value passes through `esc` (directly, via `t`'s slots, or via `link`); only the fixed
 templates here contain tags, and only tags Telegram accepts (b, a). A value that is already
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.answer import Answer, outlets_label
 from bot.config import SourceConfig, ThemeConfig
 from bot.models import Follow, SourceState, Subscriber
-from bot.search import StoryHit
+from bot.search import MoveEvent, StoryHit
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 after entity parsing; keep a margin for UTF-16 surrogates
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -99,6 +99,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "sources_header": {"en": "<b>Sources</b> ({count})", "zh": "<b>来源</b>（{count} 个）"},
     "no_sources": {"en": "No sources are configured.", "zh": "还没有配置任何来源。"},
+    "source_line": {
+        "en": "<b>{name}</b>{tag} · {kind} · {items} items · {health}",
+        "zh": "<b>{name}</b>{tag} · {kind} · {items} 条 · {health}",
+    },
+    "source_added": {"en": " (added)", "zh": "（已添加）"},
+    "source_disabled": {"en": "⏸ disabled", "zh": "⏸ 已停用"},
+    "source_failing": {"en": "⚠ {count} errors: {error}", "zh": "⚠ 连续出错 {count} 次：{error}"},
+    "source_unfetched": {"en": "… not fetched yet", "zh": "… 尚未抓取"},
     "admins_only": {
         "en": "Sorry, only the bot's admins can do that.",
         "zh": "抱歉，只有管理员可以执行这个操作。",
@@ -237,23 +245,24 @@ def render_sources(
         return [t("no_sources", lang)]
     lines = [t("sources_header", lang, count=len(sources))]
     for source in sources:
-        lines.append(
-            _source_line(source, states.get(source.name) or SourceState(name=source.name), source.name in added)
-        )
+        state = states.get(source.name) or SourceState(name=source.name)
+        lines.append(_source_line(source, state, source.name in added, lang))
     return chunk_lines(lines)
 
 
-def _source_line(source: SourceConfig, state: SourceState, added: bool) -> str:
+def _source_line(source: SourceConfig, state: SourceState, added: bool, lang: str) -> str:
     if not source.enabled:
-        health = "⏸ disabled"
+        health = t("source_disabled", lang)
     elif state.consecutive_errors:
-        health = f"⚠ {state.consecutive_errors} errors: {esc(state.last_error[:120])}"
+        health = t("source_failing", lang, count=state.consecutive_errors, error=state.last_error[:120])
     elif state.last_success:
         health = f"✓ {_when(state.last_success)}"
     else:
-        health = "… not fetched yet"
-    tag = " (added)" if added else ""
-    return f"<b>{esc(source.name)}</b>{tag} · {esc(source.kind)} · {state.items_total} items · {health}"
+        health = t("source_unfetched", lang)
+    tag = Html(t("source_added", lang)) if added else ""
+    return t(
+        "source_line", lang, name=source.name, tag=tag, kind=source.kind, items=state.items_total, health=Html(health)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,16 +284,6 @@ def render_stats(stats: Stats, lang: str) -> str:
         sources=stats.sources,
         failing=stats.failing,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class MoveEvent:
-    """One people move as /who lists it: when, what, and the story that reported it."""
-
-    when: datetime
-    move: Mapping[str, str]
-    title: str
-    url: str
 
 
 def render_timeline(name: str, events: Sequence[MoveEvent], lang: str) -> list[str]:

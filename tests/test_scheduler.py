@@ -29,7 +29,6 @@ from bot.scheduler import (
     DIGEST_JOB,
     HOUSEKEEPING_JOB,
     Service,
-    attach,
     diff_sources,
     digest_due,
     fetch_job_id,
@@ -38,6 +37,7 @@ from bot.scheduler import (
     parse_digest_time,
     source_wait,
 )
+from bot.service_runner import attach
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 11, 13, 0, 0, tzinfo=UTC)

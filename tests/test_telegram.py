@@ -22,7 +22,7 @@ import pytest
 from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
-from bot import telegram_app
+from bot import telegram_handlers, telegram_services
 from bot.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
 from bot.embed import UseEmbedder
 from bot.errors import ConfigError
@@ -292,7 +292,7 @@ async def test_errors_are_logged_and_the_user_gets_no_details(api, bot, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(telegram_app, "search_stories", broken)
+    monkeypatch.setattr(telegram_handlers, "search_stories", broken)
     (reply,) = await reply_to(api, 1007, "/ask anything at all")
     assert reply == "Sorry, something went wrong on my side. Please try again later."
     assert "secret internal detail" in caplog.text  # logged with the traceback, never sent
@@ -414,8 +414,8 @@ async def test_blocked_user_is_marked_inactive(api, bot, pipeline, settings):
 
 
 async def test_a_5xx_is_retried_but_a_timed_out_send_is_not_repeated(api, bot, pipeline, settings, monkeypatch):
-    monkeypatch.setattr(telegram_app, "RETRY_BACKOFF", 0.05)
-    monkeypatch.setattr(telegram_app, "SEND_READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(telegram_services, "RETRY_BACKOFF", 0.05)
+    monkeypatch.setattr(telegram_services, "SEND_READ_TIMEOUT", 0.3)
     retried, slow = 1014, 1015
     for chat in (retried, slow):
         await reply_to(api, chat, "/start")

@@ -1,0 +1,150 @@
+"""The `bot` command line: the parser and the dispatch. This package is the only place that prints for people.
+
+Each command lives in a module of this package: `ingest` (demo, fetch, sources list/check), `read`
+(ask, digest, eval) and `service` (run). Handlers parse arguments, call into the pipeline, and
+render; they hold no logic of their own. Only the chosen command's module is imported (`HANDLERS`),
+so the commands that never talk to Telegram do not pay for importing python-telegram-bot.
+
+Exit status: 0 success, 1 the work failed (e.g. every source failed), 2 bad usage or invalid
+config. With `--json`, one JSON object goes to stdout and logs stay on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TypeAlias, cast
+
+from bot.config import parse_duration
+from bot.errors import BotError, ConfigError, UsageError
+
+Handler = Callable[[argparse.Namespace], int]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+HANDLERS: dict[str, str] = {  # command → "module:function" in this package, imported only when chosen
+    "demo": "ingest:cmd_demo",
+    "fetch": "ingest:cmd_fetch",
+    "sources list": "ingest:cmd_sources_list",
+    "sources check": "ingest:cmd_sources_check",
+    "ask": "read:cmd_ask",
+    "digest": "read:cmd_digest",
+    "eval": "read:cmd_eval",
+    "run": "service:cmd_run",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the chosen command and turn our errors into messages; the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    command: str | None = getattr(args, "command", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    handler = load_handler(command)
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def load_handler(command: str) -> Handler:
+    """Import the module that implements `command` (and nothing else) and return its handler."""
+    module_name, _, function = HANDLERS[command].partition(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return cast(Handler, getattr(module, function))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="AI news and research monitor (English and Chinese).")
+    parser.add_argument("--config", help="sources/themes file (env BOT_CONFIG; default ./sources.yaml)")
+    parser.add_argument("--data-dir", help="state directory (env BOT_DATA_DIR; default ./data and ./index)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_ingest_commands(commands)
+    _add_service_command(commands)
+    _add_read_commands(commands)
+    _add_sources_commands(commands)
+    return parser
+
+
+def _add_ingest_commands(commands: Commands) -> None:
+    demo = commands.add_parser("demo", help="offline: ingest the bundled sample feeds and show what happened")
+    demo.set_defaults(command="demo")
+
+    fetch = commands.add_parser("fetch", help="one pass over the sources that are due")
+    fetch.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    fetch.add_argument("--all", action="store_true", help="every enabled source, due or not")
+    fetch.add_argument("--json", action="store_true", help="print one JSON object")
+    fetch.set_defaults(command="fetch")
+
+
+def _add_service_command(commands: Commands) -> None:
+    run = commands.add_parser("run", help="run the bot: scheduled fetches, digests, Telegram (SIGHUP reloads config)")
+    run.add_argument("--no-telegram", action="store_true", help="only fetch and housekeeping; no token needed")
+    run.set_defaults(command="run")
+
+
+def _add_read_commands(commands: Commands) -> None:
+    ask = commands.add_parser("ask", help="answer a question from the stored stories, with citations")
+    ask.add_argument("question", help="in English or Chinese; the answer comes in the same language")
+    ask.add_argument("--theme", help="only stories with this theme (one of the config's themes)")
+    ask.add_argument("--since", type=_duration, help="only stories updated within this long, e.g. 7d or 12h")
+    ask.add_argument("--k", type=int, default=5, help="how many stories to answer from (1-50, default 5)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(command="ask")
+
+    digest = commands.add_parser("digest", help="render the digest a subscriber would get now (Telegram HTML)")
+    digest.add_argument("--chat", type=int, help="a stored subscriber's chat id (default: an ad-hoc reader)")
+    digest.add_argument("--lang", choices=("en", "zh"), help="language of titles and headings")
+    digest.add_argument("--themes", help="comma-separated themes, e.g. llm,bidding (default: the subscriber's, or all)")
+    digest.add_argument("--since", type=_duration, help="stories stored within this long (default: since last digest)")
+    digest.add_argument("--limit", type=int, default=30, help="most stories shown (default 30)")
+    digest.add_argument("--mark-sent", action="store_true", help="record the shown stories as delivered (with --chat)")
+    digest.add_argument("--json", action="store_true", help="print one JSON object")
+    digest.set_defaults(command="digest")
+
+    evaluation = commands.add_parser("eval", help="replay a labeled set through the pipeline and score it")
+    evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone",
+    )
+    evaluation.set_defaults(command="eval")
+
+
+def _add_sources_commands(commands: Commands) -> None:
+    sources = commands.add_parser("sources", help="list or check the configured sources")
+    sources_commands = sources.add_subparsers(title="sources commands", metavar="ACTION", required=True)
+    listing = sources_commands.add_parser("list", help="sources with their health")
+    listing.add_argument("--json", action="store_true", help="print one JSON object")
+    listing.set_defaults(command="sources list")
+    check = sources_commands.add_parser("check", help="validate the config without fetching")
+    check.set_defaults(command="sources check")
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,0 +1,235 @@
+"""Commands that fill the store and look after its sources: `demo`, `fetch`, `sources list|check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bot.cli.render import clip, iso, langs, table, when
+from bot.config import Paths, Settings, SourceConfig, load_settings, resolve_config_path, resolve_paths
+from bot.demo import demo_sources
+from bot.errors import ConfigError
+from bot.harvest import SourceOutcome, due_sources, fetch_pass
+from bot.models import FetchStatus, SourceState
+from bot.normalize import detect_language
+from bot.pipeline import Pipeline, open_pipeline
+from bot.search import search_stories
+from bot.store import Store
+
+DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Ingest the bundled feeds into a fresh demo data dir and report what was stored."""
+    started = time.monotonic()
+    base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
+    settings = base.model_copy(update={"sources": tuple(demo_sources())})
+    paths = resolve_paths(Path(args.data_dir or "data") / "demo")
+    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+        _print_store_summary(pipeline, outcomes)
+        _print_largest_stories(pipeline)
+        for question in DEMO_QUESTIONS:
+            _print_search(pipeline, question)
+    finally:
+        pipeline.close()
+    print(f"\nDone in {time.monotonic() - started:.1f}s. Data: {paths.db}, index: {paths.index_dir}")
+    return 0 if any(outcome.status is FetchStatus.OK for outcome in outcomes) else 1
+
+
+def _print_store_summary(pipeline: Pipeline, outcomes: list[SourceOutcome]) -> None:
+    by_source: dict[str, dict[str, int]] = defaultdict(dict)
+    for source, lang, count in pipeline.store.counts_by_source_lang():
+        by_source[source][lang] = count
+    rows = [
+        [o.source, o.status.value, str(o.report.new), str(o.report.duplicate), langs(by_source[o.source])]
+        for o in outcomes
+    ]
+    print(table(["source", "fetch", "new", "duplicate", "stored by language"], rows))
+    totals: dict[str, int] = defaultdict(int)
+    for counts in by_source.values():
+        for lang, count in counts.items():
+            totals[lang] += count
+    print(f"\nStored {pipeline.store.count_items()} items ({langs(totals)}), {len(pipeline.index)} vectors indexed.")
+
+
+def _print_largest_stories(pipeline: Pipeline, limit: int = 5) -> None:
+    stories = pipeline.store.count_stories()
+    print(f"\nLargest stories ({stories} stories in all; one event, many outlets and languages):")
+    for story in pipeline.store.largest_stories(limit):
+        outlets = ", ".join(pipeline.store.story_outlets(story.id))
+        theme = f" · {story.primary_theme}" if story.primary_theme else ""
+        print(f"  {story.items} items · {story.outlets} outlets · {'/'.join(story.langs)}{theme}")
+        for lang in story.langs:
+            print(f"      [{lang}] {clip(story.title_in(lang), 72)}")
+        print(f"      {clip(outlets, 90)}")
+
+
+def _print_search(pipeline: Pipeline, question: str) -> None:
+    print(f"\nSearch: {question}")
+    for hit in search_stories(pipeline, question, k=3):
+        lang = detect_language(question)
+        item = hit.items.get(lang) or next(iter(hit.items.values()))
+        print(f"  [{item.lang}] {clip(item.title, 70)}  ({hit.story.outlets} outlets · {'/'.join(hit.story.langs)})")
+
+
+# -- fetch -----------------------------------------------------------------------------------
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """One pass over due (or named) sources with a progress bar and a line per source."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        chosen = _chosen_sources(settings, pipeline, args)
+        with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
+
+            def tick(outcome: SourceOutcome) -> None:
+                bar.update(1)
+                bar.set_postfix_str(outcome.source)
+
+            outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
+    finally:
+        pipeline.close()
+    if args.json:
+        print(json.dumps(_fetch_json(outcomes), ensure_ascii=False))
+    else:
+        _print_fetch(outcomes)
+    failed = [o for o in outcomes if o.status is FetchStatus.ERROR]
+    return 1 if outcomes and len(failed) == len(outcomes) else 0
+
+
+def _chosen_sources(settings: Settings, pipeline: Pipeline, args: argparse.Namespace) -> list[SourceConfig]:
+    if args.source:
+        unknown = [name for name in args.source if name not in {s.name for s in settings.sources}]
+        if unknown:
+            raise ConfigError(f"no source named {', '.join(unknown)} in the config")
+        return [s for s in settings.sources if s.name in args.source]
+    if args.all:
+        return [s for s in settings.sources if s.enabled]
+    return due_sources(settings, pipeline.store.source_states(), datetime.now(UTC))
+
+
+def _print_fetch(outcomes: list[SourceOutcome]) -> None:
+    if not outcomes:
+        print("Nothing is due. `bot fetch --all` fetches every enabled source now.")
+        return
+    for o in outcomes:
+        if o.status is FetchStatus.ERROR:
+            detail = f"error: {o.error} (next try {when(o.next_due)})"
+        elif o.status is FetchStatus.NOT_MODIFIED:
+            detail = "not modified"
+        else:
+            detail = f"new {o.report.new}, duplicate {o.report.duplicate}, updated {o.report.updated}"
+        fallback = " [fallback]" if o.used_fallback else ""
+        print(f"{o.source:<28} {detail}{fallback}  ({o.seconds:.1f}s)")
+    new = sum(o.report.new for o in outcomes)
+    errors = sum(o.status is FetchStatus.ERROR for o in outcomes)
+    print(f"\n{len(outcomes)} sources, {new} new items, {errors} errors")
+
+
+def _fetch_json(outcomes: list[SourceOutcome]) -> dict[str, Any]:
+    return {
+        "sources": [
+            {
+                "name": o.source,
+                "status": o.status.value,
+                "new": o.report.new,
+                "duplicate": o.report.duplicate,
+                "updated": o.report.updated,
+                "error": o.error,
+                "used_fallback": o.used_fallback,
+                "next_due": iso(o.next_due),
+                "seconds": round(o.seconds, 3),
+            }
+            for o in outcomes
+        ],
+        "new": sum(o.report.new for o in outcomes),
+        "errors": sum(o.status is FetchStatus.ERROR for o in outcomes),
+    }
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def cmd_sources_list(args: argparse.Namespace) -> int:
+    """The configured sources with their health from the store."""
+    settings = load_settings(args.config)
+    states = _read_states(resolve_paths(args.data_dir))
+    rows = [(source, states.get(source.name) or SourceState(name=source.name)) for source in settings.sources]
+    if args.json:
+        print(json.dumps({"sources": [_source_json(s, st) for s, st in rows]}, ensure_ascii=False))
+        return 0
+    header = ["source", "kind", "enabled", "last success", "errors", "next due", "items", "last error"]
+    print(table(header, [_source_row(source, state) for source, state in rows]))
+    return 0
+
+
+def _read_states(paths: Paths) -> dict[str, SourceState]:
+    if not paths.db.exists():
+        return {}
+    store = Store.open(paths.db)
+    try:
+        return store.source_states()
+    finally:
+        store.close()
+
+
+def _source_row(source: SourceConfig, state: SourceState) -> list[str]:
+    return [
+        source.name,
+        source.kind,
+        "yes" if source.enabled else "no",
+        when(state.last_success),
+        str(state.consecutive_errors),
+        when(state.next_due) if source.enabled else "-",
+        str(state.items_total),
+        clip(state.last_error, 50),
+    ]
+
+
+def _source_json(source: SourceConfig, state: SourceState) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "url": source.url,
+        "query": source.query,
+        "enabled": source.enabled,
+        "last_success": iso(state.last_success),
+        "last_attempt": iso(state.last_attempt),
+        "consecutive_errors": state.consecutive_errors,
+        "last_error": state.last_error,
+        "next_due": iso(state.next_due),
+        "items": state.items_total,
+    }
+
+
+def cmd_sources_check(args: argparse.Namespace) -> int:
+    """Validate the config file without fetching anything."""
+    settings = load_settings(args.config)
+    kinds: dict[str, int] = defaultdict(int)
+    for source in settings.sources:
+        kinds[source.kind] += 1
+    enabled = sum(source.enabled for source in settings.sources)
+    described = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    print(
+        f"{resolve_config_path(args.config)}: OK — {len(settings.sources)} sources ({described}; {enabled} enabled),"
+        f" {len(settings.themes)} themes ({', '.join(settings.themes)})"
+    )
+    return 0

@@ -1,0 +1,220 @@
+"""Commands that read the store: `ask` (answers with citations), `digest` (as a subscriber gets it), `eval`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.answer import Answer, answer_question, title_for
+from bot.config import Paths, Settings, load_settings, resolve_paths
+from bot.dedup import DedupParams
+from bot.digest import Digest, mark_sent, prepare_digest, render_digest
+from bot.embed import make_embedder
+from bot.errors import UsageError
+from bot.evaluate import evaluate
+from bot.llm import make_llm
+from bot.models import Subscriber
+from bot.pipeline import Pipeline, open_pipeline
+from bot.search import Filters, StoryHit, search_stories
+
+ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
+
+# -- ask -------------------------------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Search the stored stories for the question and answer it with citations (extractive, or by the LLM)."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    _check_ask_usage(settings, paths, args)
+    filters = Filters(theme=args.theme, since=args.since, now=datetime.now(UTC))
+    pipeline, _ = open_pipeline(settings, paths)
+    llm = make_llm(settings)
+    try:
+        hits = search_stories(pipeline, args.question, k=args.k, filters=filters)
+        answer = answer_question(args.question, hits, settings, llm)
+    finally:
+        pipeline.close()
+        if llm is not None:
+            llm.close()
+    if args.json:
+        print(json.dumps(_ask_json(args.question, answer, hits), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _check_ask_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
+    if args.theme and args.theme not in settings.themes:
+        raise UsageError(f"unknown theme {args.theme!r}; themes: {_theme_names(settings)}")
+    if not 1 <= args.k <= 50:
+        raise UsageError(f"--k must be between 1 and 50, got {args.k}")
+    _require_data(paths)
+
+
+def _print_answer(answer: Answer) -> None:
+    print(answer.text)
+    if answer.mode == "llm" and answer.citations:
+        print("\n" + ("来源：" if answer.lang == "zh" else "Sources:"))
+        for cited in answer.citations:
+            print(f"[{cited.number}] {cited.title}\n    {cited.url}")
+    if answer.fallback_reason:
+        print(f"note: no LLM answer ({answer.fallback_reason}); showing the top stories", file=sys.stderr)
+
+
+def _ask_json(question: str, answer: Answer, hits: list[StoryHit]) -> dict[str, Any]:
+    return {
+        "question": question,
+        "lang": answer.lang,
+        "mode": answer.mode,
+        "answer": answer.text,
+        "fallback_reason": answer.fallback_reason,
+        "citations": [
+            {"number": c.number, "story_id": c.story_id, "title": c.title, "url": c.url} for c in answer.citations
+        ],
+        "stories": [
+            {
+                "id": hit.story.id,
+                "title": title_for(hit, answer.lang),
+                "outlets": hit.story.outlets,
+                "langs": list(hit.story.langs),
+                "links": [{"source": source, "url": url} for source, url in hit.links],
+            }
+            for hit in hits
+        ],
+    }
+
+
+# -- digest ----------------------------------------------------------------------------------
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Print a subscriber's digest as Telegram HTML; record it as delivered only with --mark-sent."""
+    settings = load_settings(args.config)
+    paths = resolve_paths(args.data_dir)
+    _check_digest_usage(settings, paths, args)
+    now = datetime.now(UTC)
+    pipeline, _ = open_pipeline(settings, paths)
+    try:
+        subscriber = _digest_subscriber(pipeline, args)
+        since = now - args.since if args.since else None
+        digest, links = prepare_digest(pipeline, subscriber, settings, now, since, limit=args.limit)
+        messages = render_digest(digest, subscriber.lang, links)
+        if args.mark_sent:
+            mark_sent(pipeline.store, digest, now)
+    finally:
+        pipeline.close()
+    if args.json:
+        print(json.dumps(_digest_json(digest, subscriber.lang, messages, args.mark_sent), ensure_ascii=False))
+    else:
+        print("\n\n".join(messages))
+    return 0
+
+
+def _check_digest_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
+    unknown = [theme for theme in _theme_list(args.themes) if theme not in settings.themes]
+    if unknown:
+        raise UsageError(f"unknown theme {', '.join(unknown)}; themes: {_theme_names(settings)}")
+    if args.mark_sent and args.chat is None:
+        raise UsageError("--mark-sent needs --chat: an ad-hoc digest has nobody to record a delivery for")
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    _require_data(paths)
+
+
+def _digest_subscriber(pipeline: Pipeline, args: argparse.Namespace) -> Subscriber:
+    """The stored subscriber (flags override its language and themes), or an ad-hoc one from the flags."""
+    stored = pipeline.store.subscriber(args.chat) if args.chat is not None else Subscriber(chat_id=0)
+    if stored is None:
+        raise UsageError(f"no subscriber with chat id {args.chat}")
+    themes = _theme_list(args.themes)
+    return replace(stored, lang=args.lang or stored.lang, themes=themes or stored.themes)
+
+
+def _theme_list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _digest_json(digest: Digest, lang: str, messages: list[str], marked: bool) -> dict[str, Any]:
+    return {
+        "chat_id": digest.chat_id,
+        "lang": lang,
+        "messages": messages,
+        "story_ids": digest.story_ids,
+        "sections": [key for key, _ in digest.sections],
+        "overflow": digest.overflow,
+        "marked_sent": marked,
+    }
+
+
+def _theme_names(settings: Settings) -> str:
+    return ", ".join(settings.themes) or "none configured"
+
+
+def _require_data(paths: Paths) -> None:
+    if not paths.db.exists():
+        raise UsageError(f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir")
+
+
+# -- eval ------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
+    settings = load_settings(args.config)
+    embedder = make_embedder(settings.embedding)
+    result = evaluate(Path(args.data), settings, embedder=embedder, search_baselines=args.ablation)
+    if args.ablation:
+        result["ablation"] = {
+            signal: evaluate(Path(args.data), settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}))[
+                "dedup"
+            ]
+            for signal in ABLATION_SIGNALS
+        }
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        _print_eval(result)
+    return 0
+
+
+def _print_eval(result: dict[str, Any]) -> None:
+    dedup, themes, moves = result["dedup"], result["themes"], result["people_moves"]
+    print(f"items {result['items']}, stories: true {result['stories_true']}, predicted {result['stories_pred']}")
+    print(
+        f"dedup          pairwise P {dedup['pairwise_precision']:.3f}  R {dedup['pairwise_recall']:.3f}"
+        f"  F1 {dedup['pairwise_f1']:.3f}   B-cubed F1 {dedup['bcubed_f1']:.3f}"
+    )
+    print(
+        f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
+        f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
+    )
+    print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
+    print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
+    search = result["search"]
+    if search is None:
+        print("search         null (not measured yet)")
+    else:
+        print(f"search         {_search_scores(search)}")
+    print(f"seconds        {result['seconds']}")
+    for name, scores in (result.get("search_baselines") or {}).items():
+        if scores:
+            print(f"search {name:<11} {_search_scores(scores)}")
+    for signal, scores in result.get("ablation", {}).items():
+        print(
+            f"without {signal:<8} dedup pairwise F1 {scores['pairwise_f1']:.3f}"
+            f" (P {scores['pairwise_precision']:.3f} R {scores['pairwise_recall']:.3f})"
+            f"  B-cubed F1 {scores['bcubed_f1']:.3f}"
+        )
+
+
+def _search_scores(scores: dict[str, float]) -> str:
+    return (
+        f"recall@5 {scores['recall@5']:.3f}  MRR {scores['mrr']:.3f}"
+        f"  cross-lingual recall@5 {scores['crosslingual_recall@5']:.3f}"
+    )

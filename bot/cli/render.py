@@ -1,0 +1,39 @@
+"""Plain-text rendering shared by the commands: aligned tables (CJK-aware), clipped text, times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, two spaces apart, trailing blanks trimmed."""
+    widths = [max(width(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell + " " * (size - width(cell)) for cell, size in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def width(text: str) -> int:
+    """Display width: CJK characters take two terminal columns."""
+    return sum(2 if "\u2e80" <= char <= "\uffef" else 1 for char in text)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def langs(counts: dict[str, int]) -> str:
+    """Counts per language: "en 3, zh 2" (or "-")."""
+    return ", ".join(f"{lang} {count}" for lang, count in sorted(counts.items())) or "-"
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"

@@ -1,0 +1,58 @@
+"""The `run` command: the long-running service, with Telegram or without.
+
+The only command module that imports python-telegram-bot (through `bot.telegram_app`); `bot.cli`
+imports it only when `run` is chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from bot.config import Settings, load_settings, resolve_config_path, resolve_paths
+from bot.errors import UsageError
+from bot.overlay import overlay_path, with_overlay
+from bot.pipeline import open_pipeline
+from bot.scheduler import Service
+from bot.service_runner import attach, run_headless
+from bot.telegram_app import build_application, pipeline_lock, run_polling, send_digest
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Fetch on schedule, send digests and answer Telegram until SIGINT/SIGTERM; SIGHUP reloads the config."""
+    config_path, paths = resolve_config_path(args.config), resolve_paths(args.data_dir)
+
+    def load() -> Settings:
+        return with_overlay(load_settings(config_path), paths)
+
+    settings = load()
+    token = os.environ.get(settings.telegram.token_env, "").strip()
+    if not (token or args.no_telegram):
+        raise UsageError(
+            f"no Telegram bot token: set the environment variable {settings.telegram.token_env}"
+            " (or use `bot run --no-telegram` to fetch only)"
+        )
+    if not args.verbose:
+        logging.getLogger("bot").setLevel(logging.INFO)  # a long-running service says what it does
+    pipeline, _ = open_pipeline(settings, paths)
+    watch = [config_path, overlay_path(paths)]
+    try:
+        if args.no_telegram:
+            asyncio.run(run_headless(Service(settings, pipeline, load=load, watch=watch)))
+            return 0
+        application = build_application(settings, pipeline, token, base_url=settings.telegram.base_url)
+        service = Service(
+            settings,
+            pipeline,
+            lambda subscriber, now: send_digest(application, pipeline, service.settings, subscriber, now),
+            load=load,
+            watch=watch,
+            lock=lambda: pipeline_lock(pipeline),
+        )
+        attach(application, service)
+        run_polling(application)
+    finally:
+        pipeline.close()
+    return 0
