@@ -151,6 +151,12 @@ class LlmConfig(_Strict):
     max_tokens: int = 400
 
 
+class StorageConfig(_Strict):
+    """How long stories are kept; None keeps everything. Older feed entries are not ingested either."""
+
+    retention: Duration | None = None
+
+
 class Settings(_Strict):
     sources: tuple[SourceConfig, ...] = ()
     themes: dict[str, ThemeConfig] = {}
@@ -159,6 +165,7 @@ class Settings(_Strict):
     arxiv: ArxivConfig = ArxivConfig()
     telegram: TelegramConfig = TelegramConfig()
     llm: LlmConfig = LlmConfig()
+    storage: StorageConfig = StorageConfig()
 
     @field_validator("sources")
     @classmethod

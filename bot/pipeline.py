@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ class Pipeline:
         self.paths = paths
         self.classifier = classifier
         self.params = params or DedupParams()
+        self.retention: timedelta | None = None
         self.names = NameStats(*store.name_counts())
 
     def ingest(self, entries: Sequence[RawEntry]) -> dict[str, IngestReport]:
@@ -71,10 +72,10 @@ class Pipeline:
         entries fed one at a time.
         """
         items = sorted((normalize(entry) for entry in entries), key=lambda item: item.published)
-        plan = self._plan([item for item in items if _has_content(item)])
+        plan = self._plan([item for item in items if self._wanted(item)])
         for item in items:
             report = plan.reports[item.source]  # every source gets a line, even with nothing new
-            if not _has_content(item):
+            if not self._wanted(item):
                 report.skipped += 1
         changed = [item for _, _, item, is_changed in plan.seen if is_changed]
         vectors = self.embedder.encode([item.embed_text for item in plan.new + changed])
@@ -105,6 +106,18 @@ class Pipeline:
         if changed_ids:
             self.index.upsert(np.asarray(changed_ids, dtype=np.int64), np.asarray(changed_vectors))
         return dict(plan.reports)
+
+    def _wanted(self, item: Item) -> bool:
+        """Has text, and is not older than what retention keeps (a back catalogue would come back daily)."""
+        if not (item.title or item.text):
+            return False
+        return self.retention is None or item.published >= item.fetched_at - self.retention
+
+    def prune(self, cutoff: datetime) -> int:
+        """Drop stories older than `cutoff` from the store and the index; returns the number of items."""
+        removed = self.store.prune_stories(cutoff)
+        self.index.remove(np.asarray(removed, dtype=np.int64))
+        return len(removed)
 
     def _label(self, items: Sequence[Item], vectors: np.ndarray) -> list[Labels]:
         """Each item's people moves and themes (a stated move is strong evidence for people_moves)."""
@@ -233,10 +246,6 @@ def _story_labels(members: Sequence[Labels]) -> Labels:
     return Labels(themes=themes, moves=[asdict(move) for move in moves])
 
 
-def _has_content(item: Item) -> bool:
-    return bool(item.title or item.text)
-
-
 def _is_new_wording(item: Item, stored: tuple[str, str, int]) -> bool:
     """Same item, new text: a newer arXiv version, or its own source edited it."""
     source, content_hash, arxiv_version = stored
@@ -256,6 +265,7 @@ def open_pipeline(settings: Settings, paths: Paths, embedder: Embedder | None = 
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
     classifier = ThemeClassifier(settings.themes, embedder) if settings.themes else None
     pipeline = Pipeline(store, index, embedder, paths, classifier)
+    pipeline.retention = settings.storage.retention
     if pipeline.backfill_vectors():
         repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")
     return pipeline, repair

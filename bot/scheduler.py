@@ -187,6 +187,7 @@ class Service:
         self._reloads: set[asyncio.Task[bool]] = set()  # SIGHUP reloads (a reference keeps them alive)
         self._failures = _DigestFailures()
         self._index_dirty = False
+        self._pruned_at: datetime | None = None
 
     async def start(self, paused: bool = False, now: datetime | None = None) -> None:
         """Open the HTTP client and add every job; call on the loop the bot runs on."""
@@ -251,7 +252,12 @@ class Service:
         return sent
 
     async def housekeeping(self, now: datetime | None = None, force: bool = False) -> bool:
-        """Save the index when something changed it (or when forced); True when it was saved."""
+        """Apply retention once a day, then save the index when something changed it (or when forced).
+
+        Returns True when the index was saved.
+        """
+        now = now or datetime.now(UTC)
+        await self._apply_retention(now)
         if not (force or self._index_dirty):
             return False
         self._index_dirty = False
@@ -259,6 +265,17 @@ class Service:
             await self._in_thread(self.pipeline.save_index)
         log.debug("index saved (%d vectors)", len(self.pipeline.index))
         return True
+
+    async def _apply_retention(self, now: datetime) -> None:
+        retention = self.settings.storage.retention
+        if retention is None or (self._pruned_at and now - self._pruned_at < timedelta(days=1)):
+            return
+        self._pruned_at = now
+        with self._tracked():
+            removed = await self._in_thread(self.pipeline.prune, now - retention)
+        if removed:
+            self._index_dirty = True
+            log.info("retention: removed %d items older than %s", removed, retention)
 
     async def check_config(self, now: datetime | None = None) -> bool:
         """Reload when a watched file's mtime changed; True when a new config was applied."""

@@ -224,3 +224,22 @@ def test_cross_lingual_search_finds_the_other_language(open_):
     pipeline.ingest(ENTRIES)
     hits = nearest(pipeline, "auto-bidding for online ads with diffusion models", k=2)
     assert {item.lang for item in pipeline.store.get_items([item_id for item_id, _ in hits])} == {"zh", "en"}
+
+
+def test_retention_prunes_old_stories_everywhere_and_keeps_them_out(open_, paths):
+    pipeline, _ = open_()
+    pipeline.ingest(ENTRIES)  # two stories: the reasoning model (newest item 3 h old), the bidding paper (2 h)
+    assert pipeline.store.count_stories() == 2
+    reasoning = pipeline.store.search_text("开源推理模型") + pipeline.store.search_text("open-weight reasoning")
+    assert pipeline.prune(NOW - timedelta(hours=2, minutes=30)) == 2
+    assert pipeline.store.count_stories() == 1 and pipeline.store.count_items() == 2
+    assert not set(pipeline.index.ids().tolist()) & set(reasoning)
+    assert count(paths, "SELECT count(*) FROM vectors") == 2
+    assert count(paths, f"SELECT count(*) FROM item_keys WHERE item_id IN ({','.join(map(str, reasoning))})") == 0
+    assert pipeline.store.search_text("开源推理模型") == []  # gone from the text index too
+    assert len(pipeline.store.search_text("Auto-Bidding")) == 1  # the newer story stays
+
+    pipeline.retention = timedelta(days=365)
+    ancient = raw("archive", "A post from two years ago", "https://lab.example/old", hours=2 * 365 * 24)
+    report = pipeline.ingest([ancient])["archive"]
+    assert (report.new, report.skipped) == (0, 1)  # a back catalogue is not ingested only to be pruned

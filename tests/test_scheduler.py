@@ -21,9 +21,9 @@ import pytest
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
-from bot.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
+from bot.config import FetchConfig, Settings, SourceConfig, StorageConfig, load_settings, resolve_paths
 from bot.embed import UseEmbedder
-from bot.models import FetchStatus, SourceState, Subscriber
+from bot.models import FetchStatus, RawEntry, SourceState, Subscriber
 from bot.pipeline import open_pipeline
 from bot.scheduler import (
     DIGEST_JOB,
@@ -402,3 +402,45 @@ async def test_attach_starts_after_the_bots_post_init_and_stops_before_shutdown(
     assert not service.scheduler.running
     await application.post_shutdown(application)  # the service is already stopped: only the builder's hook
     assert application.calls == ["builder's post_init", "builder's post_shutdown"]
+
+
+async def test_housekeeping_applies_retention_once_a_day(make_service):
+    settings = Settings(storage=StorageConfig(retention=timedelta(days=30)))
+    service = make_service(settings)
+    store = service.pipeline.store
+    service.pipeline.ingest(
+        [
+            RawEntry(
+                source="s",
+                title="Old news about robots",
+                link="https://old.example/1",
+                fetched_at=NOW - timedelta(days=60),
+                published=NOW - timedelta(days=60),
+            ),
+            RawEntry(
+                source="s",
+                title="Fresh news about chips",
+                link="https://new.example/2",
+                fetched_at=NOW,
+                published=NOW - timedelta(days=1),
+            ),
+        ]
+    )
+    assert store.count_items() == 2
+    assert await service.housekeeping(now=NOW)  # pruned one item, so the index is saved
+    assert store.count_items() == 1 and len(service.pipeline.index) == 1
+    service.pipeline.ingest(
+        [
+            RawEntry(
+                source="s",
+                title="Another old post",
+                link="https://old.example/3",
+                fetched_at=NOW - timedelta(days=45),
+                published=NOW - timedelta(days=45),
+            )
+        ]
+    )
+    await service.housekeeping(now=NOW + timedelta(hours=1))  # within a day: retention not applied again
+    assert store.count_items() == 2
+    await service.housekeeping(now=NOW + timedelta(days=1, hours=1))
+    assert store.count_items() == 1

@@ -16,7 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.cli.render import clip, iso, langs, table, when
-from bot.config import Paths, Settings, SourceConfig, load_settings, resolve_config_path, resolve_paths
+from bot.config import Paths, Settings, SourceConfig, StorageConfig, load_settings, resolve_config_path, resolve_paths
 from bot.demo import demo_sources
 from bot.errors import ConfigError
 from bot.harvest import SourceOutcome, due_sources, fetch_pass
@@ -35,7 +35,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Ingest the bundled feeds into a fresh demo data dir and report what was stored."""
     started = time.monotonic()
     base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
-    settings = base.model_copy(update={"sources": tuple(demo_sources())})
+    # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
+    settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
     paths = resolve_paths(Path(args.data_dir or "data") / "demo")
     shutil.rmtree(paths.data_dir, ignore_errors=True)
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")

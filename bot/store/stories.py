@@ -170,5 +170,20 @@ class StoriesPart(Connection):
         )
         return list(dict.fromkeys((row[0], row[1]) for row in rows if row[1]))
 
+    def prune_stories(self, cutoff: datetime) -> list[int]:
+        """Delete stories whose newest item was published before `cutoff`, with their items; returns the item ids."""
+        old_stories = "SELECT id FROM stories WHERE last_published < ?"
+        old_items = f"SELECT id FROM items WHERE story_id IN ({old_stories})"
+        moment = iso(cutoff)
+        with self.transaction() as db:
+            removed = [row[0] for row in db.execute(old_items, (moment,))]
+            db.execute(f"DELETE FROM items_fts WHERE rowid IN ({old_items})", (moment,))
+            db.execute(f"DELETE FROM deliveries WHERE story_id IN ({old_stories})", (moment,))
+            db.execute(
+                f"DELETE FROM items WHERE story_id IN ({old_stories})", (moment,)
+            )  # keys, sources, vectors cascade
+            db.execute("DELETE FROM stories WHERE last_published < ?", (moment,))
+        return removed
+
     def count_stories(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])
