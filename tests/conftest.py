@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from feedserver import SHARED_FEEDS, FeedServer
 
+from bot.embed import UseEmbedder
+
 
 @pytest.fixture(scope="session")
 def _feed_server_for_session() -> Iterator[FeedServer]:
@@ -23,6 +25,12 @@ def feed_server(_feed_server_for_session: FeedServer) -> FeedServer:
     """The session's server with no routes and an empty request log."""
     _feed_server_for_session.reset()
     return _feed_server_for_session
+
+
+@pytest.fixture(scope="session")
+def embedder() -> UseEmbedder:
+    """The real bundled multilingual model, loaded once for the whole run (about a second)."""
+    return UseEmbedder(threads=1)
 
 
 @pytest.fixture

@@ -18,15 +18,9 @@ from bot.dedup import (
     shingles,
     strip_repost,
 )
-from bot.embed import UseEmbedder
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 PARAMS = DedupParams()
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return UseEmbedder(threads=1)
 
 
 @pytest.fixture

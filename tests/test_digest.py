@@ -27,7 +27,6 @@ from bot.digest import (
     story_score,
     utf16_len,
 )
-from bot.embed import UseEmbedder
 from bot.models import RawEntry, Subscriber
 from bot.pipeline import open_pipeline
 from bot.store import StorySummary
@@ -386,11 +385,6 @@ ENTRIES = [
         1,
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return UseEmbedder(threads=1)
 
 
 @pytest.fixture

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 from bot.config import Settings, resolve_paths
-from bot.embed import UseEmbedder
 from bot.models import RawEntry
 from bot.pipeline import open_pipeline
 
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return UseEmbedder(threads=1)
 
 
 @pytest.fixture

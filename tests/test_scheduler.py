@@ -22,7 +22,6 @@ from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
 from bot.config import FetchConfig, Settings, SourceConfig, StorageConfig, load_settings, resolve_paths
-from bot.embed import UseEmbedder
 from bot.models import FetchStatus, RawEntry, SourceState, Subscriber
 from bot.pipeline import open_pipeline
 from bot.scheduler import (
@@ -139,11 +138,6 @@ def test_diff_sources_by_name_and_enabled():
 
 
 # -- the service: a real AsyncIOScheduler, a driven clock --------------------------------------
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return UseEmbedder(threads=1)
 
 
 @pytest.fixture

@@ -111,11 +111,6 @@ def api() -> Iterator[BotApi]:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> UseEmbedder:
-    return UseEmbedder(threads=1)
-
-
-@pytest.fixture(scope="module")
 def golden(tmp_path_factory: pytest.TempPathFactory, embedder: UseEmbedder) -> Path:
     """A data dir with the entries above ingested once; each test works on its own copy."""
     root = tmp_path_factory.mktemp("golden")

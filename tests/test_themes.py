@@ -98,11 +98,6 @@ def make_item(title: str, text: str = "", lang: str = "en") -> Item:
 
 
 @pytest.fixture(scope="module")
-def embedder() -> UseEmbedder:
-    return UseEmbedder(threads=1)
-
-
-@pytest.fixture(scope="module")
 def classifier(embedder: UseEmbedder) -> ThemeClassifier:
     return ThemeClassifier(THEMES, embedder)
 
