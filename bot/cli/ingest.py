@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.cli.render import clip, iso, langs, table, when
+from bot.cli.render import clip, counted, iso, langs, table, when
 from bot.config import Paths, Settings, SourceConfig, StorageConfig, load_settings, resolve_config_path, resolve_paths
 from bot.demo import demo_sources
 from bot.errors import ConfigError
@@ -75,7 +75,7 @@ def _print_largest_stories(pipeline: Pipeline, limit: int = 5) -> None:
     for story in pipeline.store.largest_stories(limit):
         outlets = ", ".join(pipeline.store.story_outlets(story.id))
         theme = f" · {story.primary_theme}" if story.primary_theme else ""
-        print(f"  {story.items} items · {story.outlets} outlets · {'/'.join(story.langs)}{theme}")
+        print(f"  {counted(story.items, 'item')} · {counted(story.outlets, 'outlet')} · {'/'.join(story.langs)}{theme}")
         for lang in story.langs:
             print(f"      [{lang}] {clip(story.title_in(lang), 72)}")
         print(f"      {clip(outlets, 90)}")
@@ -86,7 +86,8 @@ def _print_search(pipeline: Pipeline, question: str) -> None:
     for hit in search_stories(pipeline, question, k=3):
         lang = detect_language(question)
         item = hit.items.get(lang) or next(iter(hit.items.values()))
-        print(f"  [{item.lang}] {clip(item.title, 70)}  ({hit.story.outlets} outlets · {'/'.join(hit.story.langs)})")
+        breadth = f"{counted(hit.story.outlets, 'outlet')} · {'/'.join(hit.story.langs)}"
+        print(f"  [{item.lang}] {clip(item.title, 70)}  ({breadth})")
 
 
 # -- fetch -----------------------------------------------------------------------------------

@@ -37,3 +37,8 @@ def iso(moment: datetime | None) -> str | None:
 
 def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 outlet`, `3 outlets`."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")
