@@ -2,9 +2,9 @@
 
 The index is derived data: SQLite holds every vector, so the index can always be rebuilt.
 It is saved atomically (temp file + rename) beside a small JSON file naming the model and
-dimension; on open, anything that does not match the store — a missing file, another model,
-ids the store lacks or has beyond the index (a crash between commit and save) — is repaired
-from the store rather than trusted.
+dimension, with a checksum of the index bytes; on open, anything that does not match the store —
+a missing, truncated or rotten file, another model, ids the store lacks or has beyond the index
+(a crash between commit and save) — is repaired from the store rather than trusted.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,9 @@ class VectorIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(directory / INDEX_FILE, faiss.serialize_index(self._index).tobytes())
-        meta = {"format": FORMAT, "model": self.model, "dim": self.dim, "count": len(self)}
+        data = faiss.serialize_index(self._index).tobytes()
+        _write_atomic(directory / INDEX_FILE, data)
+        meta = {"format": FORMAT, "model": self.model, "dim": self.dim, "count": len(self), "crc32": zlib.crc32(data)}
         _write_atomic(directory / META_FILE, json.dumps(meta).encode())
 
     @classmethod
@@ -88,6 +90,8 @@ class VectorIndex:
             if (meta.get("format"), meta.get("model"), meta.get("dim")) != (FORMAT, model, dim):
                 return None
             data = np.fromfile(directory / INDEX_FILE, dtype=np.uint8)
+            if "crc32" in meta and meta["crc32"] != zlib.crc32(data.data):  # rotten bytes that still parse
+                raise ValueError("checksum does not match items.json")
             loaded = faiss.deserialize_index(data)
         except (OSError, ValueError, RuntimeError) as exc:
             log.info("index under %s not usable (%s); rebuilding from the store", directory, exc)

@@ -51,6 +51,8 @@ DIGEST_JOB = "digest"
 HOUSEKEEPING_JOB = "housekeeping"
 CONFIG_JOB = "config-watch"
 MAX_DIGEST_ATTEMPTS = 3  # failed deliveries of one day's digest before it is given up until the next
+HEARTBEAT_KEY = "scheduler.heartbeat"  # store meta: when a service job last ran (ISO UTC), for `bot status`
+HEARTBEAT_EVERY_KEY = "scheduler.heartbeat_every"  # store meta: seconds between heartbeats
 
 
 # -- pure core: time in, decision out ------------------------------------------------------
@@ -200,6 +202,7 @@ class Service:
         for source in enabled_sources(self.settings).values():
             self._add_fetch_job(source, states.get(source.name), now or datetime.now(UTC))
         self._add_service_jobs()
+        await self._heartbeat(now or datetime.now(UTC))
         log.info("scheduler started: %d sources", len(enabled_sources(self.settings)))
 
     async def shutdown(self) -> None:
@@ -244,6 +247,7 @@ class Service:
         now = now or datetime.now(UTC)
         if self.deliver is None:
             return []
+        await self._heartbeat(now)
         sent: list[int] = []
         with self._tracked():
             for subscriber in await self._in_thread(self.pipeline.store.subscribers):
@@ -257,6 +261,7 @@ class Service:
         Returns True when the index was saved.
         """
         now = now or datetime.now(UTC)
+        await self._heartbeat(now)
         await self._apply_retention(now)
         if not (force or self._index_dirty):
             return False
@@ -352,6 +357,12 @@ class Service:
             self.scheduler.add_job(
                 self.check_config, IntervalTrigger(seconds=every, timezone=UTC), id=CONFIG_JOB, **common
             )
+
+    async def _heartbeat(self, now: datetime) -> None:
+        """Tell `bot status` (another process) that the jobs run: the time, and how often to expect it."""
+        every = 60 if self.deliver is not None else round(self.timing.index_every.total_seconds())
+        await self._in_thread(self.pipeline.store.set_meta, HEARTBEAT_KEY, now.astimezone(UTC).isoformat())
+        await self._in_thread(self.pipeline.store.set_meta, HEARTBEAT_EVERY_KEY, str(every))
 
     def _rearm(self, name: str, due: datetime | None, now: datetime) -> None:
         """The store's next due time wins over the interval trigger's cadence."""

@@ -30,10 +30,13 @@ HANDLERS: dict[str, str] = {  # command → "module:function" in this package, i
     "fetch": "ingest:cmd_fetch",
     "sources list": "ingest:cmd_sources_list",
     "sources check": "ingest:cmd_sources_check",
+    "sources import-opml": "opml:cmd_sources_import_opml",
+    "sources export-opml": "opml:cmd_sources_export_opml",
     "ask": "read:cmd_ask",
     "digest": "read:cmd_digest",
     "eval": "read:cmd_eval",
     "run": "service:cmd_run",
+    "status": "status:cmd_status",
 }
 
 
@@ -102,6 +105,11 @@ def _add_service_command(commands: Commands) -> None:
     run.add_argument("--no-telegram", action="store_true", help="only fetch and housekeeping; no token needed")
     run.set_defaults(command="run")
 
+    status = commands.add_parser("status", help="one-screen health: store, sources, index, digests, scheduler")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--no-scheduler", action="store_true", help="skip the heartbeat check (fetch-only deployment)")
+    status.set_defaults(command="status")
+
 
 def _add_read_commands(commands: Commands) -> None:
     ask = commands.add_parser("ask", help="answer a question from the stored stories, with citations")
@@ -141,6 +149,13 @@ def _add_sources_commands(commands: Commands) -> None:
     listing.set_defaults(command="sources list")
     check = sources_commands.add_parser("check", help="validate the config without fetching")
     check.set_defaults(command="sources check")
+    imports = sources_commands.add_parser("import-opml", help="add a feed reader's OPML feeds to the runtime overlay")
+    imports.add_argument("file", metavar="FILE", help="OPML 1.0/2.0 file; feeds already present are skipped")
+    imports.add_argument("--json", action="store_true", help="print one JSON object")
+    imports.set_defaults(command="sources import-opml")
+    exports = sources_commands.add_parser("export-opml", help="write the rss sources as OPML 2.0 (arXiv as comments)")
+    exports.add_argument("file", metavar="FILE", nargs="?", help="output file (default: stdout)")
+    exports.set_defaults(command="sources export-opml")
 
 
 def _duration(value: str) -> timedelta:

@@ -8,13 +8,15 @@ The schema carries a version (`PRAGMA user_version`) and migrates forward on ope
 
 `Store` is assembled here from one part per area, each in its own module on a shared
 `Connection` (connection.py): items, vectors, full-text and name counts (items.py), stories
-(stories.py), subscribers, deliveries and follows (subscribers.py), source state (sources.py).
+(stories.py), subscribers, deliveries and follows (subscribers.py), source state (sources.py), and small
+key-value facts such as the scheduler's heartbeat (meta.py).
 The SQL shape and the row conversions are in schema.py, the value types in records.py.
 """
 
 from __future__ import annotations
 
 from bot.store.items import ItemsPart
+from bot.store.meta import MetaPart
 from bot.store.records import BatchIds, Labels, Member, NewItem, Sighting, StorySummary, StoryView
 from bot.store.schema import SCHEMA_VERSION
 from bot.store.sources import SourcesPart
@@ -34,5 +36,5 @@ __all__ = [
 ]
 
 
-class Store(ItemsPart, StoriesPart, SubscribersPart, SourcesPart):
+class Store(ItemsPart, StoriesPart, SubscribersPart, SourcesPart, MetaPart):
     """One SQLite database file; open with `Store.open(path)`, close with `close()`."""

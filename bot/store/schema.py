@@ -120,6 +120,9 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX stories_updated_at ON stories(updated_at);
     """,
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
