@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from localserver import LocalServer
 
 TOKEN = "123456:TEST-stand-in-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "NewsBot", "username": "news_test_bot"}
@@ -68,31 +70,20 @@ class ApiError(Exception):
         self.status, self.description, self.parameters = status, description, parameters
 
 
-class BotApi:
+class BotApi(LocalServer):
     """The server, its update queue and its record of sent messages (thread-safe)."""
 
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
-        self.stopping = threading.Event()
         self._cond = threading.Condition()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(_make_handler(self))
         self.reset()
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> BotApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def _wake_waiters(self) -> None:
         with self._cond:
             self._cond.notify_all()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
 
     def reset(self) -> None:
         """Forget updates, messages, calls and scripts (one server serves a whole module)."""
@@ -108,13 +99,11 @@ class BotApi:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def base_file_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/file/bot"
+        return f"{self.origin}/file/bot"
 
     # -- what tests call --------------------------------------------------------------------
 

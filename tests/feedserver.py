@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+from localserver import LocalServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SHARED_FEEDS = SHARED / "fixtures" / "feeds"
@@ -48,26 +50,13 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
-class FeedServer:
+class FeedServer(LocalServer):
     """Route table + request log around a `ThreadingHTTPServer` bound to 127.0.0.1:0."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
-        self.stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    def start(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_make_handler(self))
 
     def reset(self) -> None:
         """Forget routes and recorded requests (one server serves a whole test session)."""
@@ -76,8 +65,7 @@ class FeedServer:
 
     @property
     def base(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -9,11 +9,12 @@ on an event that `stop()` sets, so a test that times out never leaves a sleeping
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from localserver import LocalServer
 
 
 @dataclass(frozen=True)
@@ -51,31 +52,17 @@ def completion(content: str, finish_reason: str = "stop", model: str = "test-mod
     return Reply(body=json.dumps(body).encode())
 
 
-class LlmServer:
+class LlmServer(LocalServer):
     """Queued replies + a request log around a `ThreadingHTTPServer` bound to 127.0.0.1:0."""
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.requests: list[Request] = []
-        self.stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(_make_handler(self))
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> LlmServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        return f"{self.origin}/v1"
 
     def reset(self) -> None:
         self.replies.clear()
