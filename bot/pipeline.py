@@ -55,6 +55,7 @@ class Pipeline:
         paths: Paths,
         classifier: ThemeClassifier | None = None,
         params: DedupParams | None = None,
+        retention: timedelta | None = None,
     ) -> None:
         self.store = store
         self.index = index
@@ -62,7 +63,7 @@ class Pipeline:
         self.paths = paths
         self.classifier = classifier
         self.params = params or DedupParams()
-        self.retention: timedelta | None = None
+        self.retention = retention
         self.names = NameStats(*store.name_counts())
 
     def ingest(self, entries: Sequence[RawEntry]) -> dict[str, IngestReport]:
@@ -264,8 +265,7 @@ def open_pipeline(settings: Settings, paths: Paths, embedder: Embedder | None = 
     if repair.reason:
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
     classifier = ThemeClassifier(settings.themes, embedder) if settings.themes else None
-    pipeline = Pipeline(store, index, embedder, paths, classifier)
-    pipeline.retention = settings.storage.retention
+    pipeline = Pipeline(store, index, embedder, paths, classifier, retention=settings.storage.retention)
     if pipeline.backfill_vectors():
         repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")
     return pipeline, repair

@@ -398,42 +398,26 @@ async def test_attach_starts_after_the_bots_post_init_and_stops_before_shutdown(
     assert application.calls == ["builder's post_init", "builder's post_shutdown"]
 
 
+def posted(title: str, link: str, days_ago: int, fetched_days_ago: int | None = None) -> RawEntry:
+    """An entry published `days_ago` and fetched then (or `fetched_days_ago`)."""
+    fetched = NOW - timedelta(days=days_ago if fetched_days_ago is None else fetched_days_ago)
+    return RawEntry(source="s", title=title, link=link, fetched_at=fetched, published=NOW - timedelta(days=days_ago))
+
+
 async def test_housekeeping_applies_retention_once_a_day(make_service):
     settings = Settings(storage=StorageConfig(retention=timedelta(days=30)))
     service = make_service(settings)
     store = service.pipeline.store
     service.pipeline.ingest(
         [
-            RawEntry(
-                source="s",
-                title="Old news about robots",
-                link="https://old.example/1",
-                fetched_at=NOW - timedelta(days=60),
-                published=NOW - timedelta(days=60),
-            ),
-            RawEntry(
-                source="s",
-                title="Fresh news about chips",
-                link="https://new.example/2",
-                fetched_at=NOW,
-                published=NOW - timedelta(days=1),
-            ),
+            posted("Old news about robots", "https://old.example/1", days_ago=60),
+            posted("Fresh news about chips", "https://new.example/2", days_ago=1, fetched_days_ago=0),
         ]
     )
     assert store.count_items() == 2
     assert await service.housekeeping(now=NOW)  # pruned one item, so the index is saved
     assert store.count_items() == 1 and len(service.pipeline.index) == 1
-    service.pipeline.ingest(
-        [
-            RawEntry(
-                source="s",
-                title="Another old post",
-                link="https://old.example/3",
-                fetched_at=NOW - timedelta(days=45),
-                published=NOW - timedelta(days=45),
-            )
-        ]
-    )
+    service.pipeline.ingest([posted("Another old post", "https://old.example/3", days_ago=45)])
     await service.housekeeping(now=NOW + timedelta(hours=1))  # within a day: retention not applied again
     assert store.count_items() == 2
     await service.housekeeping(now=NOW + timedelta(days=1, hours=1))
