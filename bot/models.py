@@ -153,6 +153,10 @@ class Subscriber:
     active: bool = True
     last_digest_at: datetime | None = None
     created_at: datetime | None = None
+    frequency: str = "daily"  # or "weekly": one report on `weekly_day` (0 = Monday) at `digest_time`
+    weekly_day: int = 0
+    alerts: bool = False  # breaking alerts pushed at once, outside `quiet` ("HH:MM-HH:MM", local time)
+    quiet: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,28 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    """
+    ALTER TABLE subscribers ADD COLUMN frequency TEXT NOT NULL DEFAULT 'daily';
+    ALTER TABLE subscribers ADD COLUMN weekly_day INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscribers ADD COLUMN alerts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscribers ADD COLUMN quiet TEXT NOT NULL DEFAULT '';
+    CREATE TABLE alerts_sent (
+        chat_id INTEGER NOT NULL,
+        story_id INTEGER NOT NULL,
+        sent_at TEXT NOT NULL,
+        outlets INTEGER NOT NULL,
+        langs INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, story_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE story_summaries (
+        story_id INTEGER NOT NULL,
+        lang TEXT NOT NULL,
+        version TEXT NOT NULL,
+        method TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (story_id, lang)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -210,6 +232,10 @@ def row_subscriber(row: sqlite3.Row) -> Subscriber:
         active=bool(row["active"]),
         last_digest_at=parse_iso(row["last_digest_at"]),
         created_at=parse_iso(row["created_at"]),
+        frequency=row["frequency"],
+        weekly_day=row["weekly_day"],
+        alerts=bool(row["alerts"]),
+        quiet=row["quiet"],
     )
 
 

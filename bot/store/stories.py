@@ -178,12 +178,28 @@ class StoriesPart(Connection):
         with self.transaction() as db:
             removed = [row[0] for row in db.execute(old_items, (moment,))]
             db.execute(f"DELETE FROM items_fts WHERE rowid IN ({old_items})", (moment,))
-            db.execute(f"DELETE FROM deliveries WHERE story_id IN ({old_stories})", (moment,))
+            for table in ("deliveries", "alerts_sent", "story_summaries"):
+                db.execute(f"DELETE FROM {table} WHERE story_id IN ({old_stories})", (moment,))
             db.execute(
                 f"DELETE FROM items WHERE story_id IN ({old_stories})", (moment,)
             )  # keys, sources, vectors cascade
             db.execute("DELETE FROM stories WHERE last_published < ?", (moment,))
         return removed
+
+    def cached_summary(self, story_id: int, lang: str, version: str) -> tuple[str, str] | None:
+        """(method, text) of the summary made for this version of the story, if any."""
+        row = self._db.execute(
+            "SELECT method, text FROM story_summaries WHERE story_id=? AND lang=? AND version=?",
+            (story_id, lang, version),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def cache_summary(self, story_id: int, lang: str, version: str, method: str, text: str) -> None:
+        """Keep one summary per story and language: a new version replaces the old."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO story_summaries (story_id, lang, version, method, text) VALUES (?,?,?,?,?)",
+            (story_id, lang, version, method, text),
+        )
 
     def count_stories(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])

@@ -32,7 +32,8 @@ class SubscribersPart(Connection):
     def save_subscriber(self, subscriber: Subscriber) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO subscribers (chat_id, user_id, lang, themes, digest_time, timezone, subscribed,"
-            " active, last_digest_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " active, last_digest_at, created_at, frequency, weekly_day, alerts, quiet)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 subscriber.chat_id,
                 subscriber.user_id,
@@ -44,6 +45,10 @@ class SubscribersPart(Connection):
                 int(subscriber.active),
                 iso(subscriber.last_digest_at),
                 iso(subscriber.created_at or datetime.now(UTC)),
+                subscriber.frequency,
+                subscriber.weekly_day,
+                int(subscriber.alerts),
+                subscriber.quiet,
             ),
         )
 
@@ -80,4 +85,21 @@ class SubscribersPart(Connection):
 
     def remove_follow(self, chat_id: int, follow_id: int) -> bool:
         cursor = self._db.execute("DELETE FROM follows WHERE chat_id=? AND id=?", (chat_id, follow_id))
+        return cursor.rowcount > 0
+
+    def alerted(self, chat_id: int, story_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Which of these stories this chat got an alert for: story id → (outlets, languages) then."""
+        rows = self._select_in(
+            "SELECT story_id, outlets, langs FROM alerts_sent WHERE chat_id=? AND story_id IN ({marks})",
+            list(set(story_ids)),
+            chat_id,
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def record_alert(self, chat_id: int, story_id: int, outlets: int, langs: int, sent_at: datetime) -> bool:
+        """Remember an alert; False when this chat already had one for the story (nothing written)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO alerts_sent (chat_id, story_id, sent_at, outlets, langs) VALUES (?,?,?,?,?)",
+            (chat_id, story_id, iso(sent_at), outlets, langs),
+        )
         return cursor.rowcount > 0
