@@ -157,6 +157,28 @@ class StorageConfig(_Strict):
     retention: Duration | None = None
 
 
+class IndexConfig(_Strict):
+    """How the vector index is built: exact search while it is small, approximate beyond `exact_below` vectors."""
+
+    exact_below: int = Field(default=200_000, ge=0)
+
+
+class TopicsConfig(_Strict):
+    """Topics inside themes: stories of the last `window` are clustered; this week is compared with the last."""
+
+    window: Duration = timedelta(days=14)
+
+
+class AlertsConfig(_Strict):
+    """When a story is big enough not to wait for the digest: `min_outlets` in `min_langs` languages within `within`,
+    or a follow of the subscriber matched with at least `follow_similarity` (cosine)."""
+
+    min_outlets: int = Field(default=4, ge=1)
+    min_langs: int = Field(default=2, ge=1)
+    within: Duration = timedelta(hours=6)
+    follow_similarity: float = Field(default=0.8, gt=0, le=1)
+
+
 class Settings(_Strict):
     sources: tuple[SourceConfig, ...] = ()
     themes: dict[str, ThemeConfig] = {}
@@ -166,6 +188,9 @@ class Settings(_Strict):
     telegram: TelegramConfig = TelegramConfig()
     llm: LlmConfig = LlmConfig()
     storage: StorageConfig = StorageConfig()
+    index: IndexConfig = IndexConfig()
+    topics: TopicsConfig = TopicsConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("sources")
     @classmethod

@@ -37,6 +37,9 @@ HANDLERS: dict[str, str] = {  # command → "module:function" in this package, i
     "eval": "read:cmd_eval",
     "run": "service:cmd_run",
     "status": "status:cmd_status",
+    "topics": "topics:cmd_topics",
+    "themes suggest": "topics:cmd_themes_suggest",
+    "trends": "trends:cmd_trends",
 }
 
 
@@ -86,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_service_command(commands)
     _add_read_commands(commands)
     _add_sources_commands(commands)
+    _add_moving_commands(commands)
     return parser
 
 
@@ -156,6 +160,29 @@ def _add_sources_commands(commands: Commands) -> None:
     exports = sources_commands.add_parser("export-opml", help="write the rss sources as OPML 2.0 (arXiv as comments)")
     exports.add_argument("file", metavar="FILE", nargs="?", help="output file (default: stdout)")
     exports.set_defaults(command="sources export-opml")
+
+
+def _add_moving_commands(commands: Commands) -> None:
+    topics = commands.add_parser("topics", help="topics inside each theme over the recent window, emerging ones first")
+    topics.add_argument("--theme", help="only this theme")
+    topics.add_argument("--now", help="ISO date-time to take as now (default: the current time)")
+    topics.add_argument("--json", action="store_true", help="print one JSON object")
+    topics.set_defaults(command="topics")
+
+    themes = commands.add_parser("themes", help="theme tools")
+    themes_commands = themes.add_subparsers(title="themes commands", metavar="ACTION", required=True)
+    suggest = themes_commands.add_parser("suggest", help="ready-to-paste themes: entries for tight topics of other")
+    suggest.add_argument("--now", help="ISO date-time to take as now (default: the current time)")
+    suggest.set_defaults(command="themes suggest")
+
+    trends = commands.add_parser("trends", help="stories per theme per week: a table, sparklines and a chart")
+    trends.add_argument("--weeks", type=int, default=8, help="how many weeks back (default 8)")
+    trends.add_argument("--days", action="store_true", help="count per day instead of per week")
+    trends.add_argument("--breadth", action="store_true", help="weight each story by outlets x languages")
+    trends.add_argument("--out", help="write the chart as PNG to this file")
+    trends.add_argument("--now", help="ISO date-time to take as now (default: the current time)")
+    trends.add_argument("--json", action="store_true", help="print one JSON object")
+    trends.set_defaults(command="trends")
 
 
 def _duration(value: str) -> timedelta:

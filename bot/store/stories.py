@@ -144,6 +144,14 @@ class StoriesPart(Connection):
         )
         return [row_story(row) for row in rows]
 
+    def stories_published_between(self, start: datetime, end: datetime) -> list[StorySummary]:
+        """Stories whose first item was published in [start, end), oldest first: what trends and topics count."""
+        rows = self._db.execute(
+            "SELECT * FROM stories WHERE first_published >= ? AND first_published < ? ORDER BY first_published, id",
+            (iso(start), iso(end)),
+        )
+        return [row_story(row) for row in rows]
+
     def story_vectors(self, story_ids: Iterable[int], model: str, dim: int) -> dict[int, np.ndarray]:
         """Each story's item vectors (rows), for matching stories against a topic in meaning."""
         rows = self._select_in(
