@@ -58,6 +58,8 @@ _TEXT: dict[str, tuple[str, str]] = {  # (en, zh); {n} is a count
     "followed": ("your topics", "你的话题"),
     "overflow": ("Also new: {n} more", "另有 {n} 条新动态"),
     "empty": ("Nothing new since your last digest.", "自上次摘要以来暂无新动态。"),
+    "breaking": ("🚨 <b>Breaking</b>", "🚨 <b>突发</b>"),
+    "breaking_follow": ("🔔 <b>On your topic</b>: {text}", "🔔 <b>你关注的话题</b>：{text}"),
 }
 
 
@@ -162,6 +164,12 @@ def select_digest(
     )
 
 
+def grew_since_alert(story: StorySummary, alerted: tuple[int, int]) -> bool:
+    """Whether a story the chat got an alert for has more outlets or languages than then (so a digest shows it)."""
+    outlets, langs = alerted
+    return story.outlets > outlets or len(story.langs) > langs
+
+
 def story_score(story: StorySummary, now: datetime, weight: float = 1.0) -> float:
     """Breadth (outlets × languages) × recency (halving every HALF_LIFE_HOURS) × source weight."""
     breadth = max(story.outlets, 1) * max(len(story.langs), 1)
@@ -259,6 +267,12 @@ def render_digest(digest: Digest, lang: str, links: Links, *, budget: int = MESS
     if digest.overflow:
         blocks.append(["", f"<i>{_t('overflow', lang, n=digest.overflow)}</i>"])
     return _pack(blocks, budget)
+
+
+def render_alert(story: StorySummary, lang: str, links: Sequence[tuple[str, str]], follow_text: str = "") -> str:
+    """One breaking alert: a heading (why it came), then the story's line with its links."""
+    heading = _t("breaking_follow", lang, text=_escape(_clip(follow_text, 100))) if follow_text else None
+    return f"{heading or _t('breaking', lang)}\n{_story_line(story, lang, links, MESSAGE_BUDGET)}"
 
 
 def utf16_len(text: str) -> int:
@@ -366,7 +380,12 @@ def prepare_digest(
     store = pipeline.store
     start = since or subscriber.last_digest_at or now - DEFAULT_LOOKBACK
     candidates = store.stories_updated_since(start, CANDIDATE_LIMIT)
-    delivered = store.delivered(subscriber.chat_id, [story.id for story in candidates])
+    ids = [story.id for story in candidates]
+    delivered = store.delivered(subscriber.chat_id, ids)
+    alerted = store.alerted(subscriber.chat_id, ids)
+    delivered |= {
+        story.id for story in candidates if story.id in alerted and not grew_since_alert(story, alerted[story.id])
+    }
     fresh = [story for story in candidates if story.id not in delivered]
     scores, texts = follow_matches(pipeline, subscriber.chat_id, [story.id for story in fresh])
     links = {story.id: store.story_links(story.id) for story in fresh}

@@ -45,10 +45,12 @@ from bot.sources.schedule import JITTER
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Subscriber, datetime], Awaitable[object]]
+SendAlerts = Callable[[datetime], Awaitable[int]]
 T = TypeVar("T")
 
 DIGEST_JOB = "digest"
 HOUSEKEEPING_JOB = "housekeeping"
+ALERT_JOB = "alerts"
 CONFIG_JOB = "config-watch"
 MAX_DIGEST_ATTEMPTS = 3  # failed deliveries of one day's digest before it is given up until the next
 HEARTBEAT_KEY = "scheduler.heartbeat"  # store meta: when a service job last ran (ISO UTC), for `bot status`
@@ -66,25 +68,31 @@ def parse_digest_time(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def _slot(subscriber: Subscriber, now: datetime, day_offset: int) -> datetime:
-    """The subscriber's HH:MM on the local day `day_offset` days from now's local day, in UTC.
+def _slots(subscriber: Subscriber, now: datetime, day_offsets: range) -> Iterator[datetime]:
+    """The subscriber's HH:MM on the local days `day_offsets` away from now's local day, in UTC.
 
-    A time skipped by a DST jump resolves to the same wall time on the old offset (02:30 on a
+    A weekly subscriber has a slot only on their `weekly_day` (0 = Monday, local calendar). A time
+    skipped by a DST jump resolves to the same wall time on the old offset (02:30 on a
     spring-forward night is 03:30 summer time); a repeated one to its first occurrence.
     """
     zone = ZoneInfo(subscriber.timezone)
-    day = now.astimezone(zone).date() + timedelta(days=day_offset)
-    return datetime.combine(day, parse_digest_time(subscriber.digest_time), tzinfo=zone).astimezone(UTC)
+    clock = parse_digest_time(subscriber.digest_time)
+    today = now.astimezone(zone).date()
+    for offset in day_offsets:
+        day = today + timedelta(days=offset)
+        if subscriber.frequency == "weekly" and day.weekday() != subscriber.weekly_day:
+            continue
+        yield datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
 def next_digest_time(subscriber: Subscriber, now: datetime) -> datetime:
-    """The first digest time strictly after `now` (UTC)."""
-    return next(slot for offset in (0, 1, 2) if (slot := _slot(subscriber, now, offset)) > now)
+    """The first digest (or weekly report) time strictly after `now` (UTC)."""
+    return next(slot for slot in _slots(subscriber, now, range(0, 9)) if slot > now)
 
 
 def last_digest_time(subscriber: Subscriber, now: datetime) -> datetime:
-    """The latest digest time at or before `now` (UTC)."""
-    return next(slot for offset in (0, -1, -2) if (slot := _slot(subscriber, now, offset)) <= now)
+    """The latest digest (or weekly report) time at or before `now` (UTC)."""
+    return next(slot for slot in _slots(subscriber, now, range(0, -9, -1)) if slot <= now)
 
 
 def digest_due(subscriber: Subscriber, now: datetime) -> bool:
@@ -138,6 +146,7 @@ class Timing:
     """How often the service's own jobs run."""
 
     index_every: timedelta = timedelta(minutes=10)
+    alerts_every: timedelta = timedelta(minutes=5)
     config_every: timedelta = timedelta(seconds=30)
     shutdown_grace: timedelta = timedelta(seconds=60)
 
@@ -166,16 +175,19 @@ class Service:
         pipeline: Pipeline,
         deliver: Deliver | None = None,
         *,
+        send_alerts: SendAlerts | None = None,
         load: Callable[[], Settings] | None = None,
         watch: Sequence[Path] = (),
         lock: Callable[[], asyncio.Lock] | None = None,
         timing: Timing = Timing(),
     ) -> None:
         """`load` re-reads the config on reload, `watch` are the files whose mtime triggers it, and
-        `lock` gives (on the running loop) the lock every other user of this pipeline's store holds."""
+        `lock` gives (on the running loop) the lock every other user of this pipeline's store holds;
+        `send_alerts(now)` pushes the breaking alerts due now (it takes the lock itself)."""
         self.settings = settings
         self.pipeline = pipeline
         self.deliver = deliver
+        self.send_alerts = send_alerts
         self.timing = timing
         self._load = load
         self._watch = tuple(watch)
@@ -254,6 +266,17 @@ class Service:
                 if self._wants_digest(subscriber, now) and await self._send(subscriber, now):
                     sent.append(subscriber.chat_id)
         return sent
+
+    async def alert_tick(self, now: datetime | None = None) -> int:
+        """Push the breaking alerts due now; the number sent. A failure is logged and retried next tick."""
+        if self.send_alerts is None:
+            return 0
+        with self._tracked():
+            try:
+                return await self.send_alerts(now or datetime.now(UTC))
+            except Exception:  # alerts must never stop the scheduler
+                log.exception("breaking alerts failed; retrying at the next tick")
+                return 0
 
     async def housekeeping(self, now: datetime | None = None, force: bool = False) -> bool:
         """Apply retention once a day, then save the index when something changed it (or when forced).
@@ -347,6 +370,11 @@ class Service:
         if self.deliver is not None:
             self.scheduler.add_job(
                 self.digest_tick, CronTrigger(second=0, timezone=UTC), id=DIGEST_JOB, misfire_grace_time=30, **common
+            )
+        if self.send_alerts is not None:
+            every = self.timing.alerts_every.total_seconds()
+            self.scheduler.add_job(
+                self.alert_tick, IntervalTrigger(seconds=every, timezone=UTC), id=ALERT_JOB, **common
             )
         every = self.timing.index_every.total_seconds()
         self.scheduler.add_job(

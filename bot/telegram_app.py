@@ -27,7 +27,8 @@ from bot.pipeline import Pipeline
 from bot.telegram_handlers import HANDLERS, ask, on_error, unknown_command
 from bot.telegram_services import NO_PREVIEW, SERVICES, App, Services, services_of, utc_now
 from bot.telegram_services import pipeline_lock as pipeline_lock  # re-exported for `bot run` and the tests
-from bot.telegram_services import send_digest as send_digest  # re-exported for `bot run` and the tests
+from bot.telegram_services import send_alerts as send_alerts  # re-exported for `bot run` and the tests
+from bot.telegram_services import send_digest as send_digest
 
 BOOTSTRAP_RETRIES = -1  # a service keeps retrying getMe/deleteWebhook through a Telegram or network outage
 RATE_LIMIT_RETRIES = 3  # AIORateLimiter retries a 429 after its retry_after this many times
@@ -39,7 +40,9 @@ COMMANDS = [
     ("ask", "ask a question · 提问"),
     ("who", "people moves · 人事变动"),
     ("follow", "follow a topic · 关注话题"),
-    ("settings", "time, time zone, language · 设置"),
+    ("alerts", "breaking alerts on/off · 突发提醒"),
+    ("trends", "the weekly trend picture · 趋势图"),
+    ("settings", "time, frequency, quiet hours, language · 设置"),
     ("themes", "themes · 主题"),
     ("sources", "sources · 来源"),
     ("unsubscribe", "stop the digest · 退订"),

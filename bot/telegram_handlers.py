@@ -162,6 +162,21 @@ async def settings_command(update: Update, context: Context) -> None:
     await _reply(update, render.t(done_key, subscriber.lang, value=value))
 
 
+async def alerts(update: Update, context: Context) -> None:
+    """Turn breaking alerts on or off; without an argument, say how to and what it is now."""
+    services, lang = services_of(context), await _lang(update, context)
+    store = services.pipeline.store
+    choice = (context.args or [""])[0].lower()
+    if choice not in ("on", "off"):
+        subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
+        state = render.TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][lang]
+        await _reply(update, render.t("alerts_usage", lang, state=state))
+        return
+    subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, alerts=choice == "on")
+    state = render.TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][subscriber.lang]
+    await _reply(update, render.t("alerts_set", subscriber.lang, state=state))
+
+
 async def digest(update: Update, context: Context) -> None:
     """Send what is new since the chat's last digest (or the last 24 hours) right now."""
     services, lang = services_of(context), await _lang(update, context)
@@ -301,6 +316,7 @@ HANDLERS = {
     "themes": themes,
     "settings": settings_command,
     "digest": digest,
+    "alerts": alerts,
     "ask": ask,
     "sources": sources,
     "addsource": addsource,

@@ -14,9 +14,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.alerts import parse_quiet
 from bot.answer import Answer, outlets_label
 from bot.config import SourceConfig, ThemeConfig
 from bot.models import Follow, SourceState, Subscriber
@@ -66,16 +68,45 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "themes_header": {"en": "<b>Themes</b> (✓ = in your digest)", "zh": "<b>主题</b>（✓ = 已订阅）"},
     "settings": {
-        "en": "<b>Your settings</b>\nlanguage: {language}\ndigest time: {time}\ntime zone: {tz}\nthemes: {themes}\n"
-        "daily digest: {state}\n\nChange: /settings time 08:30 · /settings tz Asia/Shanghai · /settings lang zh",
-        "zh": "<b>当前设置</b>\n语言：{language}\n推送时间：{time}\n时区：{tz}\n主题：{themes}\n每日摘要：{state}\n\n"
-        "修改：/settings time 08:30 · /settings tz Asia/Shanghai · /settings lang en",
+        "en": "<b>Your settings</b>\nlanguage: {language}\ndigest: {frequency} at {time}\ntime zone: {tz}\n"
+        "themes: {themes}\nsubscription: {state}\nbreaking alerts: {alerts}\nquiet hours: {quiet}\n\n"
+        "Change: /settings time 08:30 · /settings tz Asia/Shanghai · /settings lang zh · "
+        "/settings frequency weekly mon · /settings quiet 23:00-07:00 · /alerts on",
+        "zh": "<b>当前设置</b>\n语言：{language}\n推送：{frequency} {time}\n时区：{tz}\n主题：{themes}\n订阅：{state}\n"
+        "突发提醒：{alerts}\n免打扰：{quiet}\n\n"
+        "修改：/settings time 08:30 · /settings tz Asia/Shanghai · /settings lang en · "
+        "/settings frequency weekly mon · /settings quiet 23:00-07:00 · /alerts on",
     },
+    "daily": {"en": "daily", "zh": "每天"},
+    "weekly": {"en": "weekly on {day}", "zh": "每周{day}"},
+    "alerts_on": {"en": "on", "zh": "开启"},
+    "alerts_off": {"en": "off", "zh": "关闭"},
+    "none": {"en": "none", "zh": "无"},
     "on": {"en": "on", "zh": "开启"},
     "off": {"en": "off (/subscribe)", "zh": "关闭（/subscribe）"},
     "settings_usage": {
-        "en": "Usage: /settings time HH:MM · /settings tz Area/City · /settings lang en|zh",
-        "zh": "用法：/settings time HH:MM · /settings tz 地区/城市 · /settings lang en|zh",
+        "en": "Usage: /settings time HH:MM · /settings tz Area/City · /settings lang en|zh · "
+        "/settings frequency daily|weekly [day] · /settings quiet HH:MM-HH:MM|off",
+        "zh": "用法：/settings time HH:MM · /settings tz 地区/城市 · /settings lang en|zh · "
+        "/settings frequency daily|weekly [星期] · /settings quiet HH:MM-HH:MM|off",
+    },
+    "bad_frequency": {
+        "en": "{value} is not a frequency: use daily, or weekly with a day, e.g. weekly mon.",
+        "zh": "{value} 不是有效频率：请用 daily，或 weekly 加星期，例如 weekly mon。",
+    },
+    "bad_quiet": {
+        "en": "{value} is not a quiet-hours range: use HH:MM-HH:MM, e.g. 23:00-07:00, or off.",
+        "zh": "{value} 不是有效的免打扰时段：请用 HH:MM-HH:MM，例如 23:00-07:00，或 off。",
+    },
+    "frequency_set": {"en": "Digest frequency: {value}.", "zh": "推送频率：{value}。"},
+    "quiet_set": {"en": "Quiet hours: {value}.", "zh": "免打扰时段：{value}。"},
+    "alerts_usage": {
+        "en": "Usage: /alerts on|off — breaking stories pushed at once (outside your quiet hours). Now: {state}.",
+        "zh": "用法：/alerts on|off —— 重大新闻即时推送（免打扰时段除外）。当前：{state}。",
+    },
+    "alerts_set": {
+        "en": "Breaking alerts {state}.",
+        "zh": "突发提醒已{state}。",
     },
     "bad_time": {
         "en": "{value} is not a time of day; use 24-hour HH:MM, e.g. 08:30.",
@@ -152,13 +183,15 @@ HELP = {
         "/ask QUESTION — or just send a question\n"
         "/who NAME — people moves\n"
         "/follow WORDS — follow a topic · /unfollow ID\n"
-        "/settings — time, time zone, language\n"
+        "/alerts on|off — breaking stories at once · /trends — the weekly picture\n"
+        "/settings — time, time zone, language, daily or weekly, quiet hours\n"
         "/sources — what I watch · /unsubscribe — stop"
     ),
     "zh": (
         "<b>AI 新闻监控</b>——中英文来源，每天一份摘要。\n"
         "/subscribe [主题] 订阅每日摘要 · /digest 立即查看 · /ask 提问（或直接发送问题）\n"
-        "/who 名字 人事变动 · /follow 关键词 关注话题 · /settings 时间、时区、语言 · /sources 来源"
+        "/who 名字 人事变动 · /follow 关键词 关注话题 · /alerts on|off 突发提醒 · /trends 趋势图\n"
+        "/settings 时间、时区、语言、每日或每周、免打扰 · /sources 来源"
     ),
 }
 ACTIONS = {
@@ -213,11 +246,20 @@ def render_settings(subscriber: Subscriber, lang: str) -> str:
         "settings",
         lang,
         language=subscriber.lang,
+        frequency=frequency_text(subscriber.frequency, subscriber.weekly_day, lang),
         time=subscriber.digest_time,
         tz=subscriber.timezone,
         themes=theme_names(subscriber.themes, lang),
         state=TEXTS["on" if subscriber.subscribed and subscriber.active else "off"][lang],
+        alerts=TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][lang],
+        quiet=subscriber.quiet or TEXTS["none"][lang],
     )
+
+
+def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
+    if frequency != "weekly":
+        return TEXTS["daily"][lang]
+    return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
 
 
 def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
@@ -338,11 +380,32 @@ class SettingError(ValueError):
         self.key, self.value = key, value
 
 
-def parse_setting(args: Sequence[str]) -> tuple[dict[str, str], str, str]:
-    """`time 08:30` | `tz Asia/Shanghai` | `lang zh` → (subscriber changes, done message key, value)."""
+def parse_weekday(word: str) -> int | None:
+    """ "mon", "Monday", "1" (= Monday … 7 = Sunday), "周一", "星期一" → 0; None when it is not a day."""
+    folded = word.strip().lower()
+    for index, names in enumerate(_DAY_NAMES):
+        if folded in names:
+            return index
+    return None
+
+
+def parse_setting(args: Sequence[str]) -> tuple[dict[str, Any], str, str]:
+    """`time 08:30` | `tz Asia/Shanghai` | `lang zh` | `frequency weekly mon` | `quiet 23:00-07:00`
+    → (subscriber changes, done message key, value shown back)."""
+    if len(args) >= 2 and args[0].lower() in ("frequency", "freq"):
+        return _parse_frequency(args[1:])
     if len(args) != 2:
         raise SettingError("settings_usage")
     what, value = args[0].lower(), args[1]
+    if what == "quiet":
+        if value.lower() in ("off", "none", "关闭"):
+            return {"quiet": ""}, "quiet_set", "off"
+        try:
+            start, end = parse_quiet(value) or (None, None)
+        except ValueError:
+            raise SettingError("bad_quiet", value) from None
+        text = f"{start:%H:%M}-{end:%H:%M}"
+        return {"quiet": text}, "quiet_set", text
     if what == "time":
         match = _TIME.match(value)
         if not match:
@@ -360,3 +423,23 @@ def parse_setting(args: Sequence[str]) -> tuple[dict[str, str], str, str]:
             raise SettingError("bad_lang", value)
         return {"lang": value.lower()}, "lang_set", value.lower()
     raise SettingError("settings_usage")
+
+
+def _parse_frequency(words: Sequence[str]) -> tuple[dict[str, Any], str, str]:
+    kind = words[0].lower()
+    if kind == "daily" and len(words) == 1:
+        return {"frequency": "daily"}, "frequency_set", "daily"
+    day = parse_weekday(words[1]) if kind == "weekly" and len(words) == 2 else 0 if kind == "weekly" else None
+    if day is None or len(words) > 2:
+        raise SettingError("bad_frequency", " ".join(words))
+    return {"frequency": "weekly", "weekly_day": day}, "frequency_set", f"weekly {WEEKDAYS['en'][day]}"
+
+
+WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "zh": ("一", "二", "三", "四", "五", "六", "日"),
+}
+_DAY_NAMES = tuple(
+    {en.lower(), en[:3].lower(), str(index + 1), f"周{zh}", f"星期{zh}"} | ({"周天", "星期天"} if index == 6 else set())
+    for index, (en, zh) in enumerate(zip(WEEKDAYS["en"], WEEKDAYS["zh"], strict=True))
+)

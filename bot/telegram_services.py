@@ -28,8 +28,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes
 
+from bot.alerts import Alert, pending_alerts
 from bot.config import Settings
-from bot.digest import mark_sent, prepare_digest, render_digest
+from bot.digest import mark_sent, prepare_digest, render_alert, render_digest
 from bot.llm import LlmClient
 from bot.models import Subscriber
 from bot.pipeline import Pipeline
@@ -132,6 +133,43 @@ async def send_digest(
         async with lock:
             await asyncio.to_thread(mark_sent, pipeline.store, prepared, now)
     return delivered
+
+
+async def send_alerts(target: App | Bot, pipeline: Pipeline, settings: Settings, now: datetime) -> int:
+    """Push every breaking alert due now; the number sent. Each is recorded once it may have arrived,
+    so it goes out once per story and chat, across restarts; one that surely failed is retried next tick."""
+    bot = target.bot if isinstance(target, Application) else target
+    lock = pipeline_lock(pipeline)
+    async with lock:
+        alerts, links = await asyncio.to_thread(_prepare_alerts, pipeline, settings, now)
+    sent = 0
+    for alert in alerts:
+        text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text)
+        try:
+            delivered = await _send_with_retries(bot, alert.chat_id, text)
+        except Forbidden:
+            async with lock:
+                await asyncio.to_thread(_deactivate, pipeline.store, alert.chat_id)
+            continue
+        except (NetworkError, RetryAfter) as exc:
+            log.warning("alert for chat %s not sent (%s); retrying next tick", alert.chat_id, type(exc).__name__)
+            continue
+        if delivered:
+            story = alert.story
+            async with lock:
+                await asyncio.to_thread(
+                    pipeline.store.record_alert, alert.chat_id, story.id, story.outlets, len(story.langs), now
+                )
+            sent += 1
+    return sent
+
+
+def _prepare_alerts(
+    pipeline: Pipeline, settings: Settings, now: datetime
+) -> tuple[list[Alert], dict[int, list[tuple[str, str]]]]:
+    alerts = pending_alerts(pipeline, settings.alerts, now)
+    links = {story_id: pipeline.store.story_links(story_id) for story_id in {alert.story.id for alert in alerts}}
+    return alerts, links
 
 
 async def _send_with_retries(bot: Bot, chat_id: int, text: str) -> int:

@@ -12,6 +12,8 @@ unescaped headline fails here as it would in production.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import re
 import threading
@@ -29,6 +31,7 @@ TOKEN = "123456:TEST-stand-in-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "NewsBot", "username": "news_test_bot"}
 MAX_POLL_SECONDS = 1.0  # a long poll is honoured up to this bound, so shutdown stays quick
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 ALLOWED_TAGS = {
     "b",
     "strong",
@@ -201,8 +204,23 @@ class BotApi(LocalServer):
                 self._cond.wait(left)
             return self.updates[:limit]
 
+    def _m_sendphoto(self, params: dict[str, Any]) -> Any:
+        """A photo uploaded as multipart (bytes kept under "photo"), recorded among the messages; its caption
+        stands in as its text, checked like Telegram checks a caption."""
+        chat_id, caption, photo = int(params["chat_id"]), str(params.get("caption", "")), params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if caption:
+            check_text(caption, params.get("parse_mode"), CAPTION_LIMIT)
+        return self._record(chat_id, {**params, "photo": photo, "text": caption, "kind": "photo"})
+
     def _m_sendmessage(self, params: dict[str, Any]) -> Any:
         chat_id, text = int(params["chat_id"]), str(params.get("text", ""))
+        check_text(text, params.get("parse_mode"))
+        return self._record(chat_id, {**params, "text": text, "kind": "text"})
+
+    def _record(self, chat_id: int, message: dict[str, Any]) -> Any:
+        """Apply the chat's scripted fault (or block), then keep the message and answer as Telegram would."""
         with self._cond:
             if chat_id in self.blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -212,11 +230,10 @@ class BotApi(LocalServer):
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         if fault.status != 200:
             raise ApiError(fault.status, fault.description or f"HTTP {fault.status}")
-        check_text(text, params.get("parse_mode"))
         with self._cond:
             message_id = self._next_message
             self._next_message += 1
-            self.messages.append({**params, "chat_id": chat_id, "text": text, "message_id": message_id})
+            self.messages.append({**message, "chat_id": chat_id, "message_id": message_id})
             self._cond.notify_all()
         if fault.delay:
             self.stopping.wait(fault.delay)
@@ -225,19 +242,20 @@ class BotApi(LocalServer):
             "date": int(time.time()),
             "chat": _chat(chat_id),
             "from": BOT_USER,
-            "text": text,
+            "text": message["text"],
         }
 
 
-def check_text(text: str, parse_mode: str | None) -> None:
+def check_text(text: str, parse_mode: str | None, limit: int = TEXT_LIMIT) -> None:
     """Reject what Telegram rejects: empty text, bad HTML entities, text too long after parsing."""
     if not text.strip():
         raise ApiError(400, "Bad Request: message text is empty")
     visible = text
     if (parse_mode or "").upper() == "HTML":
         visible = _HtmlChecker().check(text)
-    if len(visible.encode("utf-16-le")) // 2 > TEXT_LIMIT:
-        raise ApiError(400, "Bad Request: message is too long")
+    if len(visible.encode("utf-16-le")) // 2 > limit:
+        what = "message is" if limit == TEXT_LIMIT else "caption"
+        raise ApiError(400, f"Bad Request: {what} too long")
 
 
 class _HtmlChecker(HTMLParser):
@@ -285,15 +303,30 @@ def _chat(chat_id: int) -> dict[str, Any]:
 
 def _decode_form(body: bytes) -> dict[str, Any]:
     """Form fields: strings stay strings; JSON-encoded values (numbers, booleans, objects) are decoded."""
+    return {key: _field(key, value) for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True)}
+
+
+def _field(key: str, value: str) -> Any:
+    if key in ("text", "caption"):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _decode_multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """A file upload: file parts stay bytes, other fields are decoded like form fields."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     params: dict[str, Any] = {}
-    for key, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True):
-        if key == "text":
-            params[key] = value
-            continue
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            params[str(name)] = payload
+        else:
+            params[str(name)] = _field(str(name), payload.decode("utf-8"))
     return params
 
 
@@ -335,6 +368,8 @@ def _make_handler(api: BotApi) -> type[BaseHTTPRequestHandler]:
                 return _decode_form(body)
             if kind == "application/json":
                 return dict(json.loads(body))
+            if kind == "multipart/form-data":
+                return _decode_multipart(self.headers.get("Content-Type", ""), body)
             raise ApiError(400, f"Bad Request: the stand-in does not accept {kind or 'untyped'} bodies")
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:

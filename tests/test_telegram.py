@@ -200,7 +200,7 @@ async def test_start_subscribe_and_settings_are_saved_in_sqlite(api, bot, pipeli
     assert "Unknown theme: nosuchtheme" in replies[4] and "llm, robotics, other" in replies[4]
     assert "Unknown time zone Mars/Olympus_Mons" in replies[5]
     assert "25:00 is not a time of day" in replies[6]
-    assert "digest time: 09:00" in replies[7] and "time zone: Asia/Shanghai" in replies[7]
+    assert "digest: daily at 09:00" in replies[7] and "time zone: Asia/Shanghai" in replies[7]
     saved = pipeline.store.subscriber(chat)
     assert saved is not None
     assert (saved.subscribed, saved.active, saved.themes) == (True, True, ("llm",))

@@ -17,7 +17,7 @@ from bot.overlay import overlay_path, with_overlay
 from bot.pipeline import open_pipeline
 from bot.scheduler import Service
 from bot.service_runner import attach, run_headless
-from bot.telegram_app import build_application, pipeline_lock, run_polling, send_digest
+from bot.telegram_app import build_application, pipeline_lock, run_polling, send_alerts, send_digest
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -47,6 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             settings,
             pipeline,
             lambda subscriber, now: send_digest(application, pipeline, service.settings, subscriber, now),
+            send_alerts=lambda now: send_alerts(application, pipeline, service.settings, now),
             load=load,
             watch=watch,
             lock=lambda: pipeline_lock(pipeline),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from bot.store.items import ItemsPart
 from bot.store.meta import MetaPart
-from bot.store.records import BatchIds, Labels, Member, NewItem, Sighting, StorySummary, StoryView
+from bot.store.records import BatchIds, Coverage, Labels, Member, NewItem, Sighting, StorySummary, StoryView
 from bot.store.schema import SCHEMA_VERSION
 from bot.store.sources import SourcesPart
 from bot.store.stories import StoriesPart
@@ -26,6 +26,7 @@ from bot.store.subscribers import SubscribersPart
 __all__ = [
     "SCHEMA_VERSION",
     "BatchIds",
+    "Coverage",
     "Labels",
     "Member",
     "NewItem",

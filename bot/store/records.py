@@ -96,6 +96,15 @@ class StorySummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """An outlet carrying a story: its language, and when it published (or we first saw its copy)."""
+
+    outlet: str
+    lang: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class BatchIds:
     items: list[int]
     stories: dict[int, int]  # placeholder → new story id

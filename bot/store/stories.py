@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.models import Item
 from bot.store.connection import Connection
-from bot.store.records import Labels, Member, StorySummary, StoryView
+from bot.store.records import Coverage, Labels, Member, StorySummary, StoryView
 from bot.store.schema import iso, row_item, row_story
 
 
@@ -193,6 +193,21 @@ class StoriesPart(Connection):
             )  # keys, sources, vectors cascade
             db.execute("DELETE FROM stories WHERE last_published < ?", (moment,))
         return removed
+
+    def story_coverage(self, story_ids: Iterable[int]) -> dict[int, list[Coverage]]:
+        """Per story, each outlet that carried it with the item's language and when: the item's own source at
+        its publication time, another outlet carrying the same item when we first saw it there."""
+        rows = self._select_in(
+            "SELECT i.story_id, s.source, i.lang,"
+            " CASE WHEN s.source = i.source THEN i.published ELSE max(s.first_seen, i.published) END AS at"
+            " FROM item_sources s JOIN items i ON i.id = s.item_id WHERE i.story_id IN ({marks})",
+            list(set(story_ids)),
+        )
+        coverage: dict[int, list[Coverage]] = {}
+        for row in rows:
+            seen = Coverage(row["source"], row["lang"], datetime.fromisoformat(row["at"]))
+            coverage.setdefault(row["story_id"], []).append(seen)
+        return coverage
 
     def cached_summary(self, story_id: int, lang: str, version: str) -> tuple[str, str] | None:
         """(method, text) of the summary made for this version of the story, if any."""
