@@ -25,9 +25,11 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bot.config import Settings
+from bot.llm import LlmClient
 from bot.models import Subscriber
 from bot.pipeline import Pipeline
 from bot.store import Store, StorySummary
+from bot.summary import summarize_stories
 
 PEOPLE_THEME = "people_moves"
 OTHER_THEME = "other"
@@ -38,11 +40,12 @@ DEFAULT_LOOKBACK = timedelta(hours=24)  # the window of a subscriber's first dig
 CANDIDATE_LIMIT = 1000
 MESSAGE_BUDGET = 3800  # Telegram allows 4096 UTF-16 units of text; keep a margin
 MAX_TITLE_CHARS = 300
+MAX_SUMMARY_CHARS = 240
 MAX_LINKS = 3
 
 Links = Mapping[int, Sequence[tuple[str, str]]]
 
-_HEADINGS: dict[str, tuple[str, str]] = {
+THEME_HEADINGS: dict[str, tuple[str, str]] = {
     "llm": ("Language models", "大模型"),
     "multimodal": ("Multimodal", "多模态"),
     "world_models": ("World models", "世界模型"),
@@ -104,6 +107,11 @@ class Digest:
     @property
     def empty(self) -> bool:
         return not self.story_ids
+
+    @property
+    def stories(self) -> list[StorySummary]:
+        """The stories shown, in display order."""
+        return [entry.story for _, entries in self.sections for entry in entries]
 
 
 # -- selection (pure) ------------------------------------------------------------------------
@@ -251,28 +259,40 @@ def _fold(text: str) -> str:
 # -- rendering (pure) ------------------------------------------------------------------------
 
 
-def render_digest(digest: Digest, lang: str, links: Links, *, budget: int = MESSAGE_BUDGET) -> list[str]:
+def render_digest(
+    digest: Digest,
+    lang: str,
+    links: Links,
+    *,
+    budget: int = MESSAGE_BUDGET,
+    summaries: Mapping[int, str] | None = None,
+) -> list[str]:
     """Telegram HTML messages, each at most `budget` UTF-16 units, split only between blocks.
 
     A block is the title, a section heading with its first line (a heading never ends a message),
-    one story line, or one move line; a story line too long for a message is shortened.
+    one story (its line, and its one-line summary under it when `summaries` has one), or one move
+    line; a story too long for a message is shortened.
     """
+    summaries = summaries or {}
     if digest.empty and not digest.overflow:
         return [_t("empty", lang)]
     blocks = [[_t("title", lang, n=len(digest.story_ids))]]
     for key, entries in digest.sections:
-        lines = [_move_line(move) for move in digest.moves] if key == PEOPLE_THEME else []
-        lines += [_story_line(entry.story, lang, links.get(entry.story.id, ()), budget) for entry in entries]
-        blocks.extend(_section_blocks(_heading(key, lang), lines))
+        lines = [render_move(move) for move in digest.moves] if key == PEOPLE_THEME else []
+        lines += [
+            render_story(entry.story, lang, links.get(entry.story.id, ()), budget, summaries.get(entry.story.id, ""))
+            for entry in entries
+        ]
+        blocks.extend(_section_blocks(section_heading(key, lang), lines))
     if digest.overflow:
         blocks.append(["", f"<i>{_t('overflow', lang, n=digest.overflow)}</i>"])
-    return _pack(blocks, budget)
+    return pack_blocks(blocks, budget)
 
 
 def render_alert(story: StorySummary, lang: str, links: Sequence[tuple[str, str]], follow_text: str = "") -> str:
     """One breaking alert: a heading (why it came), then the story's line with its links."""
-    heading = _t("breaking_follow", lang, text=_escape(_clip(follow_text, 100))) if follow_text else None
-    return f"{heading or _t('breaking', lang)}\n{_story_line(story, lang, links, MESSAGE_BUDGET)}"
+    heading = _t("breaking_follow", lang, text=escape(_clip(follow_text, 100))) if follow_text else None
+    return f"{heading or _t('breaking', lang)}\n{render_story(story, lang, links, MESSAGE_BUDGET)}"
 
 
 def utf16_len(text: str) -> int:
@@ -285,13 +305,18 @@ def _t(key: str, lang: str, **values: object) -> str:
     return (zh if lang == "zh" else en).format(**values)
 
 
-def _heading(key: str, lang: str) -> str:
+def section_heading(key: str, lang: str) -> str:
     if key.startswith(FOLLOW_PREFIX):
         text = key.removeprefix(FOLLOW_PREFIX) or _t("followed", lang)
-        return f"<b>{_t('follow', lang, text=_escape(_clip(text, 100)))}</b>"
-    fallback = key.replace("_", " ").capitalize()
-    en, zh = _HEADINGS.get(key, (fallback, fallback))
-    return f"<b>{_escape(zh if lang == 'zh' else en)}</b>"
+        return f"<b>{_t('follow', lang, text=escape(_clip(text, 100)))}</b>"
+    return f"<b>{escape(theme_heading(key, lang))}</b>"
+
+
+def theme_heading(theme: str, lang: str) -> str:
+    """A theme's name as readers see it, in English or Chinese (plain text; a theme from config reads as its key)."""
+    fallback = theme.replace("_", " ").capitalize()
+    en, zh = THEME_HEADINGS.get(theme, (fallback, fallback))
+    return zh if lang == "zh" else en
 
 
 def _section_blocks(heading: str, lines: list[str]) -> list[list[str]]:
@@ -300,22 +325,31 @@ def _section_blocks(heading: str, lines: list[str]) -> list[list[str]]:
     return [["", heading, lines[0]], *([line] for line in lines[1:])]
 
 
-def _move_line(move: MoveLine) -> str:
-    return f"• {_escape(_clip(move.text(), MAX_TITLE_CHARS))}"
+def render_move(move: MoveLine) -> str:
+    return f"• {escape(_clip(move.text(), MAX_TITLE_CHARS))}"
 
 
-def _story_line(story: StorySummary, lang: str, links: Sequence[tuple[str, str]], budget: int) -> str:
-    """One line per story: title, outlets and languages, links; links go first if it is too long."""
+def render_story(
+    story: StorySummary, lang: str, links: Sequence[tuple[str, str]], budget: int, summary: str = ""
+) -> str:
+    """One line per story: title, outlets and languages, links, then its summary in italics below;
+    if it is too long, the summary goes first, then links, then the title is shortened."""
     title = _clip(" ".join(story.title_in(lang).split()), MAX_TITLE_CHARS)
+    summary = _clip(" ".join(summary.split()), MAX_SUMMARY_CHARS)
+    if summary and _fold(summary) == _fold(title):
+        summary = ""  # a summary that only repeats the headline says nothing
     outlets = _t("outlets", lang, n=story.outlets) if story.outlets != 1 else _t("outlet", lang)
-    meta = _escape(" · ".join(part for part in (outlets, "/".join(story.langs)) if part))
+    meta = escape(" · ".join(part for part in (outlets, "/".join(story.langs)) if part))
     anchors = [_anchor(source, url) for source, url in links if _safe_url(url)][:MAX_LINKS]
     while True:
         tail = " · " + ", ".join(anchors) if anchors else ""
-        line = f"• {_escape(title)} — {meta}{tail}"
+        below = f"\n   <i>{escape(summary)}</i>" if summary else ""
+        line = f"• {escape(title)} — {meta}{tail}{below}"
         if utf16_len(line) <= budget:
             return line
-        if anchors:
+        if summary:
+            summary = ""
+        elif anchors:
             anchors.pop()
         elif len(title) > 1:
             title = _clip(title, len(title) * 3 // 4)
@@ -324,7 +358,7 @@ def _story_line(story: StorySummary, lang: str, links: Sequence[tuple[str, str]]
 
 
 def _anchor(source: str, url: str) -> str:
-    return f'<a href="{_escape(url)}">{_escape(source or urlsplit(url).hostname or url)}</a>'
+    return f'<a href="{escape(url)}">{escape(source or urlsplit(url).hostname or url)}</a>'
 
 
 def _safe_url(url: str) -> bool:
@@ -333,7 +367,7 @@ def _safe_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
@@ -342,7 +376,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _pack(blocks: Sequence[list[str]], budget: int) -> list[str]:
+def pack_blocks(blocks: Sequence[list[str]], budget: int) -> list[str]:
     """Greedy packing of whole blocks into messages; a block too big alone is packed line by line."""
     messages: list[str] = []
     current = ""
@@ -423,6 +457,16 @@ def follow_matches(
         scores[story_id] = float(similarity[:, column].max())
         best[story_id] = texts[column]
     return scores, best
+
+
+def story_summaries(
+    pipeline: Pipeline, stories: Sequence[StorySummary], lang: str, llm: LlmClient | None
+) -> dict[int, str]:
+    """One-line summaries of the stories shown, in the reader's language (cached per story version)."""
+    if not stories:
+        return {}
+    made = summarize_stories(pipeline.store, stories, lang, pipeline.embedder, llm)
+    return {story_id: summary.text for story_id, summary in made.items() if summary.text}
 
 
 def mark_sent(store: Store, digest: Digest, sent_at: datetime) -> None:

@@ -181,7 +181,9 @@ async def digest(update: Update, context: Context) -> None:
     """Send what is new since the chat's last digest (or the last 24 hours) right now."""
     services, lang = services_of(context), await _lang(update, context)
     subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
-    sent = await send_digest(context.application, services.pipeline, services.settings, subscriber, services.now())
+    sent = await send_digest(
+        context.application, services.pipeline, services.settings, subscriber, services.now(), llm=services.llm
+    )
     if not sent:
         await _reply(update, render.t("nothing_new", lang))
 

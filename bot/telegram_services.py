@@ -30,7 +30,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.alerts import Alert, pending_alerts
 from bot.config import Settings
-from bot.digest import mark_sent, prepare_digest, render_alert, render_digest
+from bot.digest import mark_sent, prepare_digest, render_alert, render_digest, story_summaries
 from bot.llm import LlmClient
 from bot.models import Subscriber
 from bot.pipeline import Pipeline
@@ -105,6 +105,7 @@ async def send_digest(
     now: datetime,
     *,
     since: datetime | None = None,
+    llm: LlmClient | None = None,
 ) -> int:
     """Send `subscriber` what is new for them; the number of messages delivered (0: nothing new).
 
@@ -115,10 +116,11 @@ async def send_digest(
     lock = pipeline_lock(pipeline)
     async with lock:
         prepared, links = await asyncio.to_thread(prepare_digest, pipeline, subscriber, settings, now, since)
-    if not prepared.story_ids:
-        return 0
+        if not prepared.story_ids:
+            return 0
+        summaries = await asyncio.to_thread(story_summaries, pipeline, prepared.stories, subscriber.lang, llm)
     delivered = 0
-    for text in render_digest(prepared, subscriber.lang, links):
+    for text in render_digest(prepared, subscriber.lang, links, summaries=summaries):
         try:
             delivered += await _send_with_retries(bot, subscriber.chat_id, text)
         except Forbidden:

@@ -131,6 +131,9 @@ def _add_read_commands(commands: Commands) -> None:
     digest.add_argument("--since", type=_duration, help="stories stored within this long (default: since last digest)")
     digest.add_argument("--limit", type=int, default=30, help="most stories shown (default 30)")
     digest.add_argument("--mark-sent", action="store_true", help="record the shown stories as delivered (with --chat)")
+    digest.add_argument("--weekly", action="store_true", help="the weekly report instead (trend chart, topics, moves)")
+    digest.add_argument("--chart", help="with --weekly: write the report's trend picture as PNG to this file")
+    digest.add_argument("--now", help="ISO date-time to take as now (default: the current time)")
     digest.add_argument("--json", action="store_true", help="print one JSON object")
     digest.set_defaults(command="digest")
 
@@ -180,6 +183,7 @@ def _add_moving_commands(commands: Commands) -> None:
     trends.add_argument("--days", action="store_true", help="count per day instead of per week")
     trends.add_argument("--breadth", action="store_true", help="weight each story by outlets x languages")
     trends.add_argument("--out", help="write the chart as PNG to this file")
+    trends.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the table and chart labels")
     trends.add_argument("--now", help="ISO date-time to take as now (default: the current time)")
     trends.add_argument("--json", action="store_true", help="print one JSON object")
     trends.set_defaults(command="trends")

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, answer_question, title_for
+from bot.cli.render import parse_now
 from bot.config import Paths, Settings, load_settings, resolve_paths
 from bot.dedup import DedupParams
-from bot.digest import Digest, mark_sent, prepare_digest, render_digest
+from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
 from bot.embed import make_embedder
 from bot.errors import UsageError
 from bot.evaluate import evaluate
 from bot.llm import make_llm
 from bot.models import Subscriber
 from bot.pipeline import Pipeline, open_pipeline
+from bot.report import prepare_report, render_caption, render_report
 from bot.search import Filters, StoryHit, search_stories
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
@@ -98,21 +100,66 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     paths = resolve_paths(args.data_dir)
     _check_digest_usage(settings, paths, args)
-    now = datetime.now(UTC)
+    now = parse_now(args.now)
+    if args.weekly:
+        return _weekly(settings, paths, args, now)
     pipeline, _ = open_pipeline(settings, paths)
+    llm = make_llm(settings)
     try:
         subscriber = _digest_subscriber(pipeline, args)
         since = now - args.since if args.since else None
         digest, links = prepare_digest(pipeline, subscriber, settings, now, since, limit=args.limit)
-        messages = render_digest(digest, subscriber.lang, links)
+        summaries = story_summaries(pipeline, digest.stories, subscriber.lang, llm)
+        messages = render_digest(digest, subscriber.lang, links, summaries=summaries)
         if args.mark_sent:
             mark_sent(pipeline.store, digest, now)
     finally:
         pipeline.close()
+        if llm is not None:
+            llm.close()
     if args.json:
         print(json.dumps(_digest_json(digest, subscriber.lang, messages, args.mark_sent), ensure_ascii=False))
     else:
         print("\n\n".join(messages))
+    return 0
+
+
+def _weekly(settings: Settings, paths: Paths, args: argparse.Namespace, now: datetime) -> int:
+    """The weekly report as Telegram would get it: the picture (written to --chart), its caption, the messages."""
+    pipeline, _ = open_pipeline(settings, paths)
+    llm = make_llm(settings)
+    try:
+        subscriber = _digest_subscriber(pipeline, args)
+        report = prepare_report(pipeline, subscriber, settings, now, llm, chart=bool(args.chart))
+        if args.mark_sent:
+            pipeline.store.record_delivery(subscriber.chat_id, report.story_ids, now)
+    finally:
+        pipeline.close()
+        if llm is not None:
+            llm.close()
+    if args.chart and report.chart:
+        Path(args.chart).write_bytes(report.chart)
+    caption, messages = render_caption(report), render_report(report)
+    if args.json:
+        sections = {s.theme: [t.label for t in s.topics] for s in report.sections}
+        print(
+            json.dumps(
+                {
+                    "chat_id": report.chat_id,
+                    "lang": report.lang,
+                    "caption": caption,
+                    "messages": messages,
+                    "story_ids": report.story_ids,
+                    "topics": sections,
+                    "chart": args.chart,
+                    "marked_sent": args.mark_sent,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        head = [f"{caption}\n[picture: {args.chart}]"] if report.chart else []  # without one, messages lead with it
+        print("\n\n".join([*head, *messages]))
     return 0
 
 

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.errors import UsageError
+
+
+def parse_now(value: str | None) -> datetime:
+    """`--now` as an aware UTC time (a time without a zone is taken as UTC), else the present second."""
+    if not value:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--now must be an ISO date-time such as 2024-12-11T09:00:00Z, got {value!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     """Columns padded to their widest cell, two spaces apart, trailing blanks trimmed."""
