@@ -21,6 +21,7 @@ from bot.models import Item, RawEntry
 
 MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 20_000
+EARLIEST_DATE = datetime(1991, 1, 1, tzinfo=UTC)  # before arXiv and the web: a placeholder, not a date
 FUTURE_TOLERANCE = timedelta(days=1)
 
 _TRACKING_PARAMS = frozenset(
@@ -178,13 +179,15 @@ def detect_language(text: str, hint: str = "") -> str:
 def publication_time(entry: RawEntry) -> tuple[datetime, bool]:
     """UTC publication time, and whether fetch time had to stand in for it.
 
-    A date in the future (beyond a day of clock skew) is a feed bug, not news from tomorrow.
+    A date in the future (beyond a day of clock skew) is a feed bug, not news from tomorrow; so is one
+    before the web had feeds (Go's zero time "Mon, 01 Jan 0001", a Unix epoch 1970), which retention
+    would otherwise drop without a word.
     """
     fetched = _utc(entry.fetched_at)
     for candidate in (entry.published, entry.updated):
         if candidate is not None:
             moment = _utc(candidate)
-            if moment <= fetched + FUTURE_TOLERANCE:
+            if EARLIEST_DATE <= moment <= fetched + FUTURE_TOLERANCE:
                 return moment, False
     return fetched, True
 

@@ -217,16 +217,44 @@ def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[st
 
 
 def _describe_transport_error(exc: httpx.HTTPError, url: str) -> str:
+    """What went wrong, in words: httpx's own message is often empty, so the innermost OS error speaks."""
     host = urlsplit(url).hostname or url
+    cause = _root_cause(exc)
+    if isinstance(exc, httpx.ConnectError) and _is_name_lookup(exc):
+        return f"cannot resolve {host} (DNS): {cause or 'name lookup failed'}"
     if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect to {host}: {exc or 'connection failed'}"
+        return f"cannot connect to {host}: {cause or 'connection failed'}"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return f"{host} broke off the response: {exc or 'protocol error'}"
+        return f"{host} broke off the response: {cause or 'protocol error'}"
     if isinstance(exc, httpx.ReadError):
-        return f"connection to {host} lost while reading: {exc or 'read error'}"
+        return f"connection to {host} lost while reading: {cause or 'read error'}"
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return f"invalid URL {url!r}: {exc}"
-    return f"network error talking to {host}: {exc or type(exc).__name__}"
+    return f"network error talking to {host}: {cause or type(exc).__name__}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The most specific message in the chain: an OS error's text ("Connection reset by peer") when there is one."""
+    for error in reversed(_chain(exc)):
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror
+        if str(error):
+            return str(error)
+    return ""
+
+
+def _is_name_lookup(exc: BaseException) -> bool:
+    return any(isinstance(error, socket.gaierror) for error in _chain(exc)) or "name resolution" in str(exc).lower()
 
 
 async def _refuse_private_address(request: httpx.Request) -> None:

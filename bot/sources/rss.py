@@ -38,6 +38,7 @@ _ARXIV_ID = r"(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[a-z-]{2,})?/\d{7})(?:v(\d+))?"
 _ARXIV_PAGE = re.compile(r"^(?:oai:arxiv\.org:|https?://(?:www\.|export\.)?arxiv\.org/abs/)" + _ARXIV_ID, re.I)
 _ARXIV_MENTION = re.compile(r"\barxiv:" + _ARXIV_ID, re.I)
 _OLD_ARXIV_TITLE_SUFFIX = re.compile(r"\.?\s*\(arXiv:\S+ \[[^\]]*\][^)]*\)\s*$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2}))?")
 _ANNOUNCE_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(?:Abstract:\s*)?")
 _SKIPPED_ANNOUNCE_TYPES = frozenset({"replace-cross"})
 _TAG = re.compile(r"<[^>]+>")
@@ -214,9 +215,9 @@ def _to_raw_entry(entry: Any, source: str, fetched_at: datetime, base: str, lang
         guid=guid[:TITLE_MAX],
         summary_html=summary[:TEXT_MAX],
         content_html=_first_content(entry)[:TEXT_MAX],
-        published=_utc(entry.get("published_parsed")),
+        published=_checked_date(entry.get("published", ""), entry.get("published_parsed")),
         # dict.get: FeedParserDict.get("updated_parsed") silently falls back to published_parsed
-        updated=_utc(dict.get(entry, "updated_parsed")),
+        updated=_checked_date(dict.get(entry, "updated", ""), dict.get(entry, "updated_parsed")),
         authors=_authors(entry, split_commas=bool(arxiv_id)),
         tags=_unique(tag.get("term") or "" for tag in entry.get("tags", [])),
         lang_hint=lang,
@@ -267,6 +268,19 @@ def _first_content(entry: Any) -> str:
     if not contents:
         return ""
     return _html_of(contents[0], contents[0].get("value", ""))
+
+
+def _checked_date(raw: Any, parsed: Any) -> datetime | None:
+    """The parsed date, unless the raw text is an ISO date with a field out of range: feedparser rolls
+    2024-13-45 over into a real-looking 2025 date, which would be stored as if the feed had said so."""
+    match = _ISO_DATE.match(str(raw or "").strip())
+    if match and not _valid_fields(*(int(part or 0) for part in match.groups())):
+        return None
+    return _utc(parsed)
+
+
+def _valid_fields(year: int, month: int, day: int, hour: int, minute: int) -> bool:
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(max(year, 1), month)[1] and hour <= 23 and minute <= 59
 
 
 def _utc(parsed: Any) -> datetime | None:
