@@ -29,7 +29,7 @@ from bot.pipeline import Pipeline
 from bot.search import Filters, people_timeline, search_stories
 from bot.service_runner import SCHEDULER
 from bot.store import Store
-from bot.telegram_services import NO_PREVIEW, Context, send_digest, services_of, utc_now
+from bot.telegram_services import NO_PREVIEW, Context, send_digest, send_trends, services_of, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,13 @@ async def alerts(update: Update, context: Context) -> None:
     await _reply(update, render.t("alerts_set", subscriber.lang, state=state))
 
 
+async def trends(update: Update, context: Context) -> None:
+    """Send the trend picture of the chat's themes now, with its figures in the caption."""
+    services, lang = services_of(context), await _lang(update, context)
+    subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
+    await send_trends(context.application, services.pipeline, services.settings, subscriber, services.now())
+
+
 async def digest(update: Update, context: Context) -> None:
     """Send what is new since the chat's last digest (or the last 24 hours) right now."""
     services, lang = services_of(context), await _lang(update, context)
@@ -319,6 +326,7 @@ HANDLERS = {
     "settings": settings_command,
     "digest": digest,
     "alerts": alerts,
+    "trends": trends,
     "ask": ask,
     "sources": sources,
     "addsource": addsource,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
@@ -34,6 +34,7 @@ from bot.digest import mark_sent, prepare_digest, render_alert, render_digest, s
 from bot.llm import LlmClient
 from bot.models import Subscriber
 from bot.pipeline import Pipeline
+from bot.report import chart_png, prepare_report, render_caption, render_report, subscriber_trends
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,18 +120,8 @@ async def send_digest(
         if not prepared.story_ids:
             return 0
         summaries = await asyncio.to_thread(story_summaries, pipeline, prepared.stories, subscriber.lang, llm)
-    delivered = 0
-    for text in render_digest(prepared, subscriber.lang, links, summaries=summaries):
-        try:
-            delivered += await _send_with_retries(bot, subscriber.chat_id, text)
-        except Forbidden:
-            log.info("chat %s blocked the bot or left; marking it inactive", subscriber.chat_id)
-            async with lock:
-                await asyncio.to_thread(_deactivate, pipeline.store, subscriber.chat_id)
-            break
-        except (NetworkError, RetryAfter) as exc:
-            log.warning("giving up on the digest for chat %s: %s", subscriber.chat_id, type(exc).__name__)
-            break
+    messages = render_digest(prepared, subscriber.lang, links, summaries=summaries)
+    delivered = await _deliver(pipeline, subscriber.chat_id, [_text(bot, subscriber.chat_id, m) for m in messages])
     if delivered:
         async with lock:
             await asyncio.to_thread(mark_sent, pipeline.store, prepared, now)
@@ -147,16 +138,7 @@ async def send_alerts(target: App | Bot, pipeline: Pipeline, settings: Settings,
     sent = 0
     for alert in alerts:
         text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text)
-        try:
-            delivered = await _send_with_retries(bot, alert.chat_id, text)
-        except Forbidden:
-            async with lock:
-                await asyncio.to_thread(_deactivate, pipeline.store, alert.chat_id)
-            continue
-        except (NetworkError, RetryAfter) as exc:
-            log.warning("alert for chat %s not sent (%s); retrying next tick", alert.chat_id, type(exc).__name__)
-            continue
-        if delivered:
+        if await _deliver(pipeline, alert.chat_id, [_text(bot, alert.chat_id, text)]):
             story = alert.story
             async with lock:
                 await asyncio.to_thread(
@@ -174,24 +156,99 @@ def _prepare_alerts(
     return alerts, links
 
 
-async def _send_with_retries(bot: Bot, chat_id: int, text: str) -> int:
+async def send_report(
+    target: App | Bot,
+    pipeline: Pipeline,
+    settings: Settings,
+    subscriber: Subscriber,
+    now: datetime,
+    *,
+    llm: LlmClient | None = None,
+) -> int:
+    """Send the weekly report: the trend picture first (its caption carries the figures), then the topics and
+    moves; recorded as sent like a digest. The number of messages delivered."""
+    bot = target.bot if isinstance(target, Application) else target
+    async with pipeline_lock(pipeline):
+        report = await asyncio.to_thread(prepare_report, pipeline, subscriber, settings, now, llm)
+    chat = subscriber.chat_id
+    sends = [_photo(bot, chat, report.chart, render_caption(report.trends, report.lang))] if report.chart else []
+    sends += [_text(bot, chat, message) for message in render_report(report)]
+    delivered = await _deliver(pipeline, chat, sends)
+    if delivered:
+        async with pipeline_lock(pipeline):
+            await asyncio.to_thread(pipeline.store.record_delivery, chat, report.story_ids, now)
+    return delivered
+
+
+async def send_trends(
+    target: App | Bot, pipeline: Pipeline, settings: Settings, subscriber: Subscriber, now: datetime
+) -> int:
+    """The trend picture on demand (/trends): the subscriber's themes over the last weeks, in their language."""
+    bot = target.bot if isinstance(target, Application) else target
+    async with pipeline_lock(pipeline):
+        trends = await asyncio.to_thread(subscriber_trends, pipeline.store, subscriber, settings, now)
+    png = await asyncio.to_thread(chart_png, trends, subscriber.lang)  # drawing needs no store: outside the lock
+    caption = render_caption(trends, subscriber.lang)
+    return await _deliver(pipeline, subscriber.chat_id, [_photo(bot, subscriber.chat_id, png, caption)])
+
+
+def scheduled_delivery(
+    target: App | Bot, pipeline: Pipeline, settings: Callable[[], Settings], llm: Callable[[], LlmClient | None]
+) -> Callable[[Subscriber, datetime], Awaitable[int]]:
+    """What the scheduler calls at a subscriber's time: the weekly report or the daily digest, as they chose."""
+
+    async def deliver(subscriber: Subscriber, now: datetime) -> int:
+        send = send_report if subscriber.frequency == "weekly" else send_digest
+        return await send(target, pipeline, settings(), subscriber, now, llm=llm())
+
+    return deliver
+
+
+Send = Callable[[], Awaitable[object]]
+
+
+def _text(bot: Bot, chat_id: int, text: str) -> Send:
+    return lambda: bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, read_timeout=SEND_READ_TIMEOUT
+    )
+
+
+def _photo(bot: Bot, chat_id: int, png: bytes, caption: str) -> Send:
+    return lambda: bot.send_photo(
+        chat_id, png, caption=caption, parse_mode=ParseMode.HTML, read_timeout=SEND_READ_TIMEOUT, write_timeout=30
+    )
+
+
+async def _deliver(pipeline: Pipeline, chat_id: int, sends: Sequence[Send]) -> int:
+    """Send the messages in order; stop at a chat that blocked us (marked inactive) or a network failure.
+    The number of messages that were (or may have been) delivered."""
+    delivered = 0
+    for send in sends:
+        try:
+            delivered += await _send_with_retries(send, chat_id)
+        except Forbidden:
+            log.info("chat %s blocked the bot or left; marking it inactive", chat_id)
+            async with pipeline_lock(pipeline):
+                await asyncio.to_thread(_deactivate, pipeline.store, chat_id)
+            break
+        except (NetworkError, RetryAfter) as exc:
+            log.warning("giving up on sending to chat %s: %s", chat_id, type(exc).__name__)
+            break
+    return delivered
+
+
+async def _send_with_retries(send: Send, chat_id: int) -> int:
     """1 when the message was (or may have been) delivered, 0 when Telegram rejected it as malformed."""
     for attempt in range(SEND_ATTEMPTS):
         try:
-            await bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW,
-                read_timeout=SEND_READ_TIMEOUT,
-            )
+            await send()
             return 1
-        except BadRequest:  # our bug (bad HTML, too long): skip this message, keep the rest of the digest
-            log.exception("Telegram rejected a digest message for chat %s", chat_id)
+        except BadRequest:  # our bug (bad HTML, too long): skip this message, keep the rest
+            log.exception("Telegram rejected a message for chat %s", chat_id)
             return 0
         except NetworkError as exc:
             if _maybe_delivered(exc):
-                log.warning("no answer to a digest message for chat %s; not resending (it may have arrived)", chat_id)
+                log.warning("no answer to a message for chat %s; not resending (it may have arrived)", chat_id)
                 return 1
             if attempt == SEND_ATTEMPTS - 1:
                 raise

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,6 +91,20 @@ def test_times_skipped_or_repeated_by_dst_fire_once():
     repeated = sub("01:30", "America/New_York", last_digest_at=utc(2024, 11, 3, 5, 30))  # first 01:30 (EDT)
     assert last_digest_time(repeated, utc(2024, 11, 3, 6, 45)) == utc(2024, 11, 3, 5, 30)
     assert not digest_due(repeated, utc(2024, 11, 3, 6, 45))  # the second 01:30 (EST) is not another digest
+
+
+def test_weekly_report_falls_on_the_chosen_weekday_in_the_subscribers_zone():
+    friday = Subscriber(chat_id=1, frequency="weekly", weekly_day=4, digest_time="09:00", timezone="Asia/Shanghai")
+    sunday = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    assert next_digest_time(friday, sunday) == datetime(2026, 11, 27, 1, 0, tzinfo=UTC)  # Fri 09:00 in Shanghai
+    assert last_digest_time(friday, sunday) == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    sent = replace(friday, last_digest_at=datetime(2026, 11, 20, 1, 0, 5, tzinfo=UTC))
+    assert not digest_due(sent, datetime(2026, 11, 27, 0, 59, tzinfo=UTC))  # the whole week in between: not due
+    assert digest_due(sent, datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
+    late_thursday = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # already Friday 01:00 in Shanghai
+    assert next_digest_time(friday, late_thursday) == datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    daily = replace(friday, frequency="daily")
+    assert next_digest_time(daily, sunday) == datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 def test_digest_due_only_once_the_time_has_come():

@@ -464,6 +464,42 @@ def test_settings_and_theme_arguments():
     assert parse_themes(["LLM,robotics", "nope"], ["llm", "robotics", "other"]) == (("llm", "robotics"), ["nope"])
 
 
+def test_frequency_and_quiet_hours_settings():
+    assert parse_setting(["frequency", "daily"])[0] == {"frequency": "daily"}
+    assert parse_setting(["frequency", "weekly"])[0] == {"frequency": "weekly", "weekly_day": 0}
+    assert parse_setting(["frequency", "weekly", "Fri"]) == (
+        {"frequency": "weekly", "weekly_day": 4},
+        "frequency_set",
+        "weekly Friday",
+    )
+    assert parse_setting(["frequency", "weekly", "周日"])[0]["weekly_day"] == 6
+    assert parse_setting(["frequency", "weekly", "7"])[0]["weekly_day"] == 6
+    assert parse_setting(["quiet", "23:00-7:00"]) == ({"quiet": "23:00-07:00"}, "quiet_set", "23:00-07:00")
+    assert parse_setting(["quiet", "off"])[0] == {"quiet": ""}
+    for bad in (["frequency", "hourly"], ["frequency", "weekly", "someday"], ["frequency", "daily", "mon"]):
+        with pytest.raises(SettingError) as problem:
+            parse_setting(bad)
+        assert problem.value.key == "bad_frequency"
+    with pytest.raises(SettingError) as problem:
+        parse_setting(["quiet", "late"])
+    assert problem.value.key == "bad_quiet"
+
+
+async def test_weekly_alerts_and_quiet_settings_round_trip(api, bot, pipeline):
+    chat = 1031
+    replies = await reply_to(api, chat, "/settings frequency weekly fri", "/settings quiet 23:00-07:00", "/alerts on")
+    assert replies == ["Digest frequency: weekly Friday.", "Quiet hours: 23:00-07:00.", "Breaking alerts on."]
+    saved = pipeline.store.subscriber(chat)
+    assert (saved.frequency, saved.weekly_day, saved.quiet, saved.alerts) == ("weekly", 4, "23:00-07:00", True)
+    (shown,) = await reply_to(api, chat, "/settings")
+    assert "digest: weekly on Friday at 08:30" in shown and "quiet hours: 23:00-07:00" in shown
+    assert await reply_to(api, chat, "/alerts off", "/settings quiet 25:00-07:00") == [
+        "Breaking alerts off.",
+        "25:00-07:00 is not a quiet-hours range: use HH:MM-HH:MM, e.g. 23:00-07:00, or off.",
+    ]
+    assert pipeline.store.subscriber(chat).alerts is False
+
+
 def test_chunk_lines_breaks_between_lines_under_the_limit():
     lines = [f"line {n} " + "x" * 50 for n in range(200)]
     messages = chunk_lines(lines, limit=1000)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.answer import Answer, answer_question, title_for
-from bot.cli.render import parse_now
+from bot.cli.render import parse_now, require_data
 from bot.config import Paths, Settings, load_settings, resolve_paths
 from bot.dedup import DedupParams
 from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
@@ -56,7 +56,7 @@ def _check_ask_usage(settings: Settings, paths: Paths, args: argparse.Namespace)
         raise UsageError(f"unknown theme {args.theme!r}; themes: {_theme_names(settings)}")
     if not 1 <= args.k <= 50:
         raise UsageError(f"--k must be between 1 and 50, got {args.k}")
-    _require_data(paths)
+    require_data(paths)
 
 
 def _print_answer(answer: Answer) -> None:
@@ -139,7 +139,7 @@ def _weekly(settings: Settings, paths: Paths, args: argparse.Namespace, now: dat
             llm.close()
     if args.chart and report.chart:
         Path(args.chart).write_bytes(report.chart)
-    caption, messages = render_caption(report), render_report(report)
+    caption, messages = render_caption(report.trends, report.lang), render_report(report)
     if args.json:
         sections = {s.theme: [t.label for t in s.topics] for s in report.sections}
         print(
@@ -171,7 +171,7 @@ def _check_digest_usage(settings: Settings, paths: Paths, args: argparse.Namespa
         raise UsageError("--mark-sent needs --chat: an ad-hoc digest has nobody to record a delivery for")
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
-    _require_data(paths)
+    require_data(paths)
 
 
 def _digest_subscriber(pipeline: Pipeline, args: argparse.Namespace) -> Subscriber:
@@ -201,11 +201,6 @@ def _digest_json(digest: Digest, lang: str, messages: list[str], marked: bool) -
 
 def _theme_names(settings: Settings) -> str:
     return ", ".join(settings.themes) or "none configured"
-
-
-def _require_data(paths: Paths) -> None:
-    if not paths.db.exists():
-        raise UsageError(f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir")
 
 
 # -- eval ------------------------------------------------------------------------------------

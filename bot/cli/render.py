@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.config import Paths
 from bot.errors import UsageError
 
 
@@ -16,6 +17,12 @@ def parse_now(value: str | None) -> datetime:
     except ValueError:
         raise UsageError(f"--now must be an ISO date-time such as 2024-12-11T09:00:00Z, got {value!r}") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def require_data(paths: Paths) -> None:
+    """A command that reads the store needs one: say where it looked and how to make one."""
+    if not paths.db.exists():
+        raise UsageError(f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir")
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -17,7 +17,8 @@ from bot.overlay import overlay_path, with_overlay
 from bot.pipeline import open_pipeline
 from bot.scheduler import Service
 from bot.service_runner import attach, run_headless
-from bot.telegram_app import build_application, pipeline_lock, run_polling, send_alerts, send_digest
+from bot.telegram_app import build_application, pipeline_lock, run_polling, send_alerts
+from bot.telegram_services import scheduled_delivery, services_of
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         service = Service(
             settings,
             pipeline,
-            lambda subscriber, now: send_digest(application, pipeline, service.settings, subscriber, now),
+            scheduled_delivery(application, pipeline, lambda: service.settings, lambda: services_of(application).llm),
             send_alerts=lambda now: send_alerts(application, pipeline, service.settings, now),
             load=load,
             watch=watch,

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.cli.render import parse_now
+from bot.cli.render import parse_now, require_data
 from bot.config import resolve_paths
 from bot.errors import UsageError
 from bot.store import Store
@@ -24,8 +24,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     paths = resolve_paths(args.data_dir)
     if not 1 <= args.weeks <= MAX_WEEKS:
         raise UsageError(f"--weeks must be between 1 and {MAX_WEEKS}, got {args.weeks}")
-    if not paths.db.exists():
-        raise UsageError(f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir")
+    require_data(paths)
     now = parse_now(args.now)
     lang = getattr(args, "lang", None) or "en"
     store = Store.open(paths.db)
