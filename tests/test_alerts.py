@@ -17,6 +17,7 @@ from bot.config import AlertsConfig, Settings, TelegramConfig, resolve_paths
 from bot.digest import prepare_digest
 from bot.models import RawEntry, Subscriber
 from bot.pipeline import open_pipeline
+from bot.scheduler import ALERT_JOB, Service
 from bot.store import Coverage, StorySummary
 from bot.telegram_app import build_application, send_alerts, serving
 
@@ -265,4 +266,22 @@ async def test_an_alerted_story_stays_out_of_the_digest_until_it_grows(api, data
         grown = [s for s in pipeline.store.stories(digest.story_ids).values() if s.outlets >= 5]
         assert len(grown) == 1  # it grew since the alert: the digest shows it again
     finally:
+        pipeline.close()
+
+
+async def test_the_service_runs_alerts_on_their_own_tick_and_survives_a_failing_sender(data, embedder):
+    calls: list[datetime] = []
+
+    async def failing(now: datetime) -> int:
+        calls.append(now)
+        raise RuntimeError("telegram is down")
+
+    pipeline, _ = open_pipeline(Settings(), resolve_paths(data), embedder)
+    service = Service(Settings(), pipeline, send_alerts=failing)
+    try:
+        await service.start(paused=True, now=T0)
+        assert service.scheduler.get_job(ALERT_JOB) is not None
+        assert await service.alert_tick(T0) == 0 and calls == [T0]  # logged, not raised: the next tick retries
+    finally:
+        await service.shutdown()
         pipeline.close()

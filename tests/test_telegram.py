@@ -498,6 +498,10 @@ async def test_weekly_alerts_and_quiet_settings_round_trip(api, bot, pipeline):
         "25:00-07:00 is not a quiet-hours range: use HH:MM-HH:MM, e.g. 23:00-07:00, or off.",
     ]
     assert pipeline.store.subscriber(chat).alerts is False
+    (caption,) = await reply_to(api, chat, "/trends")
+    (photo,) = [m for m in api.sent_messages(chat) if m["kind"] == "photo"]
+    assert caption == photo["text"] and caption.startswith("📈 <b>Weekly AI report</b>")
+    assert photo["photo"].startswith(b"\x89PNG")
 
 
 def test_chunk_lines_breaks_between_lines_under_the_limit():
