@@ -189,28 +189,40 @@ def test_status_is_fast_and_never_loads_the_embedding_model(config: Path, tmp_pa
     assert elapsed < 5  # about 0.6 s here; the model alone takes longer to load than this whole run
 
 
-def test_migration_4_opens_a_version_3_database(tmp_path: Path):
+def test_later_migrations_open_a_version_3_database_and_keep_its_rows(tmp_path: Path):
     path = tmp_path / "bot.db"
     db = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:3]:  # exactly what the code before this migration created
+    for script in MIGRATIONS[:3]:  # exactly what the code before these migrations created
         for statement in statements(script):
             db.execute(statement)
     db.execute("PRAGMA user_version=3")
     db.execute("INSERT INTO source_state (name, consecutive_errors) VALUES ('kept', 2)")
+    db.execute(
+        "INSERT INTO subscribers (chat_id, digest_time, subscribed, created_at)"
+        " VALUES (5, '07:15', 1, '2024-01-01T00:00:00+00:00')"
+    )
     db.close()
 
     store = Store.open(path)
     try:
-        assert SCHEMA_VERSION == 4
-        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert SCHEMA_VERSION == 5
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 5
         assert store.source_state("kept").consecutive_errors == 2
+        old = store.subscriber(5)  # v5: frequency, weekday, alerts and quiet hours, with their defaults
+        assert (old.digest_time, old.frequency, old.weekly_day, old.alerts, old.quiet) == (
+            "07:15",
+            "daily",
+            0,
+            False,
+            "",
+        )
         assert store.get_meta("missing") is None
         store.set_meta("k", "v1")
         store.set_meta("k", "v2")
         assert store.get_meta("k") == "v2"
     finally:
         store.close()
-    Store.open(path).close()  # opening again at version 4 runs nothing
+    Store.open(path).close()  # opening again at the current version runs nothing
 
 
 def test_scheduler_writes_the_heartbeat(tmp_path: Path, embedder):
