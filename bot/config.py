@@ -161,6 +161,7 @@ class IndexConfig(_Strict):
     """How the vector index is built: exact search while it is small, approximate beyond `exact_below` vectors."""
 
     exact_below: int = Field(default=200_000, ge=0)
+    nprobe: int = Field(default=32, ge=1)  # IVF lists scanned per query: recall against latency (bench/search.py)
 
 
 class TopicsConfig(_Strict):

@@ -261,7 +261,7 @@ def open_pipeline(settings: Settings, paths: Paths, embedder: Embedder | None = 
     """Open the store, the embedder and the index, repairing the index from the store if needed."""
     store = Store.open(paths.db)
     embedder = embedder or make_embedder(settings.embedding)
-    index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim)
+    index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
     if repair.reason:
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
     classifier = ThemeClassifier(settings.themes, embedder) if settings.themes else None

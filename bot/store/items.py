@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -59,8 +59,8 @@ class ItemsPart(Connection):
                 touched.add(story_id)
             for sighting in seen:
                 item_id = sighting.item_id or ids[sighting.new_ref]
-                self._record_sighting(db, item_id, sighting, model)
-                touched.add(db.execute("SELECT story_id FROM items WHERE id=?", (item_id,)).fetchone()[0])
+                if self._record_sighting(db, item_id, sighting, model):  # a listing seen again changes nothing
+                    touched.add(db.execute("SELECT story_id FROM items WHERE id=?", (item_id,)).fetchone()[0])
             labels = {stories.get(key, key): value for key, value in (story_labels or {}).items()}
             for story_id in touched - {None}:
                 refresh_story(db, story_id, labels.get(story_id))
@@ -110,11 +110,12 @@ class ItemsPart(Connection):
         db.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, item.title, item.text))
         return item_id
 
-    def _record_sighting(self, db: sqlite3.Connection, item_id: int, sighting: Sighting, model: str) -> None:
+    def _record_sighting(self, db: sqlite3.Connection, item_id: int, sighting: Sighting, model: str) -> bool:
+        """Record another outlet or a new wording of a stored item; whether its story changed."""
         item = sighting.item
-        self._add_identities(db, item_id, item)
+        new_outlet = self._add_identities(db, item_id, item)
         if sighting.vector is None:
-            return
+            return new_outlet
         db.execute(
             "UPDATE items SET title=?, text=?, lang=?, content_hash=?, arxiv_version=?, authors=?, tags=? WHERE id=?",
             (
@@ -139,18 +140,21 @@ class ItemsPart(Connection):
                 ),
             )
         self._add_vector(db, item_id, sighting.vector, model)
+        return True
 
     @staticmethod
-    def _add_identities(db: sqlite3.Connection, item_id: int, item: Item) -> None:
-        """Tie the item's identities (URL, GUID, arXiv id) and this source's sighting of it to `item_id`."""
+    def _add_identities(db: sqlite3.Connection, item_id: int, item: Item) -> bool:
+        """Tie the item's identities (URL, GUID, arXiv id) and this source's sighting of it to `item_id`;
+        whether this source is new for the item."""
         db.executemany(
             "INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
             [(key, item_id) for key in item.identities()],
         )
-        db.execute(
+        cursor = db.execute(
             "INSERT OR IGNORE INTO item_sources (item_id, source, url, first_seen) VALUES (?,?,?,?)",
             (item_id, item.source, item.url, iso(item.fetched_at)),
         )
+        return cursor.rowcount > 0
 
     @staticmethod
     def _add_vector(db: sqlite3.Connection, item_id: int, vector: np.ndarray, model: str) -> None:
@@ -231,3 +235,36 @@ class ItemsPart(Connection):
             (expression, limit),
         )
         return [row[0] for row in rows]
+
+    def iter_vectors(self, model: str, dim: int, chunk: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """What `vectors` returns, `chunk` rows at a time in id order: an index rebuild of a million
+        vectors streams them instead of holding 2 GB of float32. One statement, so one snapshot.
+        """
+        rows = self._db.execute("SELECT item_id, vector FROM vectors WHERE model=? ORDER BY item_id", (model,))
+        while batch := rows.fetchmany(chunk):
+            found = self._vector_rows(batch, dim)
+            if len(found[0]):
+                yield found
+
+    def vectors_of(self, model: str, dim: int, item_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored (ids, vectors) of these items, those that have one, in id order.
+
+        What a rebuild uses to catch up on the items added while it ran, and opening the index to add
+        the few a crash left out, without scanning every vector.
+        """
+        rows = self._select_in(
+            "SELECT item_id, vector FROM vectors WHERE model=? AND item_id IN ({marks})", list(item_ids), model
+        )
+        return self._vector_rows(sorted(rows, key=lambda row: row[0]), dim)
+
+    def database_file(self) -> str:
+        """The file behind this store ("" in memory): a reader on another thread opens its own `Store` on it,
+        since one connection must not serve two threads at once."""
+        return str(self._db.execute("PRAGMA database_list").fetchone()[2])
+
+    @staticmethod
+    def _vector_rows(rows: Sequence[sqlite3.Row], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 matrix) of (item_id, blob) rows, skipping blobs of another width."""
+        kept = [(item_id, blob) for item_id, blob in rows if len(blob) == dim * 4]
+        ids = np.fromiter((item_id for item_id, _ in kept), dtype=np.int64, count=len(kept))
+        return ids, np.frombuffer(b"".join(blob for _, blob in kept), dtype=np.float32).reshape(len(kept), dim)
