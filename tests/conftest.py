@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botapi import BotApi
 from feedserver import SHARED_FEEDS, FeedServer
 
 from bot.embed import UseEmbedder
@@ -39,3 +40,13 @@ def shared_feeds() -> Path:
     if not SHARED_FEEDS.is_dir():
         pytest.skip(f"recorded feeds not found at {SHARED_FEEDS} (../shared is not beside the repo)")
     return SHARED_FEEDS
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[BotApi]:
+    """The Bot API stand-in on 127.0.0.1, one per test module (tests call `api.reset()` as they need)."""
+    server = BotApi().start()
+    try:
+        yield server
+    finally:
+        server.stop()

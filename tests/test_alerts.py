@@ -162,15 +162,6 @@ FIFTH = (
 
 
 @pytest.fixture(scope="module")
-def api():
-    server = BotApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def golden(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     root = tmp_path_factory.mktemp("alerts")
     pipeline, _ = open_pipeline(Settings(), resolve_paths(root), embedder)

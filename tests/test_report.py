@@ -164,15 +164,6 @@ WEEK_OF_NEWS = [
 
 
 @pytest.fixture(scope="module")
-def api():
-    server = BotApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def golden(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     root = tmp_path_factory.mktemp("weekly")
     pipeline, _ = open_pipeline(load_settings(REPO / "sources.yaml"), resolve_paths(root), embedder)

@@ -102,15 +102,6 @@ ENTRIES = [
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[BotApi]:
-    server = BotApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def golden(tmp_path_factory: pytest.TempPathFactory, embedder: UseEmbedder) -> Path:
     """A data dir with the entries above ingested once; each test works on its own copy."""
     root = tmp_path_factory.mktemp("golden")
