@@ -50,7 +50,6 @@ _TEXT: dict[str, tuple[str, str]] = {  # (en, zh)
     "title": ("📈 <b>Weekly AI report</b> · {start} – {end}", "📈 <b>AI 周报</b> · {start} – {end}"),
     "theme_count": ("{n} this week ({last} the week before)", "本周 {n} 条（上周 {last} 条）"),
     "emerging": ("🔥 emerging", "🔥 升温"),
-    "topic": ("{label}", "{label}"),
     "moves": ("People moves this week", "本周人事变动"),
     "quiet": ("A quiet week: no topic stood out.", "本周较平静，没有明显升温的话题。"),
     "chart_note": ("Stories per theme, last {n} weeks", "近 {n} 周各主题报道数"),
