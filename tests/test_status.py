@@ -34,6 +34,7 @@ JSON_KEYS = {
     "items",
     "stories",
     "index_vectors",
+    "index_structure",
     "sources",
     "last_attempt",
     "last_success",
@@ -103,6 +104,7 @@ def test_some_sources_failing_is_healthy_and_counted(capsys, config: Path, tmp_p
     assert code == 0 and report["ok"] and report["problems"] == []
     assert report["sources"] == {"enabled": 3, "healthy": 1, "failing": 1, "pending": 1, "failing_names": ["b"]}
     assert report["index_vectors"] == 7 and report["items"] == 0 and report["stories"] == 0
+    assert report["index_structure"] == "flat"
     assert report["last_attempt"] == (now - timedelta(minutes=2)).isoformat(timespec="seconds")
     assert report["last_success"] == (now - timedelta(hours=1)).isoformat(timespec="seconds")
     assert report["subscribers"] == 1 and [d["chat_id"] for d in report["next_digests"]] == [42]

@@ -53,6 +53,7 @@ class Status:
     items: int
     stories: int
     index_vectors: int | None
+    index_structure: str | None  # "flat" (exact) or "ivf-sq8" (approximate, above index.exact_below)
     sources: Sources
     last_attempt: str | None
     last_success: str | None
@@ -91,12 +92,14 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
     age = (now - heartbeat).total_seconds() if heartbeat else None
     stale = check_scheduler and (age is None or age > _stale_after(every).total_seconds())
     problems = _problems(sources, stale, heartbeat)
+    index = index_meta(paths.index_dir)
     return Status(
         ok=not problems,
         problems=problems,
         items=counts[0],
         stories=counts[1],
-        index_vectors=index_size(paths.index_dir),
+        index_vectors=index.get("count"),
+        index_structure=index.get("structure"),
         sources=sources,
         last_attempt=iso(max((s.last_attempt for s in states.values() if s.last_attempt), default=None)),
         last_success=iso(max((s.last_success for s in states.values() if s.last_success), default=None)),
@@ -109,13 +112,16 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
     )
 
 
-def index_size(directory: Path) -> int | None:
-    """Vectors in the saved index, from its metadata file; None when no index was saved yet."""
+def index_meta(directory: Path) -> dict[str, Any]:
+    """The saved index's metadata file (vector count, structure); empty when no index was saved yet."""
     try:
-        count = json.loads((directory / META_FILE).read_text(encoding="utf-8")).get("count")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return count if isinstance(count, int) else None
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(meta, dict):
+        return {}
+    count = meta.get("count")
+    return {"count": count if isinstance(count, int) else None, "structure": meta.get("structure", "flat")}
 
 
 def _sources(settings: Settings, states: dict[str, SourceState]) -> Sources:
@@ -165,6 +171,8 @@ def render(status: Status) -> str:
     failing = f" ({', '.join(sources.failing_names)})" if sources.failing_names else ""
     digests = ", ".join(f"{d['at']} (chat {d['chat_id']})" for d in status.next_digests) or "-"
     vectors = "no saved index" if status.index_vectors is None else f"{status.index_vectors} vectors"
+    if status.index_vectors is not None and status.index_structure:
+        vectors += f" ({status.index_structure})"
     lines = [
         f"items        {status.items} in {status.stories} stories",
         f"index        {vectors}",
