@@ -28,7 +28,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import AlertsConfig
-from bot.digest import follow_matches
+from bot.digest import follow_matches, in_themes
 from bot.models import Subscriber
 from bot.pipeline import Pipeline
 from bot.store import Coverage, StorySummary
@@ -121,7 +121,7 @@ def decide_alert(
     if quiet_until(subscriber, now) is not None:
         return None
     moment = broke_at(coverage, config)
-    if moment is not None and _in_themes(story, subscriber.themes) and _fresh(subscriber, moment, now, config):
+    if moment is not None and in_themes(story, subscriber.themes) and _fresh(subscriber, moment, now, config):
         return BREADTH
     if follow_score >= config.follow_similarity and _fresh(subscriber, story.last_published, now, config):
         return FOLLOW
@@ -132,10 +132,6 @@ def _fresh(subscriber: Subscriber, moment: datetime, now: datetime, config: Aler
     """Still news: at most `within` old, counted from the end of the quiet hours it happened in."""
     release = quiet_until(subscriber, moment) or moment
     return release <= now and now - release <= config.within
-
-
-def _in_themes(story: StorySummary, themes: Sequence[str]) -> bool:
-    return not themes or story.primary_theme in themes or bool(set(story.themes) & set(themes))
 
 
 # -- the store around it -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -144,7 +144,7 @@ def select_digest(
         if story.id in delivered:
             continue
         followed = follow_scores.get(story.id, 0.0) >= follow_threshold
-        if not followed and not _in_themes(story, chosen):
+        if not followed and not in_themes(story, chosen):
             continue
         weight = _story_weight((story_sources or {}).get(story.id, ()), source_weights)
         entries.append(
@@ -209,8 +209,9 @@ def collect_moves(stories: Iterable[StorySummary]) -> list[MoveLine]:
     return lines
 
 
-def _in_themes(story: StorySummary, chosen: set[str]) -> bool:
-    return not chosen or story.primary_theme in chosen or bool(chosen.intersection(story.themes))
+def in_themes(story: StorySummary, chosen: Collection[str]) -> bool:
+    """Whether a story belongs to the chosen themes (by its primary theme or any other); none chosen = all."""
+    return not chosen or story.primary_theme in chosen or any(theme in chosen for theme in story.themes)
 
 
 def _story_weight(sources: Sequence[str], weights: Mapping[str, float] | None) -> float:

@@ -25,6 +25,7 @@ from bot.digest import (
     MoveLine,
     collect_moves,
     escape,
+    in_themes,
     pack_blocks,
     render_move,
     render_story,
@@ -114,7 +115,8 @@ def prepare_report(
     week = store.stories_published_between(now - WEEK, now)
     sections = choose_sections(state.topics, trends, subscriber.themes, week)
     shown = [story_id for section in sections for story_id in section.story_ids]
-    moving = [story for story in week if story.moves and _wanted(story, subscriber.themes)]
+    every_move = PEOPLE_THEME in subscriber.themes  # a reader of people moves gets all of them, whatever the field
+    moving = [story for story in week if story.moves and (every_move or in_themes(story, subscriber.themes))]
     moving.sort(key=lambda story: (-story.outlets * len(story.langs), story.id))
     shown += [story.id for story in moving[:MOVE_STORIES] if story.id not in shown]
     stories = {**store.stories(shown), **{story.id: story for story in moving}}
@@ -168,12 +170,7 @@ def choose_sections(
 
 def _theme_rows(subscriber: Subscriber, settings: Settings) -> list[str]:
     """The chart's rows: the subscriber's themes, or every configured one ('other' last)."""
-    rows = list(subscriber.themes) or [theme for theme in settings.themes if theme != OTHER_THEME]
-    return rows if subscriber.themes or OTHER_THEME not in settings.themes else [*rows, OTHER_THEME]
-
-
-def _wanted(story: StorySummary, chosen: Sequence[str]) -> bool:
-    return not chosen or PEOPLE_THEME in chosen or bool(set(story.themes) & set(chosen))
+    return list(subscriber.themes) or sorted(settings.themes, key=lambda theme: theme == OTHER_THEME)
 
 
 def chart_png(trends: Trends, lang: str) -> bytes:

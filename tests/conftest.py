@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from botapi import BotApi
 from feedserver import SHARED_FEEDS, FeedServer
+from llmserver import LlmServer
 
 from bot.embed import UseEmbedder
 
@@ -50,3 +51,17 @@ def api() -> Iterator[BotApi]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def _llm_server() -> Iterator[LlmServer]:
+    server = LlmServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm_server(_llm_server: LlmServer) -> LlmServer:
+    """The OpenAI-compatible stand-in on 127.0.0.1, emptied of queued replies and recorded requests."""
+    _llm_server.reset()
+    return _llm_server

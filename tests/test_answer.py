@@ -25,7 +25,6 @@ from bot.answer import (
 )
 from bot.cli import main
 from bot.config import Settings, load_settings, resolve_paths
-from bot.embed import UseEmbedder
 from bot.llm import LlmClient, LlmError, make_llm
 from bot.models import RawEntry
 from bot.pipeline import Pipeline, open_pipeline
@@ -142,26 +141,13 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipeline(settings: Settings, data_dir: Path) -> Iterator[Pipeline]:
+def pipeline(settings: Settings, data_dir: Path, embedder) -> Iterator[Pipeline]:
     """The data dir, built once: every entry ingested through the real pipeline, index saved."""
-    pipeline, _ = open_pipeline(settings, resolve_paths(data_dir), embedder=UseEmbedder(threads=1))
+    pipeline, _ = open_pipeline(settings, resolve_paths(data_dir), embedder=embedder)
     pipeline.ingest(ENTRIES)
     pipeline.save_index()
     yield pipeline
     pipeline.close()
-
-
-@pytest.fixture(scope="module")
-def _llm_server() -> Iterator[LlmServer]:
-    server = LlmServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def llm_server(_llm_server: LlmServer) -> LlmServer:
-    _llm_server.reset()
-    return _llm_server
 
 
 @pytest.fixture

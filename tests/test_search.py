@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import Settings, ThemeConfig, resolve_paths
-from bot.embed import UseEmbedder
 from bot.models import RawEntry
 from bot.pipeline import open_pipeline
 from bot.search import Filters, fuse, query_terms, query_year, search_stories
@@ -78,9 +77,9 @@ ENTRIES = [
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(tmp_path_factory, embedder):
     settings = Settings(themes=THEMES)
-    pipe, _ = open_pipeline(settings, resolve_paths(tmp_path_factory.mktemp("search")), UseEmbedder(threads=1))
+    pipe, _ = open_pipeline(settings, resolve_paths(tmp_path_factory.mktemp("search")), embedder)
     pipe.ingest(ENTRIES)
     yield pipe
     pipe.store.close()

@@ -294,19 +294,6 @@ def pipeline(built, tmp_path, embedder) -> Iterator[Pipeline]:
     opened.close()
 
 
-@pytest.fixture(scope="module")
-def _llm_server() -> Iterator[LlmServer]:
-    server = LlmServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def llm_server(_llm_server: LlmServer) -> LlmServer:
-    _llm_server.reset()
-    return _llm_server
-
-
 @pytest.fixture
 def llm(llm_server: LlmServer) -> Iterator[LlmClient]:
     with LlmClient(llm_server.base_url, "tiny-summarizer", api_key=KEY, timeout=0.5) as client:
