@@ -312,6 +312,28 @@ def test_refresh_topics_recomputes_then_advances_from_the_saved_state(tmp_path, 
         store.close()
 
 
+def test_a_damaged_saved_state_is_recomputed_not_trusted(tmp_path, vectors, embedder):
+    db = tmp_path / "bot.db"
+    write_stories(db, SORA + SD3, vectors, embedder.name)
+    store = Store.open(db)
+    try:
+        text = state_to_json(refresh_topics(store, embedder.name, embedder.dim, NOW))
+        theme = next(name for name, saved in json.loads(text)["themes"].items() if saved["topics"])
+        damages = (
+            lambda doc: doc["themes"][theme].update(centroids=""),  # an older packing: a string, not two
+            lambda doc: doc["themes"][theme].update(dim=7),  # rows that do not fit the width
+            lambda doc: doc.update(version=0),  # another format
+        )
+        for damage in damages:
+            document = json.loads(text)
+            damage(document)
+            store.set_meta(f"topics.state.{embedder.name}", json.dumps(document))
+            assert load_state(store, embedder.name) is None
+            assert refresh_topics(store, embedder.name, embedder.dim, NOW + DAY).recomputed_at == NOW + DAY
+    finally:
+        store.close()
+
+
 # -- theme suggestions -----------------------------------------------------------------------
 
 

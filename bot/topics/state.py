@@ -85,8 +85,8 @@ def load_state(store: Store, model: str) -> TopicState | None:
         return None
     try:
         return state_from_json(text)
-    except (ValueError, KeyError, TypeError):
-        return None  # an unreadable or older state is recomputed, not trusted
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None  # an unreadable, truncated or older state is recomputed, not trusted
 
 
 def save_state(store: Store, model: str, state: TopicState) -> None:
