@@ -77,6 +77,8 @@ QUESTIONS = (
     "世界模型 自动驾驶",
     "开源大模型 推理成本",
     "Stable Diffusion 系列新模型",
+    "what did Orion-3 announce about video generation?",  # names ~1% of the synthetic items match
+    "Vega-7 发布了什么新模型？",
 )
 WORDS_EN = [
     "model",

@@ -8,13 +8,14 @@ the scoring (bot/metrics.py) is specific to evaluation. The labels never reach t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from bot.config import Settings, resolve_paths
 from bot.dedup import DedupParams
 from bot.embed import Embedder
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FetchError
 from bot.metrics import (
     NameCanon,
     bcubed,
@@ -38,6 +39,7 @@ from bot.normalize import normalize
 from bot.people import Move, resolve_story_moves
 from bot.pipeline import Pipeline, open_pipeline
 from bot.search import TEXT_ONLY, VECTOR_ONLY, Weights, search_stories
+from bot.sources.rss import parse_feed
 
 THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
 
@@ -80,6 +82,46 @@ def _labeled(row: dict[str, Any], path: Path, number: int) -> LabeledItem:
         raise ConfigError(f"{path}:{number}: not a labeled item: {exc!r}") from None
 
 
+def load_distractors(folder: Path, labeled: Sequence[LabeledItem]) -> list[LabeledItem]:
+    """Every entry of every feed document under `folder`, as unlabeled items (FORMAT.md: `theme: null`).
+
+    A ~200-item labeled set flatters a deduper and a search engine; real streams carry thousands
+    of same-domain entries that look alike without being the same event. These are real entries
+    parsed by the bot's own feed parser. Each is its own story (they come from unrelated
+    archives), and each is counted once: an entry repeated across documents (same link, GUID or
+    title) is kept the first time. Their real dates lie years away from the labeled events, so each
+    is moved to a moment inside the labeled period, fixed by a hash of its link — the same run
+    every time — where it competes with the labeled items in dedup's time window and in search.
+    """
+    files = sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() != ".md")
+    if not files:
+        raise ConfigError(f"{folder}: no feed documents found (expected RSS/Atom files, e.g. ../shared/fixtures/feeds)")
+    dates = [_utc(item.raw.fetched_at) for item in labeled]
+    start, span = min(dates), max(dates) - min(dates) or timedelta(days=1)
+    seconds = int(span.total_seconds())
+    seen = {key for item in labeled for key in normalize(item.raw).identities()}
+    distractors: list[LabeledItem] = []
+    for path in files:
+        try:
+            entries, _ = parse_feed(path.read_bytes(), {}, f"{path.parent.name}-{path.stem}"[:60], start)
+        except FetchError:
+            continue  # an HTML page or an empty reply among the documents: not a feed, nothing to add
+        for entry in entries:
+            keys = {*normalize(entry).identities(), "title:" + entry.title.strip().casefold()}
+            if len(entry.title.strip()) < 8 or keys & seen:
+                continue
+            seen |= keys
+            moment = start + timedelta(seconds=_stable_hash(entry.link or entry.guid or entry.title) % seconds)
+            ident = f"distractor-{len(distractors) + 1}"
+            raw = replace(entry, published=moment, updated=None, fetched_at=moment)
+            distractors.append(LabeledItem(ident, ident, raw, None, frozenset(), frozenset()))
+    return distractors
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big")
+
+
 def replay(pipeline: Pipeline, items: Sequence[LabeledItem]) -> None:
     """Ingest in publication order, one batch per UTC day, as a daily fetch would.
 
@@ -97,10 +139,14 @@ def evaluate(
     params: DedupParams | None = None,
     data_dir: Path | None = None,
     search_baselines: bool = False,
+    distractors: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay the labeled set in `directory` and return the metrics object `bot eval --json` prints."""
+    """Replay the labeled set in `directory` (plus the entries of the feeds under `distractors`, as
+    unlabeled noise) and return the metrics object `bot eval --json` prints."""
     started = time.monotonic()
     items = load_items(directory)
+    noise = load_distractors(distractors, items) if distractors else []
+    items = [*items, *noise]
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
         paths = resolve_paths(data_dir or scratch)
         pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
@@ -119,6 +165,7 @@ def evaluate(
             pipeline.store.close()
     result = _score(items, predicted, _aliases(directory))
     result["search"] = search_block
+    result["distractors"] = len(noise)
     if search_baselines:
         result["search_baselines"] = baselines
     result["seconds"] = round(time.monotonic() - started, 2)

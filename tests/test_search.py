@@ -7,7 +7,7 @@ import pytest
 from bot.config import Settings, ThemeConfig, resolve_paths
 from bot.models import RawEntry
 from bot.pipeline import open_pipeline
-from bot.search import Filters, fuse, query_terms, query_year, search_stories
+from bot.search import TEXT_ONLY, Filters, fuse, query_terms, query_year, search_stories
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -138,3 +138,37 @@ def test_fuse_rewards_agreement_between_rankings():
 def test_off_topic_questions_find_nothing(pipeline):
     assert search_stories(pipeline, "recipe for banana bread") == []
     assert search_stories(pipeline, "今天天气怎么样") == []
+
+
+ARCHIVE = [  # a lab's back catalogue: every post names the lab, most of them briefly
+    ("Quillon opens a new office in Lisbon", "https://quillon.example/lisbon"),
+    ("Quillon publishes its annual report", "https://quillon.example/report"),
+    ("Quillon partners with a cloud provider", "https://quillon.example/cloud"),
+    ("Quillon model card for Q-3", "https://quillon.example/q3-card"),
+    ("Quillon at NeurIPS", "https://quillon.example/neurips"),
+    ("Quillon's approach to safety evaluations", "https://quillon.example/safety"),
+    ("Quillon API pricing update", "https://quillon.example/pricing"),
+    ("Quillon Q-3 now available in Europe", "https://quillon.example/europe"),
+]
+MOVE = (
+    "Former Vega AI research lead Maya Torres joins Quillon",
+    "Maya Torres, who ran the alignment team at Vega AI for four years, has joined Quillon, where she"
+    " will build a new research group focused on interpretability; she starts next month.",
+    "https://news.example/torres-joins-quillon",
+)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, embedder):
+    pipe, _ = open_pipeline(Settings(themes=THEMES), resolve_paths(tmp_path_factory.mktemp("archive")), embedder)
+    pipe.ingest([entry("quillon_blog", title, title + ".", 10 + n, link) for n, (title, link) in enumerate(ARCHIVE)])
+    pipe.ingest([entry("tech_daily", MOVE[0], MOVE[1], 3, MOVE[2])])
+    yield pipe
+    pipe.store.close()
+
+
+def test_name_matches_are_ordered_by_what_the_question_asks_about_the_name(archive):
+    """Every item names Quillon; BM25 would put the shortest posts first. What is asked decides."""
+    by_text = search_stories(archive, "who joined Quillon?", k=3, weights=TEXT_ONLY)
+    assert by_text[0].items["en"].url == MOVE[2]
+    assert search_stories(archive, "Quillon pricing", k=1, weights=TEXT_ONLY)[0].items["en"].url.endswith("/pricing")

@@ -145,6 +145,12 @@ def _add_read_commands(commands: Commands) -> None:
         action="store_true",
         help="also score dedup with each of its signals switched off in turn, and search by each retriever alone",
     )
+    evaluation.add_argument(
+        "--distractors",
+        metavar="DIR",
+        help="also ingest every entry of the feed documents under DIR as unlabeled noise"
+        " (e.g. ../shared/fixtures/feeds): the figures at volume",
+    )
     evaluation.set_defaults(command="eval")
 
 

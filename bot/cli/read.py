@@ -210,12 +210,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
     settings = load_settings(args.config)
     embedder = make_embedder(settings.embedding)
-    result = evaluate(Path(args.data), settings, embedder=embedder, search_baselines=args.ablation)
+    noise = Path(args.distractors) if args.distractors else None
+    result = evaluate(Path(args.data), settings, embedder=embedder, search_baselines=args.ablation, distractors=noise)
     if args.ablation:
         result["ablation"] = {
-            signal: evaluate(Path(args.data), settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}))[
-                "dedup"
-            ]
+            signal: evaluate(
+                Path(args.data),
+                settings,
+                embedder,
+                replace(DedupParams(), **{f"use_{signal}": False}),
+                distractors=noise,
+            )["dedup"]
             for signal in ABLATION_SIGNALS
         }
     if args.json:
@@ -227,7 +232,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _print_eval(result: dict[str, Any]) -> None:
     dedup, themes, moves = result["dedup"], result["themes"], result["people_moves"]
-    print(f"items {result['items']}, stories: true {result['stories_true']}, predicted {result['stories_pred']}")
+    noise = f" ({result['distractors']} of them unlabeled distractors)" if result.get("distractors") else ""
+    print(f"items {result['items']}{noise}, stories: true {result['stories_true']}, predicted {result['stories_pred']}")
     print(
         f"dedup          pairwise P {dedup['pairwise_precision']:.3f}  R {dedup['pairwise_recall']:.3f}"
         f"  F1 {dedup['pairwise_f1']:.3f}   B-cubed F1 {dedup['bcubed_f1']:.3f}"
