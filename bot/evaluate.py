@@ -139,14 +139,12 @@ def evaluate(
     params: DedupParams | None = None,
     data_dir: Path | None = None,
     search_baselines: bool = False,
-    distractors: Path | None = None,
+    noise: Sequence[LabeledItem] = (),
 ) -> dict[str, Any]:
-    """Replay the labeled set in `directory` (plus the entries of the feeds under `distractors`, as
-    unlabeled noise) and return the metrics object `bot eval --json` prints."""
+    """Replay the labeled set in `directory` (plus `noise`, unlabeled items from `load_distractors`)
+    and return the metrics object `bot eval --json` prints."""
     started = time.monotonic()
-    items = load_items(directory)
-    noise = load_distractors(distractors, items) if distractors else []
-    items = [*items, *noise]
+    items = [*load_items(directory), *noise]
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
         paths = resolve_paths(data_dir or scratch)
         pipeline, _ = open_pipeline(settings, paths, embedder=embedder)

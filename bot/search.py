@@ -240,14 +240,13 @@ def _text_ranking(
     terms = query_terms(query)
     matched: Counter[int] = Counter()
     for term in terms:
-        matched.update(pipeline.store.search_terms([term], TEXT_POOL))
+        matched.update(pipeline.store.search_text(term, TEXT_POOL))
     if not matched:
         return []
-    intent = _without(query, terms)
-    about = pipeline.embedder.encode([intent]) if intent else vector
     ids, vectors = pipeline.store.vectors_of(pipeline.embedder.name, pipeline.embedder.dim, list(matched))
-    order = dict(zip(ids.tolist(), (vectors @ about[0]).tolist(), strict=True))
-    cosine = dict(zip(ids.tolist(), (vectors @ vector[0]).tolist(), strict=True))
+    cosine = _cosines(ids, vectors, vector)
+    intent = _without(query, terms)
+    order = _cosines(ids, vectors, pipeline.embedder.encode([intent])) if intent else cosine
     stories = pipeline.store.story_of_items(matched)
     ranked: list[int] = []
     for item_id in sorted(matched, key=lambda item: (-matched[item], -order.get(item, -1.0))):
@@ -256,6 +255,10 @@ def _text_ranking(
             ranked.append(story)
             best_items.setdefault(story, (item_id, cosine.get(item_id, 0.0)))
     return ranked
+
+
+def _cosines(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray) -> dict[int, float]:
+    return dict(zip(ids.tolist(), (vectors @ query[0]).tolist(), strict=True))
 
 
 def _without(query: str, terms: Sequence[str]) -> str:

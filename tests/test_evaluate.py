@@ -133,7 +133,8 @@ def test_evaluate_scores_the_labeled_items_and_counts_distractors_in_dedup_only(
     labeled: Path, feeds: Path, embedder
 ) -> None:
     clean = evaluate(labeled, Settings(themes=THEMES), embedder=embedder)
-    noisy = evaluate(labeled, Settings(themes=THEMES), embedder=embedder, distractors=feeds)
+    noise = load_distractors(feeds, load_items(labeled))
+    noisy = evaluate(labeled, Settings(themes=THEMES), embedder=embedder, noise=noise)
     assert (clean["items"], clean["distractors"]) == (3, 0)
     assert (noisy["items"], noisy["distractors"]) == (6, 3)
     assert clean["stories_true"] == 2 and noisy["stories_true"] == 5

@@ -17,7 +17,7 @@ from bot.dedup import DedupParams
 from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
 from bot.embed import make_embedder
 from bot.errors import UsageError
-from bot.evaluate import evaluate
+from bot.evaluate import evaluate, load_distractors, load_items
 from bot.llm import make_llm
 from bot.models import Subscriber
 from bot.pipeline import Pipeline, open_pipeline
@@ -210,17 +210,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
     settings = load_settings(args.config)
     embedder = make_embedder(settings.embedding)
-    noise = Path(args.distractors) if args.distractors else None
-    result = evaluate(Path(args.data), settings, embedder=embedder, search_baselines=args.ablation, distractors=noise)
+    data = Path(args.data)
+    noise = load_distractors(Path(args.distractors), load_items(data)) if args.distractors else []
+    result = evaluate(data, settings, embedder=embedder, search_baselines=args.ablation, noise=noise)
     if args.ablation:
         result["ablation"] = {
-            signal: evaluate(
-                Path(args.data),
-                settings,
-                embedder,
-                replace(DedupParams(), **{f"use_{signal}": False}),
-                distractors=noise,
-            )["dedup"]
+            signal: evaluate(data, settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}), noise=noise)[
+                "dedup"
+            ]
             for signal in ABLATION_SIGNALS
         }
     if args.json:

@@ -214,25 +214,14 @@ class ItemsPart(Connection):
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
     def search_text(self, query: str, limit: int = 20) -> list[int]:
-        """Item ids matching a phrase (FTS5 trigram: substrings of 3+ characters, any script)."""
+        """Item ids matching a phrase (FTS5 trigram: substrings of 3+ characters, any script), those
+        with it in the title first (BM25 with the title weighted 3:1)."""
         phrase = query.strip().replace('"', '""')
         if len(phrase) < 3:
             return []
         rows = self._db.execute(
-            "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY rank LIMIT ?",
-            (f'"{phrase}"', limit),
-        )
-        return [row[0] for row in rows]
-
-    def search_terms(self, terms: Sequence[str], limit: int = 50) -> list[int]:
-        """Item ids matching any of the terms, best BM25 first (trigram index: terms of 3+ characters)."""
-        usable = [term for term in terms if len(term) >= 3]
-        if not usable:
-            return []
-        expression = " OR ".join('"' + term.replace('"', '""') + '"' for term in usable)
-        rows = self._db.execute(
             "SELECT rowid FROM items_fts WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 3.0, 1.0) LIMIT ?",
-            (expression, limit),
+            (f'"{phrase}"', limit),
         )
         return [row[0] for row in rows]
 
