@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from botapi import TOKEN, BotApi
 
-from bot.alerts import BREADTH, FOLLOW, broke_at, decide_alert, parse_quiet, pending_alerts, quiet_until
-from bot.config import AlertsConfig, Settings, TelegramConfig, resolve_paths
-from bot.digest import prepare_digest
-from bot.models import RawEntry, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import ALERT_JOB, Service
-from bot.store import Coverage, StorySummary
-from bot.telegram_app import build_application, send_alerts, serving
+from bot.core.config import AlertsConfig, Settings, TelegramConfig, resolve_paths
+from bot.core.models import RawEntry, Subscriber
+from bot.deliver.digest import prepare_digest
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.alerts import BREADTH, FOLLOW, broke_at, decide_alert, parse_quiet, pending_alerts, quiet_until
+from bot.service.scheduler import ALERT_JOB, Service
+from bot.storage import Coverage, StorySummary
+from bot.telegram.app import build_application, send_alerts, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 

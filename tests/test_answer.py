@@ -13,7 +13,11 @@ import pytest
 import yaml
 from llmserver import LlmServer, Reply, completion
 
-from bot.answer import (
+from bot.cli import main
+from bot.core.config import Settings, load_settings, resolve_paths
+from bot.core.models import RawEntry
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.query.answer import (
     DEFAULT_ANSWER_TEMPLATE,
     NOT_FOUND,
     NOTHING_FOUND,
@@ -23,12 +27,8 @@ from bot.answer import (
     build_prompt,
     checked_answer,
 )
-from bot.cli import main
-from bot.config import Settings, load_settings, resolve_paths
-from bot.llm import LlmClient, LlmError, make_llm
-from bot.models import RawEntry
-from bot.pipeline import Pipeline, open_pipeline
-from bot.search import StoryHit, search_stories
+from bot.query.llm import LlmClient, LlmError, make_llm
+from bot.query.search import StoryHit, search_stories
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(microsecond=0)

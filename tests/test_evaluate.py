@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, ThemeConfig
-from bot.evaluate import evaluate, load_distractors, load_items
+from bot.core.config import Settings, ThemeConfig
+from bot.eval.evaluate import evaluate, load_distractors, load_items
 
 THEMES = {
     "robotics": ThemeConfig(

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.config import IndexConfig
-from bot.index import FLAT, INDEX_FILE, IVF_SQ8, META_FILE, StoreVectors, VectorIndex, list_count, open_index
-from bot.models import Item
-from bot.store import Labels, NewItem, Store
+from bot.core.config import IndexConfig
+from bot.core.models import Item
+from bot.storage import Labels, NewItem, Store
+from bot.storage.index import FLAT, INDEX_FILE, IVF_SQ8, META_FILE, StoreVectors, VectorIndex, list_count, open_index
 
 DIM = 512
 MODEL = "test-model"

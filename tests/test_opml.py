@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import SourceConfig, resolve_paths
-from bot.opml import Feed, OpmlError, parse_opml, plan_import, render_opml, source_name
-from bot.overlay import load_overlay
+from bot.core.config import SourceConfig, resolve_paths
+from bot.ingest.opml import Feed, OpmlError, parse_opml, plan_import, render_opml, source_name
+from bot.ingest.overlay import load_overlay
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from botapi import TOKEN, BotApi, check_text
 
-from bot.config import Settings, TelegramConfig, load_settings, resolve_paths
-from bot.models import RawEntry, Subscriber
-from bot.pipeline import open_pipeline
-from bot.report import CAPTION_BUDGET, ThemeSection, WeeklyReport, render_caption, render_report
-from bot.scheduler import Service
-from bot.store import StorySummary
-from bot.telegram_app import build_application, serving
-from bot.telegram_services import scheduled_delivery, send_trends
-from bot.topics import Topic
-from bot.trends import count_trends
+from bot.core.config import Settings, TelegramConfig, load_settings, resolve_paths
+from bot.core.models import RawEntry, Subscriber
+from bot.deliver.report import CAPTION_BUDGET, ThemeSection, WeeklyReport, render_caption, render_report
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.topics import Topic
+from bot.insight.trends import count_trends
+from bot.service.scheduler import Service
+from bot.storage import StorySummary
+from bot.telegram.app import build_application, serving
+from bot.telegram.services import scheduled_delivery, send_trends
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 

@@ -22,10 +22,11 @@ import pytest
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
-from bot.config import FetchConfig, Settings, SourceConfig, StorageConfig, load_settings, resolve_paths
-from bot.models import FetchStatus, RawEntry, SourceState, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import (
+from bot.core.config import FetchConfig, Settings, SourceConfig, StorageConfig, load_settings, resolve_paths
+from bot.core.models import FetchStatus, RawEntry, SourceState, Subscriber
+from bot.ingest.pipeline import open_pipeline
+from bot.service.runner import attach
+from bot.service.scheduler import (
     DIGEST_JOB,
     HOUSEKEEPING_JOB,
     Service,
@@ -37,7 +38,6 @@ from bot.scheduler import (
     parse_digest_time,
     source_wait,
 )
-from bot.service_runner import attach
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 11, 13, 0, 0, tzinfo=UTC)
@@ -271,7 +271,7 @@ async def test_config_file_changes_are_picked_up_and_invalid_ones_kept_out(tmp_p
     assert await service.check_config() is True
     assert service.scheduler.get_job(fetch_job_id("b")) is not None
 
-    caplog.set_level(logging.ERROR, logger="bot.scheduler")
+    caplog.set_level(logging.ERROR, logger="bot.service.scheduler")
     write_config(config, "a", "b", "c", extra="    interval: soon")
     assert await service.check_config() is False
     assert await service.reload_config() is False  # SIGHUP with the same bad file
@@ -309,7 +309,7 @@ async def test_a_failing_chat_is_retried_a_few_times_and_does_not_block_others(m
     service.pipeline.store.save_subscriber(sub("08:30", chat_id=1))
     service.pipeline.store.save_subscriber(sub("08:30", chat_id=2))
     await service.start(paused=True, now=NOW)
-    caplog.set_level(logging.ERROR, logger="bot.scheduler")
+    caplog.set_level(logging.ERROR, logger="bot.service.scheduler")
 
     results = [await service.digest_tick(now=NOW + timedelta(minutes=minute)) for minute in range(30, 36)]
     assert results == [[2], [], [], [], [], []]

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, resolve_paths
-from bot.models import SourceState, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, Service
-from bot.store import SCHEMA_VERSION, Store
-from bot.store.schema import MIGRATIONS, statements
+from bot.core.config import Settings, resolve_paths
+from bot.core.models import SourceState, Subscriber
+from bot.ingest.pipeline import open_pipeline
+from bot.service.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, Service
+from bot.storage import SCHEMA_VERSION, Store
+from bot.storage.schema import MIGRATIONS, statements
 
 REPO = Path(__file__).resolve().parents[1]
 JSON_KEYS = {

@@ -22,15 +22,16 @@ import pytest
 from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
-from bot import telegram_handlers, telegram_services
-from bot.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
-from bot.embed import UseEmbedder
-from bot.errors import ConfigError
-from bot.models import RawEntry
-from bot.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
-from bot.pipeline import Pipeline, open_pipeline
-from bot.telegram_app import bot_token, build_application, send_digest, serving
-from bot.telegram_render import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.core.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
+from bot.core.errors import ConfigError
+from bot.core.models import RawEntry
+from bot.ingest.embed import UseEmbedder
+from bot.ingest.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.telegram import handlers as telegram_handlers
+from bot.telegram import services as telegram_services
+from bot.telegram.app import bot_token, build_application, send_digest, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")  # inside PTB's rate limiter
 
@@ -313,7 +314,7 @@ async def test_addsource_refuses_loopback_and_non_http_without_allow_private(api
 
 
 class FakeScheduler:
-    """Stands in for bot.scheduler's service: records the settings it is asked to reload."""
+    """Stands in for bot.service.scheduler's service: records the settings it is asked to reload."""
 
     def __init__(self):
         self.reloads: list[Settings] = []

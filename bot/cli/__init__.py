@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
-from bot.config import parse_duration
-from bot.errors import BotError, ConfigError, UsageError
+from bot.core.config import parse_duration
+from bot.core.errors import BotError, ConfigError, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

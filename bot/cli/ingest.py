@@ -16,15 +16,23 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.cli.render import clip, counted, iso, langs, table, when
-from bot.config import Paths, Settings, SourceConfig, StorageConfig, load_settings, resolve_config_path, resolve_paths
+from bot.core.config import (
+    Paths,
+    Settings,
+    SourceConfig,
+    StorageConfig,
+    load_settings,
+    resolve_config_path,
+    resolve_paths,
+)
+from bot.core.errors import ConfigError
+from bot.core.models import FetchStatus, SourceState
 from bot.demo import demo_sources
-from bot.errors import ConfigError
-from bot.harvest import SourceOutcome, due_sources, fetch_pass
-from bot.models import FetchStatus, SourceState
-from bot.normalize import detect_language
-from bot.pipeline import Pipeline, open_pipeline
-from bot.search import search_stories
-from bot.store import Store
+from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
+from bot.ingest.normalize import detect_language
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.query.search import search_stories
+from bot.storage import Store
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
 

@@ -1,8 +1,8 @@
 """`sources import-opml` and `sources export-opml`: move subscriptions to and from feed readers.
 
 Why here and not in `ingest`: these two handlers only touch files (the OPML file, the config, the
-runtime overlay), never the store or the network. The rules live in `bot.opml`; imported feeds go
-to the overlay through `bot.overlay.add_source`, so the user's sources.yaml is never rewritten.
+runtime overlay), never the store or the network. The rules live in `bot.ingest.opml`; imported feeds go
+to the overlay through `bot.ingest.overlay.add_source`, so the user's sources.yaml is never rewritten.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import SourceConfig, load_settings, resolve_paths
-from bot.errors import UsageError
-from bot.opml import ImportPlan, OpmlError, exportable, parse_opml, plan_import, render_opml
-from bot.overlay import OverlayError, add_source, with_overlay
+from bot.core.config import SourceConfig, load_settings, resolve_paths
+from bot.core.errors import UsageError
+from bot.ingest.opml import ImportPlan, OpmlError, exportable, parse_opml, plan_import, render_opml
+from bot.ingest.overlay import OverlayError, add_source, with_overlay
 
 
 def cmd_sources_import_opml(args: argparse.Namespace) -> int:

@@ -10,19 +10,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer, answer_question, title_for
 from bot.cli.render import parse_now, require_data
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.dedup import DedupParams
-from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
-from bot.embed import make_embedder
-from bot.errors import UsageError
-from bot.evaluate import evaluate, load_distractors, load_items
-from bot.llm import make_llm
-from bot.models import Subscriber
-from bot.pipeline import Pipeline, open_pipeline
-from bot.report import prepare_report, render_caption, render_report
-from bot.search import Filters, StoryHit, search_stories
+from bot.core.config import Paths, Settings, load_settings, resolve_paths
+from bot.core.errors import UsageError
+from bot.core.models import Subscriber
+from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
+from bot.deliver.report import prepare_report, render_caption, render_report
+from bot.eval.evaluate import evaluate, load_distractors, load_items
+from bot.ingest.dedup import DedupParams
+from bot.ingest.embed import make_embedder
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.query.answer import Answer, answer_question, title_for
+from bot.query.llm import make_llm
+from bot.query.search import Filters, StoryHit, search_stories
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 

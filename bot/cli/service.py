@@ -1,6 +1,6 @@
 """The `run` command: the long-running service, with Telegram or without.
 
-The only command module that imports python-telegram-bot (through `bot.telegram_app`); `bot.cli`
+The only command module that imports python-telegram-bot (through `bot.telegram.app`); `bot.cli`
 imports it only when `run` is chosen.
 """
 
@@ -11,14 +11,14 @@ import asyncio
 import logging
 import os
 
-from bot.config import Settings, load_settings, resolve_config_path, resolve_paths
-from bot.errors import UsageError
-from bot.overlay import overlay_path, with_overlay
-from bot.pipeline import open_pipeline
-from bot.scheduler import Service
-from bot.service_runner import attach, run_headless
-from bot.telegram_app import build_application, pipeline_lock, run_polling, send_alerts
-from bot.telegram_services import scheduled_delivery, services_of
+from bot.core.config import Settings, load_settings, resolve_config_path, resolve_paths
+from bot.core.errors import UsageError
+from bot.ingest.overlay import overlay_path, with_overlay
+from bot.ingest.pipeline import open_pipeline
+from bot.service.runner import attach, run_headless
+from bot.service.scheduler import Service
+from bot.telegram.app import build_application, pipeline_lock, run_polling, send_alerts
+from bot.telegram.services import scheduled_delivery, services_of
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.render import iso, when
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.index import META_FILE
-from bot.models import SourceState, Subscriber
-from bot.overlay import with_overlay
-from bot.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, next_digest_time
-from bot.store import Store
+from bot.core.config import Paths, Settings, load_settings, resolve_paths
+from bot.core.models import SourceState, Subscriber
+from bot.ingest.overlay import with_overlay
+from bot.service.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, next_digest_time
+from bot.storage import Store
+from bot.storage.index import META_FILE
 
 log = logging.getLogger(__name__)
 

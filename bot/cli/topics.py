@@ -1,7 +1,7 @@
 """`bot topics` (the topics inside each theme over the recent window, emerging first) and `bot themes suggest`.
 
 Both recompute the topics in full from the store and change nothing in it: they answer for any `--now`,
-including a past one, which the daily incremental state (`bot.topics.refresh_topics`) cannot.
+including a past one, which the daily incremental state (`bot.insight.topics.refresh_topics`) cannot.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.cli.render import clip, counted, parse_now, require_data, when
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.embed import make_embedder
-from bot.errors import UsageError
-from bot.store import Store, StorySummary
-from bot.topics import (
+from bot.core.config import Paths, Settings, load_settings, resolve_paths
+from bot.core.errors import UsageError
+from bot.ingest.embed import make_embedder
+from bot.insight.topics import (
     EMERGING_MIN,
     EMERGING_RATIO,
     FALLBACK_THEME,
@@ -28,6 +27,7 @@ from bot.topics import (
     recompute_topics,
     suggest_themes,
 )
+from bot.storage import Store, StorySummary
 
 EMERGING_RULE = f"at least {EMERGING_MIN} stories this week and {EMERGING_RATIO}× (last week + 1)"
 
