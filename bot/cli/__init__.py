@@ -1,9 +1,10 @@
 """The `bot` command line: the parser and the dispatch. This package is the only place that prints for people.
 
-Each command lives in a module of this package: `ingest` (demo, fetch, sources list/check), `read`
-(ask, digest, eval) and `service` (run). Handlers parse arguments, call into the pipeline, and
-render; they hold no logic of their own. Only the chosen command's module is imported (`HANDLERS`),
-so the commands that never talk to Telegram do not pay for importing python-telegram-bot.
+Each command lives in a module of this package: `ingest` (demo, fetch), `sources` (list, check),
+`opml`, `read` (ask, digest, eval), `service` (run), `status`, `topics`, `trends`. Handlers build the
+process's `App`, call into it, and render; they hold no logic of their own. Only the chosen command's
+module is imported (`HANDLERS`), so a command loads only the heavy libraries it uses: `sources check`
+and `status` load no model, FAISS or python-telegram-bot (a test holds them to that).
 
 Exit status: 0 success, 1 the work failed (e.g. every source failed), 2 bad usage or invalid
 config. With `--json`, one JSON object goes to stdout and logs stay on stderr.
@@ -28,8 +29,8 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HANDLERS: dict[str, str] = {  # command → "module:function" in this package, imported only when chosen
     "demo": "ingest:cmd_demo",
     "fetch": "ingest:cmd_fetch",
-    "sources list": "ingest:cmd_sources_list",
-    "sources check": "ingest:cmd_sources_check",
+    "sources list": "sources:cmd_sources_list",
+    "sources check": "sources:cmd_sources_check",
     "sources import-opml": "opml:cmd_sources_import_opml",
     "sources export-opml": "opml:cmd_sources_export_opml",
     "ask": "read:cmd_ask",

@@ -11,24 +11,18 @@ import asyncio
 import logging
 import os
 
-from bot.core.config import Settings, load_settings, resolve_config_path, resolve_paths
+from bot.app import App
 from bot.core.errors import UsageError
-from bot.ingest.overlay import overlay_path, with_overlay
-from bot.ingest.pipeline import open_pipeline
 from bot.service.runner import attach, run_headless
 from bot.service.scheduler import Service
-from bot.telegram.app import build_application, pipeline_lock, run_polling, send_alerts
+from bot.telegram.app import build_application, run_polling, send_alerts
 from bot.telegram.services import scheduled_delivery, services_of
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Fetch on schedule, send digests and answer Telegram until SIGINT/SIGTERM; SIGHUP reloads the config."""
-    config_path, paths = resolve_config_path(args.config), resolve_paths(args.data_dir)
-
-    def load() -> Settings:
-        return with_overlay(load_settings(config_path), paths)
-
-    settings = load()
+    app = App.from_cli(args.config, args.data_dir)
+    settings = app.settings
     token = os.environ.get(settings.telegram.token_env, "").strip()
     if not (token or args.no_telegram):
         raise UsageError(
@@ -37,24 +31,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if not args.verbose:
         logging.getLogger("bot").setLevel(logging.INFO)  # a long-running service says what it does
-    pipeline, _ = open_pipeline(settings, paths)
-    watch = [config_path, overlay_path(paths)]
+    app.pipeline  # noqa: B018 — open the store, model and index before serving anyone
     try:
         if args.no_telegram:
-            asyncio.run(run_headless(Service(settings, pipeline, load=load, watch=watch)))
+            asyncio.run(run_headless(Service(app)))
             return 0
-        application = build_application(settings, pipeline, token, base_url=settings.telegram.base_url)
+        application = build_application(app, token)
         service = Service(
-            settings,
-            pipeline,
-            scheduled_delivery(application, pipeline, lambda: service.settings, lambda: services_of(application).llm),
-            send_alerts=lambda now: send_alerts(application, pipeline, service.settings, now),
-            load=load,
-            watch=watch,
-            lock=lambda: pipeline_lock(pipeline),
+            app,
+            scheduled_delivery(application, app, lambda: services_of(application).llm),
+            send_alerts=lambda now: send_alerts(application, app, now),
         )
         attach(application, service)
         run_polling(application)
     finally:
-        pipeline.close()
+        app.close()
     return 0

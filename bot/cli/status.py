@@ -18,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.app import App
 from bot.cli.render import iso, when
-from bot.core.config import Paths, Settings, load_settings, resolve_paths
+from bot.core.config import Paths, Settings
 from bot.core.models import SourceState, Subscriber
-from bot.ingest.overlay import with_overlay
-from bot.service.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, next_digest_time
+from bot.service.clock import next_digest_time
 from bot.storage import Store
-from bot.storage.index import META_FILE
+from bot.storage.layout import INDEX_META_FILE
+from bot.storage.meta import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,8 @@ class Status:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the bot's health; exit 1 when the scheduler is stale or every enabled source fails."""
-    paths = resolve_paths(args.data_dir)
-    settings = with_overlay(load_settings(args.config), paths)
-    status = gather(settings, paths, datetime.now(UTC), check_scheduler=not args.no_scheduler)
+    app = App.from_cli(args.config, args.data_dir)
+    status = gather(app.settings, app.paths, datetime.now(UTC), check_scheduler=not args.no_scheduler)
     if args.json:
         print(json.dumps(asdict(status), ensure_ascii=False))
     else:
@@ -115,7 +115,7 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
 def index_meta(directory: Path) -> dict[str, Any]:
     """The saved index's metadata file (vector count, structure); empty when no index was saved yet."""
     try:
-        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((directory / INDEX_META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(meta, dict):

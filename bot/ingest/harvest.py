@@ -41,9 +41,11 @@ class SourceOutcome:
 
 @dataclass
 class Harvester:
-    """Fetches sources into one pipeline; `lock` serializes every write to the store."""
+    """Fetches sources into one pipeline; `lock` serializes every write to the store.
 
-    settings: Settings
+    `current_settings` is asked at each fetch (a long-running service's settings change on reload)."""
+
+    current_settings: Callable[[], Settings]
     pipeline: Pipeline
     http: FeedHttp
     rng: random.Random = field(default_factory=random.Random)
@@ -55,14 +57,14 @@ class Harvester:
         now = now or datetime.now(UTC)
         async with self.lock:
             state = await asyncio.to_thread(self.pipeline.store.source_state, source.name)
-        result = await fetch_source(source, state, self.settings, self.http, now, stop_at=state.cursor)
+        result = await fetch_source(source, state, self.current_settings(), self.http, now, stop_at=state.cursor)
         async with self.lock:
             outcome = await asyncio.to_thread(self._absorb, source, state, result, now)
         outcome.seconds = time.monotonic() - started
         return outcome
 
     def _absorb(self, source: SourceConfig, state: SourceState, result: FetchResult, now: datetime) -> SourceOutcome:
-        report = IngestReport()
+        report, settings = IngestReport(), self.current_settings()
         if result.status is FetchStatus.OK and result.entries:
             try:
                 report = self.pipeline.ingest(result.entries).get(source.name, IngestReport())
@@ -73,8 +75,8 @@ class Harvester:
             state,
             result,
             now,
-            interval=self.settings.interval(source),
-            max_backoff=self.settings.fetch.max_backoff,
+            interval=settings.interval(source),
+            max_backoff=settings.fetch.max_backoff,
             kind=source.kind,
             rng=self.rng,
         )
@@ -118,7 +120,7 @@ async def fetch_pass(
     """Fetch `sources` concurrently into `pipeline`, then save the index once."""
     outcomes: list[SourceOutcome] = []
     async with FeedHttp(settings.fetch) as http:
-        harvester = Harvester(settings, pipeline, http)
+        harvester = Harvester(lambda: settings, pipeline, http)
         tasks = [asyncio.create_task(harvester.harvest_source(source, now)) for source in sources]
         for finished in asyncio.as_completed(tasks):
             outcome = await finished

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -35,9 +35,9 @@ from pydantic import ValidationError
 from bot.core.config import Paths, Settings, SourceConfig, parse_settings
 from bot.core.errors import BotError
 from bot.core.models import FetchStatus, SourceState
-from bot.ingest.harvest import Harvester
-from bot.ingest.pipeline import Pipeline
-from bot.ingest.sources import FeedHttp, fetch_source
+
+if TYPE_CHECKING:  # admitting a source fetches and ingests it; reading the overlay needs neither
+    from bot.ingest.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,9 @@ async def admit_source(
 
     `lock` is the one serializing store work on `pipeline` (the overlay file write runs under it too).
     """
+    from bot.ingest.harvest import Harvester
+    from bot.ingest.sources import FeedHttp, fetch_source
+
     source = new_source(url, name, settings)
     if not settings.fetch.allow_private:
         await require_public_host(url)
@@ -172,7 +175,7 @@ async def admit_source(
         async with lock:
             await asyncio.to_thread(add_source, pipeline.paths, source, settings)
         merged = with_overlay(settings, pipeline.paths)
-        outcome = await Harvester(merged, pipeline, http, lock=lock).harvest_source(source, now)
+        outcome = await Harvester(lambda: merged, pipeline, http, lock=lock).harvest_source(source, now)
     async with lock:
         await asyncio.to_thread(pipeline.save_index)
     return Admitted(source, len(probe.entries), outcome.report.new, merged)

@@ -257,9 +257,11 @@ def _is_new_wording(item: Item, stored: tuple[str, str, int]) -> bool:
     return item.source == source
 
 
-def open_pipeline(settings: Settings, paths: Paths, embedder: Embedder | None = None) -> tuple[Pipeline, Repair]:
-    """Open the store, the embedder and the index, repairing the index from the store if needed."""
-    store = Store.open(paths.db)
+def open_pipeline(
+    settings: Settings, paths: Paths, embedder: Embedder | None = None, store: Store | None = None
+) -> tuple[Pipeline, Repair]:
+    """Open the store (unless given), the embedder and the index, repairing the index from the store if needed."""
+    store = store or Store.open(paths.db)
     embedder = embedder or make_embedder(settings.embedding)
     index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
     if repair.reason:

@@ -1,7 +1,7 @@
 """The running bot's clock: per-source fetch jobs, the digest tick, housekeeping, config reload.
 
 Why it looks like this:
-- *When* is decided by pure functions of data and `now` (`next_digest_time`, `digest_due`,
+- *When* is decided by pure functions of data and `now` (`clock`: `next_digest_time`, `digest_due`,
   `source_wait`), tested with fixed datetimes; the `Service` only wires them to APScheduler.
 - The store is the memory, the scheduler is only an alarm clock. A source's `next_due` (backoff,
   jitter, arXiv calendar, computed by `sources.schedule`) wins over its interval trigger: each run
@@ -24,16 +24,16 @@ import os
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app import App
 from bot.core.config import Settings, SourceConfig
 from bot.core.errors import BotError
 from bot.core.models import SourceState, Subscriber
@@ -41,6 +41,8 @@ from bot.ingest.harvest import Harvester, SourceOutcome
 from bot.ingest.pipeline import Pipeline
 from bot.ingest.sources import FeedHttp, is_due
 from bot.ingest.sources.schedule import JITTER
+from bot.service.clock import digest_due, last_digest_time
+from bot.storage.meta import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -53,63 +55,6 @@ HOUSEKEEPING_JOB = "housekeeping"
 ALERT_JOB = "alerts"
 CONFIG_JOB = "config-watch"
 MAX_DIGEST_ATTEMPTS = 3  # failed deliveries of one day's digest before it is given up until the next
-HEARTBEAT_KEY = "scheduler.heartbeat"  # store meta: when a service job last ran (ISO UTC), for `bot status`
-HEARTBEAT_EVERY_KEY = "scheduler.heartbeat_every"  # store meta: seconds between heartbeats
-
-
-# -- pure core: time in, decision out ------------------------------------------------------
-
-
-def parse_digest_time(text: str) -> time:
-    """ "08:30" → time(8, 30); anything else is a ValueError naming the value."""
-    hours, sep, minutes = text.strip().partition(":")
-    if not (sep and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
-        raise ValueError(f"digest time must be HH:MM (00:00-23:59), got {text!r}")
-    return time(int(hours), int(minutes))
-
-
-def _slots(subscriber: Subscriber, now: datetime, day_offsets: range) -> Iterator[datetime]:
-    """The subscriber's HH:MM on the local days `day_offsets` away from now's local day, in UTC.
-
-    A weekly subscriber has a slot only on their `weekly_day` (0 = Monday, local calendar). A time
-    skipped by a DST jump resolves to the same wall time on the old offset (02:30 on a
-    spring-forward night is 03:30 summer time); a repeated one to its first occurrence.
-    """
-    zone = ZoneInfo(subscriber.timezone)
-    clock = parse_digest_time(subscriber.digest_time)
-    today = now.astimezone(zone).date()
-    for offset in day_offsets:
-        day = today + timedelta(days=offset)
-        if subscriber.frequency == "weekly" and day.weekday() != subscriber.weekly_day:
-            continue
-        yield datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
-
-
-def next_digest_time(subscriber: Subscriber, now: datetime) -> datetime:
-    """The first digest (or weekly report) time strictly after `now` (UTC)."""
-    return next(slot for slot in _slots(subscriber, now, range(0, 9)) if slot > now)
-
-
-def last_digest_time(subscriber: Subscriber, now: datetime) -> datetime:
-    """The latest digest (or weekly report) time at or before `now` (UTC)."""
-    return next(slot for slot in _slots(subscriber, now, range(0, -9, -1)) if slot <= now)
-
-
-def digest_due(subscriber: Subscriber, now: datetime) -> bool:
-    """Due when the latest scheduled time ≤ now came after the last digest sent.
-
-    Without a last digest, subscribing counts as the baseline (`created_at`), so a new subscriber
-    gets the next scheduled digest, not an immediate one; with neither, the digest is due.
-    """
-    baseline = subscriber.last_digest_at or subscriber.created_at
-    return baseline is None or last_digest_time(subscriber, now) > baseline
-
-
-def source_wait(state: SourceState, now: datetime) -> float:
-    """Seconds until the source is due; 0 when it is due or was never fetched."""
-    if state.next_due is None:
-        return 0.0
-    return max(0.0, (state.next_due - now).total_seconds())
 
 
 def fetch_job_id(name: str) -> str:
@@ -171,44 +116,46 @@ class Service:
 
     def __init__(
         self,
-        settings: Settings,
-        pipeline: Pipeline,
+        app: App,
         deliver: Deliver | None = None,
         *,
         send_alerts: SendAlerts | None = None,
-        load: Callable[[], Settings] | None = None,
-        watch: Sequence[Path] = (),
-        lock: Callable[[], asyncio.Lock] | None = None,
+        watch: Sequence[Path] | None = None,
         timing: Timing = Timing(),
     ) -> None:
-        """`load` re-reads the config on reload, `watch` are the files whose mtime triggers it, and
-        `lock` gives (on the running loop) the lock every other user of this pipeline's store holds;
-        `send_alerts(now)` pushes the breaking alerts due now (it takes the lock itself)."""
-        self.settings = settings
-        self.pipeline = pipeline
+        """`watch` are the files whose mtime triggers a reload (default: the app's config and overlay);
+        `send_alerts(now)` pushes the breaking alerts due now (it takes the app's lock itself)."""
+        self.app = app
         self.deliver = deliver
         self.send_alerts = send_alerts
         self.timing = timing
-        self._load = load
-        self._watch = tuple(watch)
-        self._lock_of_loop = lock
+        self._watch = tuple(app.watched_files if watch is None else watch)
         self._stamp = self._watch_stamp()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._http: FeedHttp | None = None
         self._harvester: Harvester | None = None
-        self._lock = asyncio.Lock()  # one lock for all store and index work, shared with the harvester
+        self._lock = asyncio.Lock()  # replaced by the app's lock on the running loop in `start`
         self._running: set[asyncio.Task[Any]] = set()  # job runs in flight, awaited on shutdown
         self._reloads: set[asyncio.Task[bool]] = set()  # SIGHUP reloads (a reference keeps them alive)
         self._failures = _DigestFailures()
         self._index_dirty = False
         self._pruned_at: datetime | None = None
+        app.on_reload(self._replan)
+
+    @property
+    def settings(self) -> Settings:
+        """The app's settings now (never a copy: a reload from anywhere is seen here at once)."""
+        return self.app.settings
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.app.pipeline
 
     async def start(self, paused: bool = False, now: datetime | None = None) -> None:
         """Open the HTTP client and add every job; call on the loop the bot runs on."""
-        if self._lock_of_loop is not None:
-            self._lock = self._lock_of_loop()
+        self._lock = self.app.lock()
         self._http = FeedHttp(self.settings.fetch)
-        self._harvester = Harvester(self.settings, self.pipeline, self._http, lock=self._lock)
+        self._harvester = Harvester(lambda: self.app.settings, self.pipeline, self._http, lock=self._lock)
         self.scheduler.start(paused=paused)
         states = await self._in_thread(self.pipeline.store.source_states)
         for source in enabled_sources(self.settings).values():
@@ -321,30 +268,24 @@ class Service:
 
     async def reload_config(self) -> bool:
         """Read the config again (SIGHUP, or a changed file); an invalid one is logged and ignored."""
-        if self._load is None:
-            return False
         try:
-            settings = await asyncio.to_thread(self._load)
+            await self.app.reload()
         except BotError as exc:  # ConfigError, or an unreadable runtime overlay
             log.error("config not reloaded, keeping the running one:\n%s", exc)
             return False
-        await self.reload(settings)
         return True
 
-    async def reload(self, settings: Settings, now: datetime | None = None) -> SourceDiff:
-        """Apply new settings: add, remove and reschedule source jobs; no restart."""
+    async def _replan(self, old: Settings, new: Settings, now: datetime | None = None) -> SourceDiff:
+        """After the app's settings changed: add, remove and reschedule source jobs; no restart."""
         now = now or datetime.now(UTC)
-        diff = diff_sources(self.settings, settings)
-        _warn_restart_only(self.settings, settings)
-        self.settings = settings
-        if self._harvester is not None:
-            self._harvester.settings = settings
+        diff = diff_sources(old, new)
+        _warn_restart_only(old, new)
         for name in (*diff.removed, *diff.changed):
             self._remove_job(fetch_job_id(name))
         if self.scheduler.running:
             states = await self._in_thread(self.pipeline.store.source_states)
             for name in (*diff.added, *diff.changed):
-                self._add_fetch_job(enabled_sources(settings)[name], states.get(name), now)
+                self._add_fetch_job(enabled_sources(new)[name], states.get(name), now)
         log.info("config reloaded: added %s, removed %s, changed %s", diff.added, diff.removed, diff.changed)
         return diff
 
@@ -380,7 +321,7 @@ class Service:
         self.scheduler.add_job(
             self.housekeeping, IntervalTrigger(seconds=every, timezone=UTC), id=HOUSEKEEPING_JOB, **common
         )
-        if self._load is not None and self._watch:
+        if self._watch:
             every = self.timing.config_every.total_seconds()
             self.scheduler.add_job(
                 self.check_config, IntervalTrigger(seconds=every, timezone=UTC), id=CONFIG_JOB, **common

@@ -52,11 +52,10 @@ import numpy as np
 
 from bot.core.config import IndexConfig
 from bot.storage import Store
+from bot.storage.layout import INDEX_FILE, INDEX_META_FILE
 
 log = logging.getLogger(__name__)
 
-INDEX_FILE = "items.faiss"
-META_FILE = "items.json"
 FORMAT = 1
 FLAT = "flat"
 IVF_SQ8 = "ivf-sq8"
@@ -270,7 +269,7 @@ class VectorIndex:
         directory.mkdir(parents=True, exist_ok=True)
         with self._save_lock:
             meta["crc32"] = _write_index_atomic(index, directory / INDEX_FILE)
-            _write_atomic(directory / META_FILE, json.dumps(meta).encode())
+            _write_atomic(directory / INDEX_META_FILE, json.dumps(meta).encode())
 
     @classmethod
     def load(
@@ -283,7 +282,7 @@ class VectorIndex:
     ) -> VectorIndex | None:
         """The saved index if it exists, is intact and was built for this model; None otherwise."""
         try:
-            meta = json.loads((directory / META_FILE).read_text())
+            meta = json.loads((directory / INDEX_META_FILE).read_text())
             if (meta.get("format"), meta.get("model"), meta.get("dim")) != (FORMAT, model, dim):
                 return None
             layout = Layout(meta.get("structure", FLAT), int(meta.get("lists", 0)))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from bot.storage.connection import Connection
 
+HEARTBEAT_KEY = "scheduler.heartbeat"  # when a service job last ran (ISO UTC), for `bot status`
+HEARTBEAT_EVERY_KEY = "scheduler.heartbeat_every"  # seconds between heartbeats
+
 
 class MetaPart(Connection):
     """The store's key-value facts: `set_meta` replaces, `get_meta` reads (None when absent)."""

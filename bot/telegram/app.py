@@ -1,8 +1,8 @@
 """The Telegram bot: one builder that registers every handler, and the ways to run it.
 
-The command handlers live in `telegram_handlers` (thin: parse, one call, render with
-`telegram_render`); what they share with this builder and the scheduler (`Services`,
-`pipeline_lock`, `send_digest`) lives in `telegram_services`. `run_polling` runs the bot on its
+The command handlers live in `handlers` (thin: parse, one call, render with `bot.render.telegram`);
+what they share with this builder and the scheduler (`Services`, `send_digest`) lives in `services`;
+settings, store and lock belong to the process's one `bot.app.App`. `run_polling` runs the bot on its
 own loop; `serving` runs it inside an existing one, beside the scheduler.
 """
 
@@ -19,14 +19,12 @@ from telegram.constants import ParseMode
 from telegram.error import InvalidToken
 from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, Defaults, MessageHandler, filters
 
+from bot.app import App as BotApp
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
-from bot.ingest.overlay import with_overlay
-from bot.ingest.pipeline import Pipeline
 from bot.query.llm import make_llm
 from bot.telegram.handlers import HANDLERS, ask, on_error, unknown_command
 from bot.telegram.services import NO_PREVIEW, SERVICES, App, Services, services_of, utc_now
-from bot.telegram.services import pipeline_lock as pipeline_lock  # re-exported for `bot run` and the tests
 from bot.telegram.services import send_alerts as send_alerts  # re-exported for `bot run` and the tests
 from bot.telegram.services import send_digest as send_digest
 
@@ -61,8 +59,7 @@ def bot_token(settings: Settings) -> str:
 
 
 def build_application(
-    settings: Settings,
-    pipeline: Pipeline,
+    app: BotApp,
     token: str,
     *,
     base_url: str | None = None,
@@ -72,12 +69,11 @@ def build_application(
     _hide_token_in_logs(token)
     builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
     builder = builder.defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
-    url = base_url or settings.telegram.base_url
+    url = base_url or app.settings.telegram.base_url
     if url:
         builder = builder.base_url(url).base_file_url(_file_url(url))
     application = builder.post_init(_post_init).post_shutdown(_post_shutdown).build()
-    merged = with_overlay(settings, pipeline.paths)
-    application.bot_data[SERVICES] = Services(merged, pipeline, now)
+    application.bot_data[SERVICES] = Services(app, now)
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))

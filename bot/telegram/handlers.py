@@ -14,20 +14,20 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden
 
 from bot.core.config import Settings
+from bot.core.errors import BotError
 from bot.core.models import Follow, Subscriber
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import answer_question
 from bot.query.search import Filters, people_timeline, search_stories
 from bot.render import telegram as render
-from bot.service.runner import SCHEDULER
 from bot.storage import Store
 from bot.telegram.services import NO_PREVIEW, Context, send_digest, send_trends, services_of, utc_now
 
@@ -181,16 +181,14 @@ async def trends(update: Update, context: Context) -> None:
     """Send the trend picture of the chat's themes now, with its figures in the caption."""
     services, lang = services_of(context), await _lang(update, context)
     subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
-    await send_trends(context.application, services.pipeline, services.settings, subscriber, services.now())
+    await send_trends(context.application, services.app, subscriber, services.now())
 
 
 async def digest(update: Update, context: Context) -> None:
     """Send what is new since the chat's last digest (or the last 24 hours) right now."""
     services, lang = services_of(context), await _lang(update, context)
     subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
-    sent = await send_digest(
-        context.application, services.pipeline, services.settings, subscriber, services.now(), llm=services.llm
-    )
+    sent = await send_digest(context.application, services.app, subscriber, services.now(), llm=services.llm)
     if not sent:
         await _reply(update, render.t("nothing_new", lang))
 
@@ -230,7 +228,7 @@ async def addsource(update: Update, context: Context) -> None:
     except OverlayError as problem:
         await _reply(update, render.t("addsource_refused", lang, reason=str(problem)))
         return
-    await _use_settings(context, added.settings)
+    await _reload_settings(context)
     await _reply(update, render.t("addsource_done", lang, name=added.source.name, entries=added.entries, new=added.new))
 
 
@@ -243,7 +241,7 @@ async def removesource(update: Update, context: Context) -> None:
         return
     name = context.args[0]
     if await asyncio.to_thread(remove_source, services.pipeline.paths, name):
-        await _use_settings(context, _without_source(services.settings, name))
+        await _reload_settings(context)
         await _reply(update, render.t("removesource_done", lang, name=name))
     elif any(source.name == name for source in services.settings.sources):
         await _reply(update, render.t("removesource_config", lang, name=name))
@@ -341,20 +339,12 @@ HANDLERS = {
 # -- what the admin and people commands call ---------------------------------------------------
 
 
-class _Reloadable(Protocol):
-    async def reload(self, settings: Settings) -> object: ...
-
-
-async def _use_settings(context: Context, settings: Settings) -> None:
-    """Adopt settings with a source added or removed, here and in the scheduler when one is attached."""
-    services_of(context).settings = settings
-    scheduler = cast(_Reloadable | None, context.bot_data.get(SCHEDULER))
-    if scheduler is not None:
-        await scheduler.reload(settings)
-
-
-def _without_source(settings: Settings, name: str) -> Settings:
-    return settings.model_copy(update={"sources": tuple(s for s in settings.sources if s.name != name)})
+async def _reload_settings(context: Context) -> None:
+    """After the overlay changed: the app reads config + overlay again, and the scheduler re-plans its jobs."""
+    try:
+        await services_of(context).app.reload()
+    except BotError as exc:  # the config file became invalid meanwhile: the overlay change waits for a fix
+        log.error("source list not reloaded, keeping the running one:\n%s", exc)
 
 
 def collect_stats(store: Store, settings: Settings) -> render.Stats:

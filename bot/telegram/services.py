@@ -1,9 +1,9 @@
-"""What the Telegram handlers, the bot's builder and the scheduler share: the `Services` in `bot_data`,
-the per-pipeline lock, and `send_digest`, the one way a digest reaches a chat.
+"""What the Telegram handlers, the bot's builder and the scheduler share: the `Services` in `bot_data`
+(the process's one `App`, the clock, the LLM client) and `send_digest`, the one way a digest reaches a chat.
 
-Store and index work is serialized by one asyncio lock per pipeline (`pipeline_lock`), because the
-SQLite connection and the FAISS index are shared; the scheduler passes the same lock to its
-`Harvester`, so a fetch and a command never write at the same time.
+Store and index work is serialized by the app's lock (`App.lock`), because the SQLite connection and
+the FAISS index are shared; the scheduler's `Harvester` holds the same lock, so a fetch and a command
+never write at the same time.
 
 Delivery rule (see `send_digest`): a digest is recorded as sent once any message of it may have
 reached the chat. A send that timed out after the request went out may well have been delivered
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes
 
+from bot.app import App as BotApp
 from bot.core.config import Settings
 from bot.core.models import Subscriber
 from bot.deliver.digest import mark_sent, prepare_digest, render_alert, render_digest, story_summaries
@@ -54,36 +54,29 @@ App: TypeAlias = "Application[Any, Any, Any, Any, Any, Any]"
 
 @dataclass
 class Services:
-    """What handlers share, kept in `bot_data`: settings (re-merged when a source is added), the
-    pipeline, the clock, and the LLM client opened in `post_init`."""
+    """What handlers share, kept in `bot_data`: the app (settings, store, index), the clock, and the LLM
+    client opened in `post_init`."""
 
-    settings: Settings
-    pipeline: Pipeline
+    app: BotApp
     now: Callable[[], datetime]
     llm: LlmClient | None = None
 
     @property
+    def settings(self) -> Settings:
+        """The app's settings now; a reload anywhere (SIGHUP, a changed file, /addsource) is seen at once."""
+        return self.app.settings
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.app.pipeline
+
+    @property
     def lock(self) -> asyncio.Lock:
-        return pipeline_lock(self.pipeline)
+        return self.app.lock()
 
     async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run store/index work in a worker thread, one piece of work at a time."""
-        async with self.lock:
-            return await asyncio.to_thread(function, *args, **kwargs)
-
-
-_LOCKS: weakref.WeakKeyDictionary[Pipeline, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def pipeline_lock(pipeline: Pipeline) -> asyncio.Lock:
-    """The lock serializing work on `pipeline` in the running event loop; pass it to `Harvester(lock=...)`."""
-    loop = asyncio.get_running_loop()
-    entry = _LOCKS.get(pipeline)
-    if entry is None or entry[0] is not loop:
-        entry = _LOCKS[pipeline] = (loop, asyncio.Lock())
-    return entry[1]
+        return await self.app.run(function, *args, **kwargs)
 
 
 def services_of(holder: Context | App) -> Services:
@@ -100,8 +93,7 @@ def utc_now() -> datetime:
 
 async def send_digest(
     target: App | Bot,
-    pipeline: Pipeline,
-    settings: Settings,
+    app: BotApp,
     subscriber: Subscriber,
     now: datetime,
     *,
@@ -114,31 +106,31 @@ async def send_digest(
     any message of it may have arrived. A chat that blocked the bot is marked inactive.
     """
     bot = target.bot if isinstance(target, Application) else target
-    lock = pipeline_lock(pipeline)
+    pipeline, settings, lock = app.pipeline, app.settings, app.lock()
     async with lock:
         prepared, links = await asyncio.to_thread(prepare_digest, pipeline, subscriber, settings, now, since)
         if not prepared.story_ids:
             return 0
         summaries = await asyncio.to_thread(story_summaries, pipeline, prepared.stories, subscriber.lang, llm)
     messages = render_digest(prepared, subscriber.lang, links, summaries=summaries)
-    delivered = await _deliver(pipeline, subscriber.chat_id, [_text(bot, subscriber.chat_id, m) for m in messages])
+    delivered = await _deliver(app, subscriber.chat_id, [_text(bot, subscriber.chat_id, m) for m in messages])
     if delivered:
         async with lock:
             await asyncio.to_thread(mark_sent, pipeline.store, prepared, now)
     return delivered
 
 
-async def send_alerts(target: App | Bot, pipeline: Pipeline, settings: Settings, now: datetime) -> int:
+async def send_alerts(target: App | Bot, app: BotApp, now: datetime) -> int:
     """Push every breaking alert due now; the number sent. Each is recorded once it may have arrived,
     so it goes out once per story and chat, across restarts; one that surely failed is retried next tick."""
     bot = target.bot if isinstance(target, Application) else target
-    lock = pipeline_lock(pipeline)
+    pipeline, lock = app.pipeline, app.lock()
     async with lock:
-        alerts, links = await asyncio.to_thread(_prepare_alerts, pipeline, settings, now)
+        alerts, links = await asyncio.to_thread(_prepare_alerts, pipeline, app.settings, now)
     sent = 0
     for alert in alerts:
         text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text)
-        if await _deliver(pipeline, alert.chat_id, [_text(bot, alert.chat_id, text)]):
+        if await _deliver(app, alert.chat_id, [_text(bot, alert.chat_id, text)]):
             story = alert.story
             async with lock:
                 await asyncio.to_thread(
@@ -158,8 +150,7 @@ def _prepare_alerts(
 
 async def send_report(
     target: App | Bot,
-    pipeline: Pipeline,
-    settings: Settings,
+    app: BotApp,
     subscriber: Subscriber,
     now: datetime,
     *,
@@ -168,38 +159,37 @@ async def send_report(
     """Send the weekly report: the trend picture first (its caption carries the figures), then the topics and
     moves; recorded as sent like a digest. The number of messages delivered."""
     bot = target.bot if isinstance(target, Application) else target
-    async with pipeline_lock(pipeline):
-        report = await asyncio.to_thread(prepare_report, pipeline, subscriber, settings, now, llm)
+    pipeline = app.pipeline
+    async with app.lock():
+        report = await asyncio.to_thread(prepare_report, pipeline, subscriber, app.settings, now, llm)
     chat = subscriber.chat_id
     sends = [_photo(bot, chat, report.chart, render_caption(report.trends, report.lang))] if report.chart else []
     sends += [_text(bot, chat, message) for message in render_report(report)]
-    delivered = await _deliver(pipeline, chat, sends)
+    delivered = await _deliver(app, chat, sends)
     if delivered:
-        async with pipeline_lock(pipeline):
+        async with app.lock():
             await asyncio.to_thread(pipeline.store.record_delivery, chat, report.story_ids, now)
     return delivered
 
 
-async def send_trends(
-    target: App | Bot, pipeline: Pipeline, settings: Settings, subscriber: Subscriber, now: datetime
-) -> int:
+async def send_trends(target: App | Bot, app: BotApp, subscriber: Subscriber, now: datetime) -> int:
     """The trend picture on demand (/trends): the subscriber's themes over the last weeks, in their language."""
     bot = target.bot if isinstance(target, Application) else target
-    async with pipeline_lock(pipeline):
-        trends = await asyncio.to_thread(subscriber_trends, pipeline.store, subscriber, settings, now)
+    async with app.lock():
+        trends = await asyncio.to_thread(subscriber_trends, app.store, subscriber, app.settings, now)
     png = await asyncio.to_thread(chart_png, trends, subscriber.lang)  # drawing needs no store: outside the lock
     caption = render_caption(trends, subscriber.lang)
-    return await _deliver(pipeline, subscriber.chat_id, [_photo(bot, subscriber.chat_id, png, caption)])
+    return await _deliver(app, subscriber.chat_id, [_photo(bot, subscriber.chat_id, png, caption)])
 
 
 def scheduled_delivery(
-    target: App | Bot, pipeline: Pipeline, settings: Callable[[], Settings], llm: Callable[[], LlmClient | None]
+    target: App | Bot, app: BotApp, llm: Callable[[], LlmClient | None]
 ) -> Callable[[Subscriber, datetime], Awaitable[int]]:
     """What the scheduler calls at a subscriber's time: the weekly report or the daily digest, as they chose."""
 
     async def deliver(subscriber: Subscriber, now: datetime) -> int:
         send = send_report if subscriber.frequency == "weekly" else send_digest
-        return await send(target, pipeline, settings(), subscriber, now, llm=llm())
+        return await send(target, app, subscriber, now, llm=llm())
 
     return deliver
 
@@ -219,7 +209,7 @@ def _photo(bot: Bot, chat_id: int, png: bytes, caption: str) -> Send:
     )
 
 
-async def _deliver(pipeline: Pipeline, chat_id: int, sends: Sequence[Send]) -> int:
+async def _deliver(app: BotApp, chat_id: int, sends: Sequence[Send]) -> int:
     """Send the messages in order; stop at a chat that blocked us (marked inactive) or a network failure.
     The number of messages that were (or may have been) delivered."""
     delivered = 0
@@ -228,8 +218,7 @@ async def _deliver(pipeline: Pipeline, chat_id: int, sends: Sequence[Send]) -> i
             delivered += await _send_with_retries(send, chat_id)
         except Forbidden:
             log.info("chat %s blocked the bot or left; marking it inactive", chat_id)
-            async with pipeline_lock(pipeline):
-                await asyncio.to_thread(_deactivate, pipeline.store, chat_id)
+            await app.run(_deactivate, app.store, chat_id)
             break
         except (NetworkError, RetryAfter) as exc:
             log.warning("giving up on sending to chat %s: %s", chat_id, type(exc).__name__)
