@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+OTHER_THEME = "other"  # the theme of what fits no configured theme
+PEOPLE_THEME = "people_moves"  # the theme a stated job move always carries
+
 
 class FetchStatus(StrEnum):
     """How one attempt to fetch a source ended."""

@@ -25,14 +25,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from bot.core.config import Settings
-from bot.core.models import Subscriber
+from bot.core.models import OTHER_THEME, PEOPLE_THEME, Subscriber
+from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
 from bot.storage import Store, StorySummary
 
-PEOPLE_THEME = "people_moves"
-OTHER_THEME = "other"
 FOLLOW_PREFIX = "follow:"  # section key of the stories one follow pulled in: "follow:<the follow's text>"
 FOLLOW_THRESHOLD = 0.5  # cosine between a follow and a story's best item that counts as a match
 HALF_LIFE_HOURS = 24.0  # a story's recency weight halves every day since its latest item
@@ -44,26 +43,6 @@ MAX_SUMMARY_CHARS = 240
 MAX_LINKS = 3
 
 Links = Mapping[int, Sequence[tuple[str, str]]]
-
-THEME_HEADINGS: dict[str, tuple[str, str]] = {
-    "llm": ("Language models", "大模型"),
-    "multimodal": ("Multimodal", "多模态"),
-    "world_models": ("World models", "世界模型"),
-    "bidding": ("Auto-bidding and ads", "智能出价与广告"),
-    PEOPLE_THEME: ("People moves", "人事变动"),
-    OTHER_THEME: ("Other", "其他"),
-}
-_TEXT: dict[str, tuple[str, str]] = {  # (en, zh); {n} is a count
-    "title": ("📰 <b>AI news digest</b> · {n} new", "📰 <b>AI 新闻摘要</b> · {n} 条新动态"),
-    "outlets": ("{n} outlets", "{n} 家媒体"),
-    "outlet": ("1 outlet", "1 家媒体"),
-    "follow": ("Following: {text}", "关注：{text}"),
-    "followed": ("your topics", "你的话题"),
-    "overflow": ("Also new: {n} more", "另有 {n} 条新动态"),
-    "empty": ("Nothing new since your last digest.", "自上次摘要以来暂无新动态。"),
-    "breaking": ("🚨 <b>Breaking</b>", "🚨 <b>突发</b>"),
-    "breaking_follow": ("🔔 <b>On your topic</b>: {text}", "🔔 <b>你关注的话题</b>：{text}"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +281,7 @@ def utf16_len(text: str) -> int:
 
 
 def _t(key: str, lang: str, **values: object) -> str:
-    en, zh = _TEXT[key]
-    return (zh if lang == "zh" else en).format(**values)
+    return word(f"digest.{key}", lang, **values)
 
 
 def section_heading(key: str, lang: str) -> str:
@@ -311,13 +289,6 @@ def section_heading(key: str, lang: str) -> str:
         text = key.removeprefix(FOLLOW_PREFIX) or _t("followed", lang)
         return f"<b>{_t('follow', lang, text=escape(_clip(text, 100)))}</b>"
     return f"<b>{escape(theme_heading(key, lang))}</b>"
-
-
-def theme_heading(theme: str, lang: str) -> str:
-    """A theme's name as readers see it, in English or Chinese (plain text; a theme from config reads as its key)."""
-    fallback = theme.replace("_", " ").capitalize()
-    en, zh = THEME_HEADINGS.get(theme, (fallback, fallback))
-    return zh if lang == "zh" else en
 
 
 def _section_blocks(heading: str, lines: list[str]) -> list[list[str]]:

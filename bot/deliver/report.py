@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from bot.core.config import Settings
 from bot.core.models import Subscriber
+from bot.core.words import word
 from bot.deliver.digest import (
     MESSAGE_BUDGET,
     OTHER_THEME,
@@ -46,15 +47,6 @@ TOPICS_PER_THEME = 3  # the most a theme shows: emerging ones first, then the la
 STORIES_WITHOUT_TOPIC = 2  # a theme whose week formed no topic shows its widest stories
 MOVE_STORIES = 3  # stories linked under the week's people moves
 CAPTION_BUDGET = 1000  # Telegram allows 1024 characters of caption; keep a margin
-
-_TEXT: dict[str, tuple[str, str]] = {  # (en, zh)
-    "title": ("📈 <b>Weekly AI report</b> · {start} – {end}", "📈 <b>AI 周报</b> · {start} – {end}"),
-    "theme_count": ("{n} this week ({last} the week before)", "本周 {n} 条（上周 {last} 条）"),
-    "emerging": ("🔥 emerging", "🔥 升温"),
-    "moves": ("People moves this week", "本周人事变动"),
-    "quiet": ("A quiet week: no topic stood out.", "本周较平静，没有明显升温的话题。"),
-    "chart_note": ("Stories per theme, last {n} weeks", "近 {n} 周各主题报道数"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,5 +226,4 @@ def _story_block(story_id: int, report: WeeklyReport, budget: int) -> str:
 
 
 def _t(key: str, lang: str, **values: object) -> str:
-    en, zh = _TEXT[key]
-    return (zh if lang == "zh" else en).format(**values)
+    return word(f"report.{key}", lang, **values)

@@ -31,11 +31,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bot.core.config import ThemeConfig
-from bot.core.models import Item
+from bot.core.models import OTHER_THEME as FALLBACK_THEME
+from bot.core.models import PEOPLE_THEME, Item
 from bot.ingest.embed import Embedder
 
-FALLBACK_THEME = "other"
-PEOPLE_THEME = "people_moves"
 LEAD_CHARS = 400  # the headline and the first few hundred characters carry the topic
 
 PROTOTYPE_WEIGHT = 0.5  # the two embedding signals share one unit of probability

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.deliver.digest import OTHER_THEME, THEME_HEADINGS, theme_heading
+from bot.core.models import OTHER_THEME
+from bot.core.words import KNOWN_THEMES, theme_heading, word
 from bot.storage import Store, StorySummary
 
 Unit = Literal["week", "day"]
@@ -36,30 +37,6 @@ UNIT_LENGTH: dict[str, timedelta] = {"week": timedelta(days=7), "day": timedelta
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 MAX_TABLE_BUCKETS = 12  # count columns the table shows (the latest); the sparkline and total cover every bucket
 MAX_WEEKS = 520
-KNOWN_THEMES: tuple[str, ...] = tuple(THEME_HEADINGS)  # the digest's themes, in its order
-
-_TEXT: dict[str, tuple[str, str]] = {  # (en, zh)
-    "title_week": ("Stories per theme per week", "每周各主题报道数"),
-    "title_day": ("Stories per theme per day", "每日各主题报道数"),
-    "weighted": (", weighted by outlets × languages", "（按媒体数×语言数加权）"),
-    "window_week": ("{n} weeks to {end} UTC", "截至 {end} UTC 的 {n} 周"),
-    "window_day": ("{n} days to {end} UTC", "截至 {end} UTC 的 {n} 天"),
-    "starts": ("columns: the date each {unit} starts", "列：每{unit}的起始日期"),
-    "shown": ("the latest {shown} of {n} columns shown", "仅显示最近 {shown} 列（共 {n} 列）"),
-    "theme": ("theme", "主题"),
-    "all": ("all", "全部"),
-    "total": ("total", "合计"),
-    "trend": ("trend", "走势"),
-    "change": ("change", "环比"),
-    "new": ("new", "新"),
-    "week": ("week", "周"),
-    "day": ("day", "日"),
-    "empty": ("No stories in this period.", "此期间没有报道。"),
-    "axis_week": ("Week starting (UTC)", "每周起始日（UTC）"),
-    "axis_day": ("Day starting (UTC)", "每日起始（UTC）"),
-    "axis_count": ("Stories", "报道数"),
-    "axis_breadth": ("Outlets × languages, summed over stories", "媒体数×语言数（各报道之和）"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +123,7 @@ def themes_seen(stories: Iterable[StorySummary]) -> list[str]:
 
 def phrase(key: str, lang: str, **values: object) -> str:
     """A fixed phrase of the trends table or chart in English or Chinese."""
-    en, zh = _TEXT[key]
-    return (zh if lang == "zh" else en).format(**values)
+    return word(f"trends.{key}", lang, **values)
 
 
 def title(trends: Trends, lang: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.core.config import Settings
+from bot.core.words import LANGS, word
 from bot.ingest.normalize import detect_language
 from bot.query.llm import LlmClient, LlmError
 from bot.query.search import StoryHit
@@ -48,9 +49,9 @@ Stories:
 {stories}
 """
 
-NOT_FOUND = {"en": "Not found in the monitored sources.", "zh": "监控的来源中没有找到相关内容。"}
-NOTHING_FOUND = {"en": "Nothing found in the monitored sources.", "zh": "监控的来源中没有找到相关内容。"}
-TOP_STORIES = {"en": "Top stories in the monitored sources:", "zh": "监控的来源中最相关的报道："}
+NOT_FOUND = {lang: word("answer.not_found", lang) for lang in LANGS}  # also the LLM's agreed "no answer" reply
+NOTHING_FOUND = {lang: word("answer.nothing_found", lang) for lang in LANGS}
+TOP_STORIES = {lang: word("answer.top_stories", lang) for lang in LANGS}
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 
 _SLOT = re.compile(r"\{(\w+)\}")

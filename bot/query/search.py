@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bot.core.models import Item, RawEntry
+from bot.core.models import OTHER_THEME, Item, RawEntry
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline
 from bot.storage import StorySummary
@@ -25,7 +25,6 @@ from bot.storage import StorySummary
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks matter, raw scores do not
 VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and filtering
 TEXT_POOL = 200
-OTHER_THEME = "other"
 MIN_COSINE = 0.2  # below this (and with no name match) a story is not an answer: off-topic questions get none
 WHO_POOL = 40  # stories searched for a name's people moves
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.deliver.digest import theme_heading
+from bot.core.words import theme_heading
 from bot.insight.trends import KNOWN_THEMES, Trends, bucket_label, phrase, title, window
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.config import SourceConfig, ThemeConfig
 from bot.core.models import Follow, SourceState, Subscriber
+from bot.core.words import has_word, word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
 from bot.query.search import MoveEvent, StoryHit
@@ -44,174 +45,14 @@ def link(url: str, title: str) -> Html:
     return Html(f'<a href="{esc(url)}">{esc(title or url)}</a>')
 
 
-TEXTS: dict[str, dict[str, str]] = {
-    "error": {
-        "en": "Sorry, something went wrong on my side. Please try again later.",
-        "zh": "抱歉，处理时出了点问题，请稍后再试。",
-    },
-    "unknown_command": {
-        "en": "I don't know the command {command}. Send /help to see what I can do.",
-        "zh": "我不认识命令 {command}。发送 /help 查看可用命令。",
-    },
-    "unknown_themes": {
-        "en": "Unknown theme: {names}. Themes: {themes}",
-        "zh": "没有这个主题：{names}。可选主题：{themes}",
-    },
-    "subscribed": {
-        "en": "Subscribed to {themes}. Your digest comes daily at {time} ({tz}). Change it with /settings.",
-        "zh": "已订阅：{themes}。每天 {time}（{tz}）推送摘要，可用 /settings 修改。",
-    },
-    "all_themes": {"en": "all themes", "zh": "全部主题"},
-    "unsubscribed": {
-        "en": "Unsubscribed: no more daily digests. /subscribe brings them back.",
-        "zh": "已退订，不再推送每日摘要。发送 /subscribe 可重新订阅。",
-    },
-    "themes_header": {"en": "<b>Themes</b> (✓ = in your digest)", "zh": "<b>主题</b>（✓ = 已订阅）"},
-    "settings": {
-        "en": "<b>Your settings</b>\nlanguage: {language}\ndigest: {frequency} at {time}\ntime zone: {tz}\n"
-        "themes: {themes}\nsubscription: {state}\nbreaking alerts: {alerts}\nquiet hours: {quiet}\n\n"
-        "Change: /settings time 08:30 · /settings tz Asia/Shanghai · /settings lang zh · "
-        "/settings frequency weekly mon · /settings quiet 23:00-07:00 · /alerts on",
-        "zh": "<b>当前设置</b>\n语言：{language}\n推送：{frequency} {time}\n时区：{tz}\n主题：{themes}\n订阅：{state}\n"
-        "突发提醒：{alerts}\n免打扰：{quiet}\n\n"
-        "修改：/settings time 08:30 · /settings tz Asia/Shanghai · /settings lang en · "
-        "/settings frequency weekly mon · /settings quiet 23:00-07:00 · /alerts on",
-    },
-    "daily": {"en": "daily", "zh": "每天"},
-    "weekly": {"en": "weekly on {day}", "zh": "每周{day}"},
-    "alerts_on": {"en": "on", "zh": "开启"},
-    "alerts_off": {"en": "off", "zh": "关闭"},
-    "none": {"en": "none", "zh": "无"},
-    "on": {"en": "on", "zh": "开启"},
-    "off": {"en": "off (/subscribe)", "zh": "关闭（/subscribe）"},
-    "settings_usage": {
-        "en": "Usage: /settings time HH:MM · /settings tz Area/City · /settings lang en|zh · "
-        "/settings frequency daily|weekly [day] · /settings quiet HH:MM-HH:MM|off",
-        "zh": "用法：/settings time HH:MM · /settings tz 地区/城市 · /settings lang en|zh · "
-        "/settings frequency daily|weekly [星期] · /settings quiet HH:MM-HH:MM|off",
-    },
-    "bad_frequency": {
-        "en": "{value} is not a frequency: use daily, or weekly with a day, e.g. weekly mon.",
-        "zh": "{value} 不是有效频率：请用 daily，或 weekly 加星期，例如 weekly mon。",
-    },
-    "bad_quiet": {
-        "en": "{value} is not a quiet-hours range: use HH:MM-HH:MM, e.g. 23:00-07:00, or off.",
-        "zh": "{value} 不是有效的免打扰时段：请用 HH:MM-HH:MM，例如 23:00-07:00，或 off。",
-    },
-    "frequency_set": {"en": "Digest frequency: {value}.", "zh": "推送频率：{value}。"},
-    "quiet_set": {"en": "Quiet hours: {value}.", "zh": "免打扰时段：{value}。"},
-    "alerts_usage": {
-        "en": "Usage: /alerts on|off — breaking stories pushed at once (outside your quiet hours). Now: {state}.",
-        "zh": "用法：/alerts on|off —— 重大新闻即时推送（免打扰时段除外）。当前：{state}。",
-    },
-    "alerts_set": {
-        "en": "Breaking alerts {state}.",
-        "zh": "突发提醒已{state}。",
-    },
-    "bad_time": {
-        "en": "{value} is not a time of day; use 24-hour HH:MM, e.g. 08:30.",
-        "zh": "{value} 不是有效时间，请用 24 小时制 HH:MM，例如 08:30。",
-    },
-    "bad_tz": {
-        "en": "Unknown time zone {value}. Use an IANA name such as Asia/Shanghai, Europe/Berlin or UTC.",
-        "zh": "未知时区 {value}。请用 IANA 时区名，例如 Asia/Shanghai、Europe/Berlin 或 UTC。",
-    },
-    "bad_lang": {"en": "Language must be en or zh.", "zh": "语言只能是 en 或 zh。"},
-    "time_set": {"en": "Digest time set to {value}.", "zh": "推送时间已设为 {value}。"},
-    "tz_set": {"en": "Time zone set to {value}.", "zh": "时区已设为 {value}。"},
-    "lang_set": {"en": "I'll reply in English.", "zh": "之后我会用中文回复。"},
-    "nothing_new": {
-        "en": "Nothing new since your last digest.",
-        "zh": "自上次摘要以来没有新内容。",
-    },
-    "ask_usage": {
-        "en": "Ask me about AI news, e.g. /ask who left OpenAI? — or just send the question.",
-        "zh": "可以问我 AI 新闻，例如 /ask 谁离开了 OpenAI？——也可以直接发送问题。",
-    },
-    "sources_header": {"en": "<b>Sources</b> ({count})", "zh": "<b>来源</b>（{count} 个）"},
-    "no_sources": {"en": "No sources are configured.", "zh": "还没有配置任何来源。"},
-    "source_line": {
-        "en": "<b>{name}</b>{tag} · {kind} · {items} items · {health}",
-        "zh": "<b>{name}</b>{tag} · {kind} · {items} 条 · {health}",
-    },
-    "source_added": {"en": " (added)", "zh": "（已添加）"},
-    "source_disabled": {"en": "⏸ disabled", "zh": "⏸ 已停用"},
-    "source_failing": {"en": "⚠ {count} errors: {error}", "zh": "⚠ 连续出错 {count} 次：{error}"},
-    "source_unfetched": {"en": "… not fetched yet", "zh": "… 尚未抓取"},
-    "admins_only": {
-        "en": "Sorry, only the bot's admins can do that.",
-        "zh": "抱歉，只有管理员可以执行这个操作。",
-    },
-    "addsource_usage": {"en": "Usage: /addsource URL [name]", "zh": "用法：/addsource URL [名称]"},
-    "addsource_refused": {"en": "Cannot add that source: {reason}", "zh": "无法添加该来源：{reason}"},
-    "addsource_done": {
-        "en": "Added {name}: {entries} entries in the feed, {new} new items stored.",
-        "zh": "已添加 {name}：订阅源中有 {entries} 条，新存入 {new} 条。",
-    },
-    "removesource_usage": {"en": "Usage: /removesource NAME", "zh": "用法：/removesource 名称"},
-    "removesource_done": {"en": "Removed {name}.", "zh": "已移除 {name}。"},
-    "removesource_config": {
-        "en": "{name} is defined in the config file; remove it there.",
-        "zh": "{name} 定义在配置文件中，请在配置文件里删除。",
-    },
-    "removesource_unknown": {"en": "No source named {name}.", "zh": "没有名为 {name} 的来源。"},
-    "stats": {
-        "en": "<b>Stats</b>\nitems: {items}\nstories: {stories}\nsubscribers: {subscribers}\n"
-        "sources: {sources} ({failing} failing)",
-        "zh": "<b>统计</b>\n条目：{items}\n报道：{stories}\n订阅者：{subscribers}\n来源：{sources}（{failing} 个异常）",
-    },
-    "who_usage": {"en": "Usage: /who NAME (a person or a company)", "zh": "用法：/who 名字（人名或公司名）"},
-    "who_none": {"en": "No people moves found for {name}.", "zh": "没有找到与 {name} 相关的人事变动。"},
-    "who_header": {"en": "<b>People moves: {name}</b>", "zh": "<b>人事变动：{name}</b>"},
-    "follows_none": {
-        "en": "You follow no topics. /follow WORDS adds one: matching stories join your digest.",
-        "zh": "还没有关注的话题。/follow 关键词 可添加，相关报道会加入你的摘要。",
-    },
-    "follows_header": {"en": "<b>Topics you follow</b> (/unfollow ID)", "zh": "<b>关注的话题</b>（/unfollow 编号）"},
-    "followed": {"en": "Following #{id}: {text}", "zh": "已关注 #{id}：{text}"},
-    "unfollow_usage": {"en": "Usage: /unfollow ID (see /follow)", "zh": "用法：/unfollow 编号（见 /follow）"},
-    "unfollowed": {"en": "Stopped following #{id}.", "zh": "已取消关注 #{id}。"},
-    "unfollow_unknown": {"en": "You follow no topic #{id}.", "zh": "没有编号为 #{id} 的关注。"},
-    "sources_label": {"en": "Sources:", "zh": "来源："},
-}
-
-HELP = {
-    "en": (
-        "<b>AI news monitor</b> — English and Chinese sources, one digest a day.\n"
-        "/subscribe [themes] — daily digest (/themes lists them)\n"
-        "/digest — what's new now\n"
-        "/ask QUESTION — or just send a question\n"
-        "/who NAME — people moves\n"
-        "/follow WORDS — follow a topic · /unfollow ID\n"
-        "/alerts on|off — breaking stories at once · /trends — the weekly picture\n"
-        "/settings — time, time zone, language, daily or weekly, quiet hours\n"
-        "/sources — what I watch · /unsubscribe — stop"
-    ),
-    "zh": (
-        "<b>AI 新闻监控</b>——中英文来源，每天一份摘要。\n"
-        "/subscribe [主题] 订阅每日摘要 · /digest 立即查看 · /ask 提问（或直接发送问题）\n"
-        "/who 名字 人事变动 · /follow 关键词 关注话题 · /alerts on|off 突发提醒 · /trends 趋势图\n"
-        "/settings 时间、时区、语言、每日或每周、免打扰 · /sources 来源"
-    ),
-}
-ACTIONS = {
-    "join": {"en": "joined", "zh": "加入"},
-    "leave": {"en": "left", "zh": "离开"},
-    "found": {"en": "founded", "zh": "创立"},
-    "return": {"en": "returned to", "zh": "回归"},
-    "appoint": {"en": "appointed at", "zh": "出任"},
-}
-
-
 def t(key: str, lang: str, **slots: object) -> str:
-    """The `key` template in `lang` (English when missing) with every slot value escaped."""
-    template = TEXTS[key].get(lang) or TEXTS[key]["en"]
-    return template.format(**{name: value if isinstance(value, Html) else esc(value) for name, value in slots.items()})
+    """The `key` phrase of `bot.core.words` in `lang`, with every slot value escaped for HTML."""
+    return word(key, lang, **{name: value if isinstance(value, Html) else esc(value) for name, value in slots.items()})
 
 
 def help_text() -> str:
     """Both languages in one short message: a new user may read either."""
-    return HELP["en"] + "\n\n" + HELP["zh"]
+    return word("help", "en") + "\n\n" + word("help", "zh")
 
 
 def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -230,7 +71,7 @@ def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def theme_names(themes: Sequence[str], lang: str) -> str:
-    return ", ".join(themes) if themes else TEXTS["all_themes"][lang]
+    return ", ".join(themes) if themes else word("all_themes", lang)
 
 
 def render_themes(themes: Mapping[str, ThemeConfig], chosen: Sequence[str], lang: str) -> str:
@@ -250,15 +91,15 @@ def render_settings(subscriber: Subscriber, lang: str) -> str:
         time=subscriber.digest_time,
         tz=subscriber.timezone,
         themes=theme_names(subscriber.themes, lang),
-        state=TEXTS["on" if subscriber.subscribed and subscriber.active else "off"][lang],
-        alerts=TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][lang],
-        quiet=subscriber.quiet or TEXTS["none"][lang],
+        state=word("on" if subscriber.subscribed and subscriber.active else "off", lang),
+        alerts=word("alerts_on" if subscriber.alerts else "alerts_off", lang),
+        quiet=subscriber.quiet or word("none", lang),
     )
 
 
 def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
     if frequency != "weekly":
-        return TEXTS["daily"][lang]
+        return word("daily", lang)
     return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
 
 
@@ -269,7 +110,7 @@ def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
         return esc(answer.text)
     by_story = {hit.story.id: hit for hit in hits}
     if answer.mode == "llm":
-        lines = [esc(answer.text), "", esc(TEXTS["sources_label"]["en" if lang != "zh" else "zh"])]
+        lines = [esc(answer.text), "", esc(word("sources_label", lang))]
     else:
         lines = [esc(answer.text.splitlines()[0])]
     for cited in answer.citations:
@@ -340,7 +181,8 @@ def render_timeline(name: str, events: Sequence[MoveEvent], lang: str) -> list[s
 
 
 def _move_text(move: Mapping[str, str], lang: str) -> str:
-    action = ACTIONS.get(move.get("action", ""), {}).get(lang, move.get("action", ""))
+    action = move.get("action", "")
+    action = word(f"action.{action}", lang) if has_word(f"action.{action}") else action
     parts = [f"<b>{esc(move.get('person', ''))}</b> {esc(action)} {esc(move.get('to_org') or '')}".rstrip()]
     if move.get("from_org") and move.get("action") != "leave":
         parts.append(f"(← {esc(move['from_org'])})")

@@ -23,6 +23,7 @@ from telegram.error import Forbidden
 from bot.core.config import Settings
 from bot.core.errors import BotError
 from bot.core.models import Follow, Subscriber
+from bot.core.words import word
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import answer_question
@@ -169,11 +170,11 @@ async def alerts(update: Update, context: Context) -> None:
     choice = (context.args or [""])[0].lower()
     if choice not in ("on", "off"):
         subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
-        state = render.TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][lang]
+        state = word("alerts_on" if subscriber.alerts else "alerts_off", lang)
         await _reply(update, render.t("alerts_usage", lang, state=state))
         return
     subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, alerts=choice == "on")
-    state = render.TEXTS["alerts_on" if subscriber.alerts else "alerts_off"][subscriber.lang]
+    state = word("alerts_on" if subscriber.alerts else "alerts_off", subscriber.lang)
     await _reply(update, render.t("alerts_set", subscriber.lang, state=state))
 
 

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from bot.core.models import OTHER_THEME as FALLBACK_THEME
 from bot.storage import StorySummary
 
-FALLBACK_THEME = "other"
 WEEK = timedelta(days=7)
 DEFAULT_WINDOW = timedelta(days=14)
 
