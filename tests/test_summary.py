@@ -21,7 +21,6 @@ from bot.ingest.normalize import detect_language
 from bot.ingest.pipeline import Pipeline, open_pipeline
 from bot.query.llm import LlmClient
 from bot.query.summary import (
-    DEFAULT_SUMMARY_TEMPLATE,
     SUMMARY_CHARS,
     Candidate,
     clip,
@@ -35,7 +34,6 @@ from bot.query.summary import (
 )
 from bot.storage import StorySummary
 
-REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(microsecond=0)
 KEY = "sk-test-summary-5ecret"
 
@@ -461,7 +459,3 @@ def test_extractive_made_without_an_llm_gets_an_llm_attempt_and_an_llm_text_is_n
     assert len(llm_server.requests) == 1
     without = summarize_story(pipeline.store, story, "en", embedder, None)
     assert (without.method, without.text) == ("extractive", extractive(pipeline, embedder))
-
-
-def test_prompt_file_and_builtin_default_are_identical():
-    assert (REPO / "prompts" / "summary.txt").read_text(encoding="utf-8") == DEFAULT_SUMMARY_TEMPLATE

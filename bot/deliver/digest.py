@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
-
-import numpy as np
 
 from bot.core.config import Settings
 from bot.core.models import OTHER_THEME, PEOPLE_THEME, Subscriber
 from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
+from bot.query.interest import follow_matches, in_themes
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
 from bot.storage import Store, StorySummary
@@ -186,11 +185,6 @@ def collect_moves(stories: Iterable[StorySummary]) -> list[MoveLine]:
                 seen.add(key)
                 lines.append(line)
     return lines
-
-
-def in_themes(story: StorySummary, chosen: Collection[str]) -> bool:
-    """Whether a story belongs to the chosen themes (by its primary theme or any other); none chosen = all."""
-    return not chosen or story.primary_theme in chosen or any(theme in chosen for theme in story.themes)
 
 
 def _story_weight(sources: Sequence[str], weights: Mapping[str, float] | None) -> float:
@@ -409,26 +403,6 @@ def prepare_digest(
         theme_order=tuple(settings.themes),
     )
     return digest, {story_id: links[story_id] for story_id in digest.story_ids}
-
-
-def follow_matches(
-    pipeline: Pipeline, chat_id: int, story_ids: Sequence[int]
-) -> tuple[dict[int, float], dict[int, str]]:
-    """Per story, the best cosine between any of the chat's follows and any of its items, and that follow's text."""
-    embedder = pipeline.embedder
-    follows = pipeline.store.follows(chat_id, embedder.name, embedder.dim)
-    if not follows or not story_ids:
-        return {}, {}
-    texts = [follow.text for follow, _ in follows]
-    matrix = np.stack([vector for _, vector in follows])  # (follows, dim)
-    scores: dict[int, float] = {}
-    best: dict[int, str] = {}
-    for story_id, items in pipeline.store.story_vectors(story_ids, embedder.name, embedder.dim).items():
-        similarity = items @ matrix.T  # (items, follows)
-        column = int(np.argmax(similarity.max(axis=0)))
-        scores[story_id] = float(similarity[:, column].max())
-        best[story_id] = texts[column]
-    return scores, best
 
 
 def story_summaries(

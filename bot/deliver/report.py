@@ -27,7 +27,6 @@ from bot.deliver.digest import (
     MoveLine,
     collect_moves,
     escape,
-    in_themes,
     pack_blocks,
     render_move,
     render_story,
@@ -38,6 +37,7 @@ from bot.deliver.digest import (
 from bot.ingest.pipeline import Pipeline
 from bot.insight.topics import Topic, refresh_topics
 from bot.insight.trends import Trends, load_trends, sparkline
+from bot.query.interest import in_themes
 from bot.query.llm import LlmClient
 from bot.storage import Store, StorySummary
 

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from bot.core.config import AlertsConfig
 from bot.core.models import Subscriber
-from bot.deliver.digest import follow_matches, in_themes
 from bot.ingest.pipeline import Pipeline
+from bot.query.interest import follow_matches, in_themes
 from bot.storage import Coverage, StorySummary
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 An answer may only say what the monitored sources said, and must say where. Without an LLM
 the answer is extractive: the best stories, one line each, with a link. With an LLM (an
-OpenAI-compatible endpoint in config), `prompts/answer.txt` hands it only the retrieved
+OpenAI-compatible endpoint in config), `bot/query/prompts/answer.txt` hands it only the retrieved
 stories, numbered, and its reply is checked before anyone sees it: every citation must name a
 story we passed, and every sentence that claims something must cite one. A reply that fails
 any check, or a call that fails, falls back to the extractive answer with the reason recorded,
@@ -24,30 +24,11 @@ from bot.ingest.normalize import detect_language
 from bot.query.llm import LlmClient, LlmError
 from bot.query.search import StoryHit
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"  # package data: installed with the code
 LEAD_CHARS = 280  # of each story's closest item per language: enough to answer from, short enough to stay cheap
 MAX_OUTLETS_NAMED = 6
 CHARS_PER_TOKEN = 4  # a reply longer than max_tokens × this came from a server that ignored max_tokens
 
-# Identical to prompts/answer.txt (a test checks): used when the package runs without the repo's prompts/.
-DEFAULT_ANSWER_TEMPLATE = """\
-You answer questions about AI news and research for a monitoring bot. You may use ONLY the
-numbered stories below, which were retrieved from the sources the bot monitors. Do not use
-anything you know from elsewhere, and do not guess.
-
-Rules:
-1. Answer in {language}, in at most five short sentences.
-2. End every sentence that states a fact with the number of the story it comes from, in square
-   brackets, like [1] or [2][3]. Cite only the numbers listed below; never invent a number.
-3. If the stories do not answer the question, reply with exactly this sentence and nothing else:
-   {not_found}
-4. Plain text only: no headings, no lists of links, no Markdown.
-
-Question: {question}
-
-Stories:
-{stories}
-"""
 
 NOT_FOUND = {lang: word("answer.not_found", lang) for lang in LANGS}  # also the LLM's agreed "no answer" reply
 NOTHING_FOUND = {lang: word("answer.nothing_found", lang) for lang in LANGS}
@@ -155,11 +136,8 @@ def outlets_label(hit: StoryHit, lang: str) -> str:
 
 
 def load_template(name: str = "answer.txt") -> str:
-    """A template from the repo's `prompts/` folder, or the built-in copy when the folder is absent."""
-    try:
-        return (PROMPTS_DIR / name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return DEFAULT_ANSWER_TEMPLATE
+    """A prompt template shipped in the package (`bot/query/prompts/`)."""
+    return (PROMPTS_DIR / name).read_text(encoding="utf-8")
 
 
 def fill(template: str, slots: dict[str, str]) -> str:

@@ -15,7 +15,7 @@ before headlines (a headline repeats the digest line), else among all. Boilerpla
 more", "原文链接", subscribe and cookie lines, anything with a link) and fragments are dropped
 before embedding, so they neither win nor pull the centroid. Deterministic for a given embedder.
 
-With an OpenAI-compatible endpoint, `prompts/summary.txt` hands the LLM only the story's own
+With an OpenAI-compatible endpoint, `bot/query/prompts/summary.txt` hands the LLM only the story's own
 items, and the reply is checked (non-empty, at most two sentences, a length cap, the reader's
 language, no links, no Markdown); any failed check or failed call falls back to the extractive
 summary, logged at INFO with the reason (the client scrubs its key from every message). A failed
@@ -69,20 +69,6 @@ MAX_REPLY_SENTENCES = 2
 LEAD_BONUS = 0.05  # for an item's first sentence after its headline
 DANGLING_PENALTY = 0.1  # for a sentence opening with a pronoun ("It is the first…"), a fragment on its own
 
-# Identical to prompts/summary.txt (a test checks): used when the package runs without the repo's prompts/.
-DEFAULT_SUMMARY_TEMPLATE = """\
-You write the one-line summary of a news story for an AI news monitoring bot's digest. The reports
-below all tell ONE story; they come from the outlets the bot monitors. Use ONLY what these reports
-say. Do not add anything you know from elsewhere, and do not guess or speculate.
-
-Rules:
-1. Write in {language}: one or two short sentences, at most {max_chars} characters in all.
-2. Say what happened: who did what, with the key name or number when the reports give one.
-3. Plain text only: no Markdown, no lists, no links, no citations, no lead-in such as "Summary:".
-
-Reports:
-{items}
-"""
 
 _CJK_END = "。！？"
 _BOUNDARY = re.compile(r"[。！？]+[”’」』）]*|[.!?]+[\"'”’)\]]*(?=\s|$|[\u3400-\u9fff])")
@@ -392,11 +378,8 @@ def _llm_summaries(llm: LlmClient, stories: Sequence[_Pending], lang: str) -> tu
 
 
 def load_template() -> str:
-    """`prompts/summary.txt` from the repo, or the built-in copy when the folder is absent."""
-    try:
-        return (PROMPTS_DIR / "summary.txt").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return DEFAULT_SUMMARY_TEMPLATE
+    """The summary prompt shipped in the package (`bot/query/prompts/summary.txt`)."""
+    return (PROMPTS_DIR / "summary.txt").read_text(encoding="utf-8")
 
 
 def build_prompt(items: Sequence[Item], lang: str) -> str:

@@ -527,3 +527,35 @@ def _write_atomic(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+# -- nearest neighbours among vectors held in memory (topic clustering) -------------------------------
+
+
+def nearest_neighbours(
+    base: np.ndarray,
+    queries: np.ndarray,
+    k: int,
+    *,
+    exact_below: int | None = None,
+    probes: int = 16,
+    train_per_list: int = 40,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines, row numbers in `base`), len(queries) × k, for unit vectors; -1 where fewer were found.
+
+    Exact while `base` has fewer than `exact_below` rows (always, when None); above, an IVF index
+    trained on a fixed-seed sample (so the same input gives the same neighbours) with `probes` lists.
+    Here because FAISS is imported by this module only.
+    """
+    n, dim = base.shape
+    index: faiss.Index
+    if exact_below is None or n < exact_below:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(2 * math.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, size=min(n, lists * train_per_list), replace=False)
+        index.train(base[np.sort(sample)])
+        index.nprobe = probes
+    index.add(base)
+    return index.search(queries, k)

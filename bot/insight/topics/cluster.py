@@ -22,10 +22,8 @@ daily path's small searches ran 3× faster on one, and the full recompute at 100
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -41,6 +39,7 @@ from bot.insight.topics.model import (
     REFINE_STEPS,
     Cluster,
 )
+from bot.storage.index import nearest_neighbours
 
 
 def cluster_vectors(matrix: np.ndarray) -> list[Cluster]:
@@ -79,19 +78,15 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 def _neighbour_graph(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(neighbours, cosines), n × k, self excluded; -1 where an approximate search found fewer."""
-    n, dim = matrix.shape
-    k = min(NEIGHBOURS + 1, n)
-    index: faiss.Index
-    if n <= EXACT_BELOW:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        lists = int(2 * math.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(n, size=min(n, lists * IVF_TRAIN_PER_LIST), replace=False)
-        index.train(matrix[np.sort(sample)])
-        index.nprobe = IVF_PROBES
-    index.add(matrix)
-    similarity, neighbours = index.search(matrix, k)
+    n = len(matrix)
+    similarity, neighbours = nearest_neighbours(
+        matrix,
+        matrix,
+        min(NEIGHBOURS + 1, n),
+        exact_below=EXACT_BELOW + 1,
+        probes=IVF_PROBES,
+        train_per_list=IVF_TRAIN_PER_LIST,
+    )
     itself = neighbours == np.arange(n)[:, None]
     neighbours[itself] = -1
     return neighbours, similarity

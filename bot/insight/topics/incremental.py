@@ -21,7 +21,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -44,6 +43,7 @@ from bot.insight.topics.model import (
     _with_weeks,
 )
 from bot.storage import StorySummary
+from bot.storage.index import nearest_neighbours
 
 
 def assign_new(
@@ -167,9 +167,7 @@ def _around(seeds: list[int], rows: list[int], matrix: np.ndarray) -> list[int]:
     """`seeds` and those of `rows` among a seed's nearest neighbours with a cosine of LINK or more."""
     if not seeds:
         return []
-    index = faiss.IndexFlatIP(matrix.shape[1])
-    index.add(matrix[rows])
-    similarity, neighbours = index.search(matrix[seeds], min(NEIGHBOURS + 1, len(rows)))
+    similarity, neighbours = nearest_neighbours(matrix[rows], matrix[seeds], min(NEIGHBOURS + 1, len(rows)))
     near = {rows[int(column)] for column in neighbours[(similarity >= LINK) & (neighbours >= 0)]}
     return sorted(near | set(seeds))
 
