@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.core.models import Item, RawEntry
+from bot.core.text import HAN_CHAR
 
 MAX_TITLE_CHARS = 1_000
 MAX_TEXT_CHARS = 20_000
@@ -63,7 +64,6 @@ _DROP_TAGS = "script, style, noscript, iframe, svg, template, object, embed, hea
 _BLOCK_TAGS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre")
 _WHITESPACE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]+")
@@ -163,7 +163,7 @@ def detect_language(text: str, hint: str = "") -> str:
     Chinese tech media write English names inside Chinese prose ("OpenAI 发布 GPT-4o"), so a
     text is Chinese when its Han characters are at least as many as its Latin words.
     """
-    cjk = len(_CJK.findall(text))
+    cjk = len(HAN_CHAR.findall(text))
     if _KANA.search(text) and len(_KANA.findall(text)) * 5 >= cjk:
         return "ja"
     if len(_HANGUL.findall(text)) > cjk:

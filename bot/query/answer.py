@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.core.config import Settings
+from bot.core.text import HAN_CHAR, split_sentences
 from bot.core.words import LANGS, word
 from bot.ingest.normalize import detect_language
 from bot.query.llm import LlmClient, LlmError
@@ -38,9 +39,7 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese (简体中文)"}
 _SLOT = re.compile(r"\{(\w+)\}")
 _CITATION = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 _LEADING_CITATIONS = re.compile(r"^\s*(?:\[\d+(?:\s*[,，、]\s*\d+)*\]\s*)+")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
-_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "［": "[", "］": "]"})
 
 
@@ -212,7 +211,7 @@ def segments(text: str) -> list[str]:
     """Sentences, line by line; a citation that opens a sentence belongs to the one before ("… . [1]")."""
     result: list[str] = []
     for line in text.splitlines():
-        for piece in _SENTENCE_BREAK.split(line):
+        for piece in split_sentences(line):
             leading = _LEADING_CITATIONS.match(piece)
             if leading and result:
                 result[-1] += " " + leading.group().strip()
@@ -227,7 +226,7 @@ def is_claim(segment: str) -> bool:
     bare = _CITATION.sub("", segment).strip()
     if bare.endswith((":", "：")):
         return False
-    return len(_WORD.findall(bare)) + len(_CJK.findall(bare)) / 2 >= 3
+    return len(_WORD.findall(bare)) + len(HAN_CHAR.findall(bare)) / 2 >= 3
 
 
 def is_not_found(segment: str) -> bool:

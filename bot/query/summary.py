@@ -46,6 +46,7 @@ from typing import Literal
 import numpy as np
 
 from bot.core.models import Item
+from bot.core.text import split_sentences
 from bot.ingest.embed import Embedder
 from bot.ingest.normalize import detect_language
 from bot.query.answer import LANGUAGE_NAMES, PROMPTS_DIR, fill
@@ -70,16 +71,6 @@ LEAD_BONUS = 0.05  # for an item's first sentence after its headline
 DANGLING_PENALTY = 0.1  # for a sentence opening with a pronoun ("It is the first…"), a fragment on its own
 
 
-_CJK_END = "。！？"
-_BOUNDARY = re.compile(r"[。！？]+[”’」』）]*|[.!?]+[\"'”’)\]]*(?=\s|$|[\u3400-\u9fff])")
-_LAST_TOKEN = re.compile(r"(\S+)$")
-_INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$|^[A-Z]$")  # U.S, e.g, i.e, p.m, an initial "J"
-_ABBREVIATIONS = frozenset(
-    {
-        *("mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "inc", "corp", "ltd", "co", "vs", "al", "fig", "no"),
-        *("approx", "dept", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"),
-    }
-)
 _URL = re.compile(r"https?://|www\.\w", re.I)
 _BOILERPLATE = re.compile(
     r"read more|continue reading|click here|\bsubscribe\b|sign up|newsletter|cookie|all rights reserved"
@@ -290,40 +281,6 @@ def clip(text: str, lang: str) -> str:
     if _WORD_CHAR.match(text[len(cut)]):
         cut = _PARTIAL_WORD.sub("", cut) or cut
     return cut.rstrip(" ,;:，、；：-—") + "…"
-
-
-# -- sentences ---------------------------------------------------------------------------------
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of English and Chinese text, line by line.
-
-    Chinese ends a sentence at 。！？ whatever follows. A Latin . ! ? ends one only before a space,
-    the end or a Chinese character, and not after an abbreviation or initialism ("e.g.", "U.S.",
-    "Dr.") nor before a lower-case word; so "3.5", "example.com/a.b" and "e.g. this" stay whole.
-    """
-    sentences = []
-    for line in text.splitlines():
-        start = 0
-        for match in _BOUNDARY.finditer(line):
-            if _ends_sentence(line, match):
-                sentences.append(line[start : match.end()])
-                start = match.end()
-        sentences.append(line[start:])
-    return [" ".join(sentence.split()) for sentence in sentences if sentence.strip()]
-
-
-def _ends_sentence(line: str, match: re.Match[str]) -> bool:
-    if match.group()[0] in _CJK_END:
-        return True
-    rest = line[match.end() :].lstrip()
-    if rest[:1].islower():
-        return False
-    if match.group()[0] != ".":
-        return True
-    token = _LAST_TOKEN.search(line[: match.start()])
-    word = token.group(1).lstrip("([\"'“‘") if token else ""
-    return not (_INITIALISM.match(word) or word.lower() in _ABBREVIATIONS)
 
 
 def is_boilerplate(sentence: str, lang: str) -> bool:

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.core.text import HAN
 from bot.ingest.people.lexicon import KNOWN_ORGS, ZH_ORGS
 from bot.insight.topics.model import DOMINANCE, LABEL_TERMS, NAME_BOOST
 from bot.storage import StorySummary
@@ -62,9 +63,9 @@ _ZH_GENERIC = _word_set("模型 人工 智能 人工智能 研究 论文 公司 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9]*(?:[-.·'’][A-Za-z0-9]+)*")
 _VERSION = re.compile(r"\d+(?:\.\d+)*[A-Za-z]{0,2}")
 _DIGIT = re.compile(r"\d")
-_HAN_RUN = re.compile("[\u4e00-\u9fff]+")
-_ZH_RUN = re.compile("(?:(?![的了着过吗呢吧啊])[\u4e00-\u9fff])+")  # Han runs cut at particles
-_QUOTED = re.compile("[「『《“]([\u4e00-\u9fff]{2,12})[」』》”]")
+_HAN_RUN = re.compile(f"[{HAN}]+")
+_ZH_RUN = re.compile(f"(?:(?![的了着过吗呢吧啊])[{HAN}])+")  # Han runs cut at particles
+_QUOTED = re.compile(f"[「『《“]([{HAN}]{{2,12}})[」』》”]")
 
 
 STRONG, CAPITAL, SILENT, LOWER = 2, 1, 0, -1  # what one occurrence says about an English term being a name
