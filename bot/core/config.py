@@ -188,7 +188,7 @@ class WebConfig(_Strict):
     """
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     base_url: str | None = None
 
     def story_url(self, story_id: int) -> str | None:
