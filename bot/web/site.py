@@ -155,6 +155,7 @@ class _Site:
         environment.filters["href"] = safe_href
         self.templates = Jinja2Templates(env=environment)
         self.limiter = RateLimiter()
+        self.related = views.RelatedCache()
         self.charts: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
 
     # -- pages ---------------------------------------------------------------------------------
@@ -166,7 +167,8 @@ class _Site:
 
     async def story(self, request: Request) -> Response:
         lang = reader_language(request)
-        page = await self.app.run(views.story_page, self.app.pipeline, request.path_params["story_id"], lang)
+        story_id = request.path_params["story_id"]
+        page = await self.app.run(views.story_page, self.app.pipeline, story_id, lang, self.related)
         if page is None:
             raise HTTPException(404)
         return self._page(request, "story.html", lang, page=page)

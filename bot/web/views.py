@@ -8,6 +8,7 @@ from the summary cache, which holds derived text and is what the digest reads to
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,31 +101,57 @@ def story_cards(pipeline: Pipeline, stories: Sequence[StorySummary], lang: str) 
     ]
 
 
-def story_page(pipeline: Pipeline, story_id: int, lang: str) -> StoryPage | None:
+class RelatedCache:
+    """Related story ids per story, kept until the index changes size (an ingest or a prune).
+
+    Finding them is one search of the whole vector index — the costliest part of a story page on a
+    large archive (an exact index scans every vector) — while the answer only changes when the index does.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, int], list[int]] = OrderedDict()
+
+    def get(self, pipeline: Pipeline, story_id: int, items: Sequence[Item]) -> list[int]:
+        key = (story_id, len(pipeline.index))
+        if key not in self._entries:
+            self._entries[key] = related_story_ids(pipeline, story_id, items)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(key)
+        return self._entries[key]
+
+
+def story_page(pipeline: Pipeline, story_id: int, lang: str, related: RelatedCache) -> StoryPage | None:
     """Everything the story page shows, or None when there is no such story."""
     store = pipeline.store
     story = store.stories([story_id]).get(story_id)
     if story is None:
         return None
-    items = [ItemLine(item, store.item_sources(item.id)) for item in store.story_items(story_id)]
+    members = store.story_items(story_id)
+    items = [ItemLine(item, store.item_sources(item.id)) for item in members]
     timeline = sorted(store.story_coverage([story_id]).get(story_id, []), key=lambda seen: (seen.at, seen.outlet))
-    return StoryPage(story_cards(pipeline, [story], lang)[0], items, timeline, related_stories(pipeline, story_id))
+    nearest = related.get(pipeline, story_id, members)
+    stories = store.stories(nearest)
+    others = [stories[other] for other in nearest if other in stories]
+    return StoryPage(story_cards(pipeline, [story], lang)[0], items, timeline, others)
 
 
-def related_stories(pipeline: Pipeline, story_id: int, limit: int = RELATED_STORIES) -> list[StorySummary]:
+def related_story_ids(
+    pipeline: Pipeline, story_id: int, items: Sequence[Item], limit: int = RELATED_STORIES
+) -> list[int]:
     """The stories nearest in meaning: the index's neighbours of the mean of this story's item vectors."""
     embedder = pipeline.embedder
-    vectors = pipeline.store.story_vectors([story_id], embedder.name, embedder.dim).get(story_id)
-    if vectors is None:
+    _, vectors = pipeline.store.vectors_of(embedder.name, embedder.dim, [item.id for item in items])
+    if not len(vectors):
         return []
     centre = vectors.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
     _, ids = pipeline.index.search(centre[None, :], RELATED_POOL)
     found = [int(item) for item in ids[0] if item >= 0]
     story_of = pipeline.store.story_of_items(found)
-    nearest = list(dict.fromkeys(story_of[item] for item in found if item in story_of and story_of[item] != story_id))
-    stories = pipeline.store.stories(nearest[:limit])
-    return [stories[other] for other in nearest[:limit] if other in stories]
+    nearest = dict.fromkeys(story_of[item] for item in found if item in story_of and story_of[item] != story_id)
+    return list(nearest)[:limit]
 
 
 def person(pipeline: Pipeline, name: str, lang: str) -> list[MoveEvent]:
