@@ -1,7 +1,7 @@
 """The `bot` command line: the parser and the dispatch. This package is the only place that prints for people.
 
 Each command lives in a module of this package: `ingest` (demo, fetch), `sources` (list, check),
-`opml`, `read` (ask, digest, eval), `service` (run), `status`, `topics`, `trends`. Handlers build the
+`opml`, `read` (ask, digest, eval), `service` (run), `status`, `topics`, `trends`, `web`. Handlers build the
 process's `App`, call into it, and render; they hold no logic of their own. Only the chosen command's
 module is imported (`HANDLERS`), so a command loads only the heavy libraries it uses: `sources check`
 and `status` load no model, FAISS or python-telegram-bot (a test holds them to that).
@@ -37,6 +37,7 @@ HANDLERS: dict[str, str] = {  # command → "module:function" in this package, i
     "digest": "read:cmd_digest",
     "eval": "read:cmd_eval",
     "run": "service:cmd_run",
+    "web": "web:cmd_web",
     "status": "status:cmd_status",
     "topics": "topics:cmd_topics",
     "themes suggest": "topics:cmd_themes_suggest",
@@ -109,6 +110,11 @@ def _add_service_command(commands: Commands) -> None:
     run = commands.add_parser("run", help="run the bot: scheduled fetches, digests, Telegram (SIGHUP reloads config)")
     run.add_argument("--no-telegram", action="store_true", help="only fetch and housekeeping; no token needed")
     run.set_defaults(command="run")
+
+    web = commands.add_parser("web", help="the read-only web pages and feeds (web: host, port, base_url)")
+    web.add_argument("--host", help="address to listen on (default: web.host, else 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port, else 8080)")
+    web.set_defaults(command="web")
 
     status = commands.add_parser("status", help="one-screen health: store, sources, index, digests, scheduler")
     status.add_argument("--json", action="store_true", help="print one JSON object")

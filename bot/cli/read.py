@@ -110,7 +110,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
         since = now - args.since if args.since else None
         digest, links = prepare_digest(pipeline, subscriber, settings, now, since, limit=args.limit)
         summaries = story_summaries(pipeline, digest.stories, subscriber.lang, llm)
-        messages = render_digest(digest, subscriber.lang, links, summaries=summaries)
+        messages = render_digest(digest, subscriber.lang, links, summaries=summaries, web=settings.web)
         if args.mark_sent:
             mark_sent(pipeline.store, digest, now)
     finally:

@@ -180,6 +180,22 @@ class AlertsConfig(_Strict):
     follow_similarity: float = Field(default=0.8, gt=0, le=1)
 
 
+class WebConfig(_Strict):
+    """The read-only web pages and feeds (`bot web`, and inside `bot run` when this section is present).
+
+    `base_url` is where readers reach the site (e.g. https://news.example.org); when set, digests and
+    answers in Telegram link each story to its page, and feeds use it for their absolute links.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    base_url: str | None = None
+
+    def story_url(self, story_id: int) -> str | None:
+        """The public address of a story's page, or None when no `base_url` is configured."""
+        return f"{self.base_url.rstrip('/')}/story/{story_id}" if self.base_url else None
+
+
 class Settings(_Strict):
     sources: tuple[SourceConfig, ...] = ()
     themes: dict[str, ThemeConfig] = {}
@@ -192,6 +208,7 @@ class Settings(_Strict):
     index: IndexConfig = IndexConfig()
     topics: TopicsConfig = TopicsConfig()
     alerts: AlertsConfig = AlertsConfig()
+    web: WebConfig | None = None
 
     @field_validator("sources")
     @classmethod

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.core.config import Settings
+from bot.core.config import Settings, WebConfig
 from bot.core.models import OTHER_THEME, PEOPLE_THEME, Subscriber
 from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
@@ -240,12 +240,13 @@ def render_digest(
     *,
     budget: int = MESSAGE_BUDGET,
     summaries: Mapping[int, str] | None = None,
+    web: WebConfig | None = None,
 ) -> list[str]:
     """Telegram HTML messages, each at most `budget` UTF-16 units, split only between blocks.
 
     A block is the title, a section heading with its first line (a heading never ends a message),
     one story (its line, and its one-line summary under it when `summaries` has one), or one move
-    line; a story too long for a message is shortened.
+    line; a story too long for a message is shortened. With `web.base_url` each title links its story page.
     """
     summaries = summaries or {}
     if digest.empty and not digest.overflow:
@@ -254,7 +255,14 @@ def render_digest(
     for key, entries in digest.sections:
         lines = [render_move(move) for move in digest.moves] if key == PEOPLE_THEME else []
         lines += [
-            render_story(entry.story, lang, links.get(entry.story.id, ()), budget, summaries.get(entry.story.id, ""))
+            render_story(
+                entry.story,
+                lang,
+                links.get(entry.story.id, ()),
+                budget,
+                summaries.get(entry.story.id, ""),
+                page=web.story_url(entry.story.id) if web else None,
+            )
             for entry in entries
         ]
         blocks.extend(_section_blocks(section_heading(key, lang), lines))
@@ -263,10 +271,12 @@ def render_digest(
     return pack_blocks(blocks, budget)
 
 
-def render_alert(story: StorySummary, lang: str, links: Sequence[tuple[str, str]], follow_text: str = "") -> str:
+def render_alert(
+    story: StorySummary, lang: str, links: Sequence[tuple[str, str]], follow_text: str = "", page: str | None = None
+) -> str:
     """One breaking alert: a heading (why it came), then the story's line with its links."""
     heading = _t("breaking_follow", lang, text=escape(_clip(follow_text, 100))) if follow_text else None
-    return f"{heading or _t('breaking', lang)}\n{render_story(story, lang, links, MESSAGE_BUDGET)}"
+    return f"{heading or _t('breaking', lang)}\n{render_story(story, lang, links, MESSAGE_BUDGET, page=page)}"
 
 
 def utf16_len(text: str) -> int:
@@ -296,10 +306,16 @@ def render_move(move: MoveLine) -> str:
 
 
 def render_story(
-    story: StorySummary, lang: str, links: Sequence[tuple[str, str]], budget: int, summary: str = ""
+    story: StorySummary,
+    lang: str,
+    links: Sequence[tuple[str, str]],
+    budget: int,
+    summary: str = "",
+    page: str | None = None,
 ) -> str:
-    """One line per story: title, outlets and languages, links, then its summary in italics below;
-    if it is too long, the summary goes first, then links, then the title is shortened."""
+    """One line per story: title (linking the story's `page` on the web site when given), outlets and
+    languages, links, then its summary in italics below; if it is too long, the summary goes first,
+    then links, then the title is shortened."""
     title = _clip(" ".join(story.title_in(lang).split()), MAX_TITLE_CHARS)
     summary = _clip(" ".join(summary.split()), MAX_SUMMARY_CHARS)
     if summary and _fold(summary) == _fold(title):
@@ -310,7 +326,8 @@ def render_story(
     while True:
         tail = " · " + ", ".join(anchors) if anchors else ""
         below = f"\n   <i>{escape(summary)}</i>" if summary else ""
-        line = f"• {escape(title)} — {meta}{tail}{below}"
+        heading = f'<a href="{escape(page)}">{escape(title)}</a>' if page and _safe_url(page) else escape(title)
+        line = f"• {heading} — {meta}{tail}{below}"
         if utf16_len(line) <= budget:
             return line
         if summary:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.config import SourceConfig, ThemeConfig
+from bot.core.config import SourceConfig, ThemeConfig, WebConfig
 from bot.core.models import Follow, SourceState, Subscriber
 from bot.core.words import has_word, word
 from bot.insight.alerts import parse_quiet
@@ -103,8 +103,9 @@ def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
     return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
 
 
-def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
-    """The answer text, then each cited story as a link (extractive answers are the list itself)."""
+def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | None = None) -> str:
+    """The answer text, then each cited story as a link (extractive answers are the list itself),
+    and, with `web.base_url`, a link to the story's page with all its coverage."""
     lang = answer.lang
     if not answer.citations:
         return esc(answer.text)
@@ -116,7 +117,9 @@ def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
     for cited in answer.citations:
         hit = by_story.get(cited.story_id)
         detail = f" — {esc(outlets_label(hit, lang))} · {esc('/'.join(hit.story.langs))}" if hit else ""
-        lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}")
+        page = web.story_url(cited.story_id) if web else None
+        more = f" · {link(page, word('web.all_coverage', lang))}" if page else ""
+        lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}{more}")
     return "\n".join(lines)
 
 

@@ -226,3 +226,14 @@ class StoriesPart(Connection):
 
     def count_stories(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM stories").fetchone()[0])
+
+    def recent_stories(self, limit: int, theme: str | None = None, by: str = "published") -> list[StorySummary]:
+        """The newest stories, by their latest item (`by="published"`) or by when they last grew in the store
+        (`by="updated"`: what a feed reader must see as changed); only those of `theme` when given."""
+        order = {"published": "last_published", "updated": "updated_at"}[by]
+        where = "WHERE primary_theme=? OR EXISTS (SELECT 1 FROM json_each(themes) WHERE value=?)" if theme else ""
+        rows = self._db.execute(
+            f"SELECT * FROM stories {where} ORDER BY {order} DESC, id DESC LIMIT ?",
+            (theme, theme, limit) if theme else (limit,),
+        )
+        return [row_story(row) for row in rows]

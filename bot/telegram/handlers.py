@@ -205,7 +205,7 @@ async def ask(update: Update, context: Context) -> None:
     filters_ = Filters(now=services.now())
     hits = await services.run(search_stories, services.pipeline, question, ASK_STORIES, filters_)
     answer = await asyncio.to_thread(answer_question, question, hits, services.settings, services.llm)
-    await _reply(update, render.render_answer(answer, hits))
+    await _reply(update, render.render_answer(answer, hits, services.settings.web))
 
 
 async def sources(update: Update, context: Context) -> None:

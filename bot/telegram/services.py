@@ -112,7 +112,7 @@ async def send_digest(
         if not prepared.story_ids:
             return 0
         summaries = await asyncio.to_thread(story_summaries, pipeline, prepared.stories, subscriber.lang, llm)
-    messages = render_digest(prepared, subscriber.lang, links, summaries=summaries)
+    messages = render_digest(prepared, subscriber.lang, links, summaries=summaries, web=settings.web)
     delivered = await _deliver(app, subscriber.chat_id, [_text(bot, subscriber.chat_id, m) for m in messages])
     if delivered:
         async with lock:
@@ -129,7 +129,9 @@ async def send_alerts(target: App | Bot, app: BotApp, now: datetime) -> int:
         alerts, links = await asyncio.to_thread(_prepare_alerts, pipeline, app.settings, now)
     sent = 0
     for alert in alerts:
-        text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text)
+        web = app.settings.web
+        page = web.story_url(alert.story.id) if web else None
+        text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text, page)
         if await _deliver(app, alert.chat_id, [_text(bot, alert.chat_id, text)]):
             story = alert.story
             async with lock:
