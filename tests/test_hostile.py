@@ -7,21 +7,55 @@ outside our control, and each such test says so (the DNS answers for a rebinding
 from __future__ import annotations
 
 import ipaddress
+import os
+import random
+import shutil
 import socket
+import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from feedserver import OWN_FEEDS, FeedServer
 
+from bot.cli import main
 from bot.core.config import FetchConfig, SourceConfig
 from bot.core.models import FetchStatus, SourceState
 from bot.ingest.overlay import OverlayError, require_public_host
 from bot.ingest.sources import FeedHttp, fetch_rss
 from bot.ingest.sources.address import is_public
+from bot.storage.connection import Connection
+
+REPO = Path(__file__).resolve().parents[1]
 
 NOW = datetime(2024, 11, 15, 12, 0, tzinfo=UTC)
 REBINDING_HOST = "feeds.rebind.test"
 PUBLIC_ANSWER = "93.184.216.34"  # a global address; no server of ours listens there
+
+
+@pytest.fixture
+def empty_config(tmp_path: Path) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources: []\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def two_feed_config(feed_server: FeedServer, tmp_path: Path) -> Path:
+    """Two real feeds on 127.0.0.1 (English and Chinese) in a config that allows fetching them."""
+    feed_server.serve_file("/en.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    feed_server.serve_file("/zh.xml", OWN_FEEDS / "zh_gb2312_prolog.xml", content_type="application/xml")
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "fetch: {allow_private: true, total_timeout: 5s}\n"
+        "sources:\n"
+        f"  - {{name: en_news, kind: rss, url: '{feed_server.url('/en.xml')}'}}\n"
+        f"  - {{name: zh_news, kind: rss, url: '{feed_server.url('/zh.xml')}', lang: zh}}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 async def fetch_public_only(url: str):
@@ -101,3 +135,73 @@ async def test_ipv6_mapped_loopback_url_is_refused(feed_server: FeedServer) -> N
     result = await fetch_public_only(url.replace("127.0.0.1", "[64:ff9b::7f00:1]"))
     assert result.status is FetchStatus.ERROR
     assert "not a public address" in result.error
+
+
+# 7. A damaged database, a full disk -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real bot.db (and index) made by `bot demo` once for the module; tests copy it."""
+    base = tmp_path_factory.mktemp("demo")
+    assert main(["--data-dir", str(base), "demo"]) == 0
+    return base / "demo"
+
+
+def corrupted_copy(demo_db: Path, target: Path) -> Path:
+    """A copy of the demo data dir whose items table's root page (4 KB) is overwritten with noise."""
+    shutil.copytree(demo_db, target)
+    with sqlite3.connect(target / "bot.db") as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='items'").fetchone()[0]
+    with open(target / "bot.db", "r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(random.Random(16).randbytes(page_size))
+    return target
+
+
+def test_status_fails_on_a_damaged_page_and_says_how_to_recover(
+    demo_db: Path, empty_config: Path, tmp_path: Path, capsys
+) -> None:
+    data = corrupted_copy(demo_db, tmp_path / "data")
+    code = main(["--config", str(empty_config), "--data-dir", str(data), "status", "--no-scheduler"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is damaged" in err and ".recover" in err and "backup" in err
+
+
+@pytest.mark.parametrize("argv", [["ask", "Who joined Microsoft?"], ["digest", "--since", "3000d"]])
+def test_every_command_on_a_damaged_database_prints_one_line(
+    demo_db: Path, empty_config: Path, tmp_path: Path, argv: list[str]
+) -> None:
+    data = corrupted_copy(demo_db, tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(empty_config), "--data-dir", str(data), *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bot.db is damaged" in errors[0] and ".recover" in errors[0]
+
+
+def test_disk_full_while_storing_is_one_line(two_feed_config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The disk filling up is outside our control: SQLite's own page cap (`max_page_count`) at the
+    database's size when opened makes every later write fail with SQLITE_FULL, as a full disk does."""
+    real_open = Connection.open.__func__
+
+    def open_on_a_full_disk(cls, path: Path):
+        store = real_open(cls, path)
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
+        return store
+
+    monkeypatch.setattr(Connection, "open", classmethod(open_on_a_full_disk))
+    code = main(["--config", str(two_feed_config), "--data-dir", str(tmp_path / "data"), "fetch", "--all"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is full: free some space" in err
+    assert "Traceback" not in err
