@@ -205,3 +205,32 @@ def test_disk_full_while_storing_is_one_line(two_feed_config: Path, tmp_path: Pa
     assert code == 1
     assert "is full: free some space" in err
     assert "Traceback" not in err
+
+
+# 6. Config that destroys or hangs ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("snippet", "complaint"),
+    [
+        ("storage: {retention: 0}", "field storage.retention: must be more than 0"),
+        ("fetch: {default_interval: -5}", "field fetch.default_interval: must be more than 0"),
+        ("topics: {window: 1.0e+300}", "field topics.window: must be more than 0 and at most 100 years"),
+        ("alerts: {within: 99999999999999d}", "field alerts.within: must be more than 0 and at most 100 years"),
+        ("fetch: {timeout: .nan}", "field fetch.timeout: must be more than 0"),
+        ("sources: [{name: a, kind: rss, url: 'http://0177.0.0.1/feed'}]", "four decimal numbers a.b.c.d"),
+        ("sources: [{name: a, kind: rss, url: 'http://2130706433/feed'}]", "four decimal numbers a.b.c.d"),
+        ("sources: [{name: a, kind: rss, url: 'http://example.org:99999/feed'}]", "invalid port (1-65535)"),
+        ("sources: [{name: a, kind: rss, url: 'https://example.org/f', interval: -1h}]", "'interval'"),
+        ("sources: [{name: a, kind: rss, url: 'https://example.org/f', interval: -60}]", "must be more than 0"),
+        ("arxiv: {api_url: 'http://[::1]:0/api'}", "invalid port"),
+    ],
+)
+def test_config_out_of_range_is_one_clear_message(tmp_path: Path, capsys, snippet: str, complaint: str) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text(snippet + "\n", encoding="utf-8")
+    code = main(["--config", str(config), "--data-dir", str(tmp_path / "data"), "sources", "check"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert complaint in err
+    assert len(err.strip().splitlines()) == 1, err
