@@ -234,3 +234,40 @@ def test_config_out_of_range_is_one_clear_message(tmp_path: Path, capsys, snippe
     assert code == 2
     assert complaint in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+# 5. The Telegram token never reaches the logs -----------------------------------------------------
+
+REJECTED_TOKEN = "987654:REJECTED-secret-token-value"
+
+
+def run_bot_with_rejected_token(api, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`bot run` as a user starts it, against the Bot API stand-in, which answers 401 to this token."""
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"telegram: {{base_url: '{api.base_url}'}}\nsources: []\n", encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *flags, "--config", str(config), "--data-dir", str(tmp_path / "data"), "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TELEGRAM_BOT_TOKEN": REJECTED_TOKEN},
+    )
+
+
+def test_rejected_token_is_one_line_and_exit_2(api, tmp_path: Path) -> None:
+    done = run_bot_with_rejected_token(api, tmp_path)
+    assert REJECTED_TOKEN not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 2, done.stderr
+    complaints = [line for line in done.stderr.splitlines() if "rejected the bot token" in line]
+    assert complaints == ["config error: Telegram rejected the bot token (check telegram.token_env)"], done.stderr
+
+
+def test_verbose_logs_never_show_the_token(api, tmp_path: Path) -> None:
+    done = run_bot_with_rejected_token(api, tmp_path, "-v")
+    assert "api.telegram.org" not in done.stderr and api.base_url in done.stderr.replace("<token>", "")  # it did log
+    assert REJECTED_TOKEN not in done.stderr + done.stdout
+    assert REJECTED_TOKEN.split(":")[1] not in done.stderr
+    assert done.returncode == 2
+    stamped = [line for line in done.stderr.splitlines() if line.startswith(("DEBUG", "INFO", "WARNING", "ERROR"))]
+    assert stamped == []  # every log line starts with its timestamp
