@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.core.models import FetchStatus, SourceState
 from bot.ingest.overlay import OverlayError, require_public_host
 from bot.ingest.sources import FeedHttp, fetch_rss
 from bot.ingest.sources.address import is_public
+from bot.storage import Store
 from bot.storage.connection import Connection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,3 +273,50 @@ def test_verbose_logs_never_show_the_token(api, tmp_path: Path) -> None:
     assert done.returncode == 2
     stamped = [line for line in done.stderr.splitlines() if line.startswith(("DEBUG", "INFO", "WARNING", "ERROR"))]
     assert stamped == []  # every log line starts with its timestamp
+
+
+# 3. Two writers on one data dir -----------------------------------------------------------------
+
+
+def test_two_fetches_at_once_store_each_guid_once(feed_server: FeedServer, two_feed_config: Path, tmp_path) -> None:
+    """Two real `bot fetch --all` processes started together on one data dir, the feeds slow enough
+    (a second per request) that both would be fetching at the same time."""
+    for path in ("/en.xml", "/zh.xml"):
+        serve = feed_server.routes[path]
+        feed_server.routes[path] = lambda request, serve=serve: (time.sleep(1.0), serve(request))[1]
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "bot", "--config", str(two_feed_config), "--data-dir", str(data)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    started = [
+        subprocess.Popen(
+            [*command, "fetch", "--all"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    finished = [(process.wait(timeout=120), process.stderr.read()) for process in started]
+    codes = sorted(code for code, _ in finished)
+    assert codes in ([0, 0], [0, 2]), finished
+    if codes == [0, 2]:
+        refused = next(err for code, err in finished if code == 2)
+        assert "another bot process (pid " in refused and f"is writing to {data}" in refused
+    with sqlite3.connect(data / "bot.db") as db:
+        items = db.execute("SELECT count(*) FROM items").fetchone()[0]
+        guids = db.execute("SELECT count(DISTINCT source || ' ' || guid) FROM items").fetchone()[0]
+    assert items == guids > 0
+
+
+def test_migration_drops_copies_a_second_writer_stored(demo_db: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_db, data)
+    with sqlite3.connect(data / "bot.db") as db:
+        before = db.execute("SELECT count(*) FROM items").fetchone()[0]
+        columns = [row[1] for row in db.execute("PRAGMA table_info(items)") if row[1] != "id"]
+        # what the race left: the same entry stored again, its identities ignored
+        db.execute(f"INSERT INTO items ({','.join(columns)}) SELECT {','.join(columns)} FROM items WHERE id = 1")
+        db.execute("PRAGMA user_version = 5")
+    Store.open(data / "bot.db").close()
+    with sqlite3.connect(data / "bot.db") as db:
+        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == before
+        assert db.execute("SELECT count(*) FROM items WHERE id NOT IN (SELECT item_id FROM item_keys)").fetchone() == (
+            0,
+        )
