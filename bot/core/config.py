@@ -107,7 +107,8 @@ def checked_url(value: str, schemes: tuple[str, ...]) -> str:
     and would slip past a reader of the config)."""
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ValueError(f"must be an {'http(s)://' if 'file' not in schemes else 'http(s):// or file:'} URL, got {value!r}")
+        kinds = "http(s):// or file:" if "file" in schemes else "http(s)://"
+        raise ValueError(f"must be an {kinds} URL, got {value!r}")
     if parts.scheme == "file":
         return value
     if not parts.hostname:
