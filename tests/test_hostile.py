@@ -22,11 +22,13 @@ import pytest
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
-from bot.core.config import FetchConfig, SourceConfig
+from bot.core.config import FetchConfig, SourceConfig, load_settings, resolve_paths
 from bot.core.models import FetchStatus, SourceState
 from bot.ingest.overlay import OverlayError, require_public_host
+from bot.ingest.pipeline import open_pipeline
 from bot.ingest.sources import FeedHttp, fetch_rss
 from bot.ingest.sources.address import is_public
+from bot.query.search import search_stories
 from bot.storage import Store
 from bot.storage.connection import Connection
 
@@ -320,3 +322,29 @@ def test_migration_drops_copies_a_second_writer_stored(demo_db: Path, tmp_path: 
         assert db.execute("SELECT count(*) FROM items WHERE id NOT IN (SELECT item_id FROM item_keys)").fetchone() == (
             0,
         )
+
+
+# 8. A running bot sees what a CLI fetch stored ----------------------------------------------------
+
+
+def test_running_pipeline_finds_what_another_process_fetched(
+    two_feed_config: Path, tmp_path: Path, embedder, feed_server: FeedServer
+) -> None:
+    data = tmp_path / "data"
+    settings = load_settings(two_feed_config)
+    running, _ = open_pipeline(settings, resolve_paths(data), embedder)  # the bot, started on an empty store
+    try:
+        assert search_stories(running, "Lumen-7B code repair leaderboard") == []
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(two_feed_config), "--data-dir", str(data), "fetch", "--all"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert done.returncode == 0, done.stderr
+        hits = search_stories(running, "Lumen-7B code repair leaderboard")
+        assert hits and "Lumen-7B" in next(iter(hits[0].items.values())).title
+        assert len(running.index) == running.store.count_items()
+    finally:
+        running.close()

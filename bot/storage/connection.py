@@ -26,6 +26,7 @@ class Connection:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._data_version: int | None = None
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -68,6 +69,17 @@ class Connection:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (a `bot fetch` in another process) committed since the last call.
+
+        `PRAGMA data_version` is SQLite's own change counter for what others commit: one cheap
+        read, so a reader can ask it before every search. The first call only takes the baseline.
+        """
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
 
     def integrity_ok(self) -> bool:
         """SQLite's own page-level check (`quick_check`: every page readable, b-trees well formed)."""
