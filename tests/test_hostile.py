@@ -24,7 +24,8 @@ from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
 from bot.core.config import FetchConfig, SourceConfig, load_settings, resolve_paths
-from bot.core.models import FetchStatus, SourceState
+from bot.core.models import FetchStatus, RawEntry, SourceState
+from bot.ingest.normalize import normalize
 from bot.ingest.overlay import OverlayError, require_public_host
 from bot.ingest.pipeline import open_pipeline
 from bot.ingest.sources import FeedHttp, fetch_rss
@@ -390,3 +391,25 @@ def test_clip_html_keeps_tags_whole_and_closes_them() -> None:
     clipped = clip_html('<b>bold &amp; long</b> <a href="https://x.example/">' + "y" * 50 + "</a>", 20)
     check_text(clipped, "HTML")
     assert clipped.endswith("…</a>") and visible_len(clipped) == 20
+
+
+def test_bidi_overrides_are_stripped_from_titles() -> None:
+    entry = RawEntry(
+        source="hostile",
+        guid="1",
+        link="https://a.example/1",
+        title="Helix \u202egnp.exe\u202c lab \u2067x\u2069",
+        summary_html="",
+        content_html="",
+        published=NOW,
+        fetched_at=NOW,
+    )
+    assert normalize(entry).title == "Helix gnp.exe lab x"
+
+
+def test_lone_surrogates_in_a_question_do_not_crash_ask(demo_db: Path, empty_config: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_db, data)
+    question = b"Who joined Microsoft? \xff\xfe".decode("utf-8", "surrogateescape")  # as argv decodes bad bytes
+    code = main(["--config", str(empty_config), "--data-dir", str(data), "ask", question])
+    assert code == 0
