@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
-from bot.core.config import parse_duration
+from bot.core.config import parse_duration, resolve_paths
 from bot.core.errors import BotError, ConfigError, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     command: str | None = getattr(args, "command", None)
@@ -72,6 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = _storage_failure(exc, args)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+
+
+def _storage_failure(exc: Exception, args: argparse.Namespace) -> str | None:
+    """A damaged database or a full disk, wherever in the command it surfaced: one line, no traceback."""
+    from bot.storage.connection import database_failure  # only on this failure path: storage imports numpy
+
+    return database_failure(exc, resolve_paths(args.data_dir).db)
 
 
 def load_handler(command: str) -> Handler:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
 import time
 from collections import defaultdict
@@ -18,6 +17,7 @@ from tqdm import tqdm
 from bot.app import App
 from bot.cli.render import clip, counted, iso, langs, table, when
 from bot.core.config import (
+    Paths,
     Settings,
     SourceConfig,
     StorageConfig,
@@ -32,6 +32,7 @@ from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.ingest.normalize import detect_language
 from bot.ingest.pipeline import Pipeline
 from bot.query.search import search_stories
+from bot.storage.writer import exclusive_writer
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
 
@@ -45,7 +46,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
     settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
     paths = resolve_paths(Path(args.data_dir or "data") / "demo")
-    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    with exclusive_writer(paths.data_dir, fresh=True):
+        return _demo(settings, paths, started)
+
+
+def _demo(settings: Settings, paths: Paths, started: float) -> int:
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
     app = App(paths, settings=settings)
     pipeline = app.pipeline
@@ -104,18 +109,19 @@ def _print_search(pipeline: Pipeline, question: str) -> None:
 def cmd_fetch(args: argparse.Namespace) -> int:
     """One pass over due (or named) sources with a progress bar and a line per source."""
     app = App.from_cli(args.config, args.data_dir)
-    settings, pipeline = app.settings, app.pipeline
-    try:
-        chosen = _chosen_sources(settings, pipeline, args)
-        with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
+    with exclusive_writer(app.paths.data_dir):
+        settings, pipeline = app.settings, app.pipeline
+        try:
+            chosen = _chosen_sources(settings, pipeline, args)
+            with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
 
-            def tick(outcome: SourceOutcome) -> None:
-                bar.update(1)
-                bar.set_postfix_str(outcome.source)
+                def tick(outcome: SourceOutcome) -> None:
+                    bar.update(1)
+                    bar.set_postfix_str(outcome.source)
 
-            outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
-    finally:
-        app.close()
+                outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
+        finally:
+            app.close()
     if args.json:
         print(json.dumps(_fetch_json(outcomes), ensure_ascii=False))
     else:

@@ -20,6 +20,7 @@ from bot.deliver.report import prepare_report, render_caption, render_report
 from bot.eval.evaluate import evaluate, load_distractors, load_items
 from bot.ingest.dedup import DedupParams
 from bot.ingest.embed import make_embedder
+from bot.ingest.normalize import clean_text
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import Answer, answer_question, title_for
 from bot.query.llm import make_llm
@@ -38,8 +39,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     filters = Filters(theme=args.theme, since=args.since, now=datetime.now(UTC))
     llm = make_llm(settings)
     try:
-        hits = search_stories(app.pipeline, args.question, k=args.k, filters=filters)
-        answer = answer_question(args.question, hits, settings, llm)
+        question = clean_text(args.question)  # argv may carry lone surrogates (undecodable bytes)
+        hits = search_stories(app.pipeline, question, k=args.k, filters=filters)
+        answer = answer_question(question, hits, settings, llm)
     finally:
         app.close()
         if llm is not None:

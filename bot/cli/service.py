@@ -16,6 +16,7 @@ from bot.app import App
 from bot.core.errors import UsageError
 from bot.service.runner import attach, run_headless
 from bot.service.scheduler import Service
+from bot.storage.writer import exclusive_writer
 from bot.telegram.app import build_application, run_polling, send_alerts
 from bot.telegram.services import scheduled_delivery, services_of
 from bot.web.server import WebServer, serving
@@ -33,23 +34,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if not args.verbose:
         logging.getLogger("bot").setLevel(logging.INFO)  # a long-running service says what it does
-    app.pipeline  # noqa: B018 — open the store, model and index before serving anyone
-    try:
-        if args.no_telegram:
-            asyncio.run(_headless(app))
-            return 0
-        application = build_application(app, token)
-        service = Service(
-            app,
-            scheduled_delivery(application, app, lambda: services_of(application).llm),
-            send_alerts=lambda now: send_alerts(application, app, now),
-        )
-        attach(application, service)
-        if app.settings.web is not None:
-            _beside_the_bot(application, WebServer(app, app.settings.web))
-        run_polling(application)
-    finally:
-        app.close()
+    with exclusive_writer(app.paths.data_dir):  # one writer per data dir: a `bot fetch` beside us is told so
+        app.pipeline  # noqa: B018 — open the store, model and index before serving anyone
+        try:
+            if args.no_telegram:
+                asyncio.run(_headless(app))
+                return 0
+            application = build_application(app, token)
+            service = Service(
+                app,
+                scheduled_delivery(application, app, lambda: services_of(application).llm),
+                send_alerts=lambda now: send_alerts(application, app, now),
+            )
+            attach(application, service)
+            if app.settings.web is not None:
+                _beside_the_bot(application, WebServer(app, app.settings.web))
+            run_polling(application)
+        finally:
+            app.close()
     return 0
 
 

@@ -3,9 +3,9 @@
 A health check runs every half minute beside the service, so this command only reads: the SQLite
 counts, the source state the fetcher recorded, the index's small metadata file (never the FAISS
 file itself, never the embedding model) and the heartbeat the scheduler writes into the store.
-It fails (exit 1) on the two conditions an operator must act on: the scheduler stopped beating,
-or every enabled source is failing. `--no-scheduler` drops the first for deployments that only
-run `bot fetch` from cron.
+It fails (exit 1) on the conditions an operator must act on: the database file is damaged
+(SQLite's `quick_check`), the scheduler stopped beating, or every enabled source is failing.
+`--no-scheduler` drops the heartbeat check for deployments that only run `bot fetch` from cron.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Any
 from bot.app import App
 from bot.cli.render import iso, when
 from bot.core.config import Paths, Settings
+from bot.core.errors import StoreError
 from bot.core.models import SourceState, Subscriber
 from bot.service.clock import next_digest_time
 from bot.storage import Store
+from bot.storage.connection import damaged_message
 from bot.storage.layout import INDEX_META_FILE
 from bot.storage.meta import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY
 
@@ -81,6 +83,8 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
     """Read the store, the index metadata and the heartbeat; decide whether all is well at `now`."""
     store = Store.open(paths.db)
     try:
+        if not store.integrity_ok():
+            raise StoreError(damaged_message(paths.db))
         states = store.source_states()
         subscribers = store.subscribers()
         counts = store.count_items(), store.count_stories()

@@ -7,6 +7,7 @@ field, so a user editing YAML by hand is told exactly what to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,20 +34,32 @@ DEFAULT_CONFIG = Path("sources.yaml")
 THEME_NAMES_REQUIRED = ("other",)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]*))*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+_LONGEST = timedelta(days=36_500)  # a century: anything longer is a typo, and timedelta overflows soon after
+
+
 def parse_duration(value: Any) -> timedelta:
-    """Accept `90`, `"90s"`, `"30m"`, `"2h"`, `"1d"` (a bare number is seconds)."""
+    """Accept `90`, `"90s"`, `"30m"`, `"2h"`, `"1d"` (a bare number is seconds); more than zero, at most a century.
+
+    Every duration we take is a wait, a timeout or a window: zero or less would delete the archive
+    (retention), spin the scheduler (interval) or time out at once, and a huge one overflows `datetime`.
+    """
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration like 30m, 2h or 1d, got {value!r}")
-    number, unit = match.groups()
-    return timedelta(seconds=float(number) * _UNIT_SECONDS[unit or "s"])
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration like 30m, 2h or 1d, got {value!r}")
+        number, unit = match.groups()
+        seconds = float(number) * _UNIT_SECONDS[unit or "s"]
+    if not 0 < seconds <= _LONGEST.total_seconds():  # also false for NaN
+        raise ValueError(f"must be more than 0 and at most 100 years, got {value!r}")
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -74,14 +88,7 @@ class SourceConfig(_Strict):
     @field_validator("url", "fallback_url")
     @classmethod
     def _url_scheme(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        scheme = urlsplit(value).scheme
-        if scheme not in ("http", "https", "file"):
-            raise ValueError(f"must be an http(s):// or file: URL, got {value!r}")
-        if scheme != "file" and not urlsplit(value).hostname:
-            raise ValueError(f"has no host: {value!r}")
-        return value
+        return None if value is None else checked_url(value, ("http", "https", "file"))
 
     @model_validator(mode="after")
     def _kind_fields(self) -> SourceConfig:
@@ -92,6 +99,32 @@ class SourceConfig(_Strict):
         if self.kind == "arxiv" and self.fallback_url:
             raise ValueError("`fallback_url` is for rss sources only")
         return self
+
+
+def checked_url(value: str, schemes: tuple[str, ...]) -> str:
+    """`value` if it is a URL we can fetch as written: a known scheme, a host, a port in range, and an
+    IPv4 host only as a.b.c.d (`0177.0.0.1`, `2130706433` or `127.1` mean 127.0.0.1 to the resolver
+    and would slip past a reader of the config)."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        kinds = "http(s):// or file:" if "file" in schemes else "http(s)://"
+        raise ValueError(f"must be an {kinds} URL, got {value!r}")
+    if parts.scheme == "file":
+        return value
+    if not parts.hostname:
+        raise ValueError(f"has no host: {value!r}")
+    try:
+        port_ok = parts.port != 0  # urlsplit checks the port's range only when asked
+    except ValueError:
+        port_ok = False
+    if not port_ok:
+        raise ValueError(f"has an invalid port (1-65535): {value!r}")
+    if _NUMERIC_HOST.match(parts.hostname):
+        try:
+            ipaddress.IPv4Address(parts.hostname)
+        except ValueError:
+            raise ValueError(f"write the IPv4 address as four decimal numbers a.b.c.d: {value!r}") from None
+    return value
 
 
 class Keywords(_Strict):
@@ -129,7 +162,9 @@ class FetchConfig(_Strict):
 
 
 class ArxivConfig(_Strict):
-    api_url: str = "https://export.arxiv.org/api/query"
+    api_url: Annotated[str, AfterValidator(lambda url: checked_url(url, ("http", "https")))] = (
+        "https://export.arxiv.org/api/query"
+    )
     delay_seconds: float = Field(default=3.0, ge=0)
     page_size: int = Field(default=100, ge=1, le=2000)
     num_retries: int = Field(default=3, ge=0, le=10)

@@ -29,6 +29,7 @@ from bot.ingest.pipeline import Pipeline
 from bot.query.interest import follow_matches, in_themes
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
+from bot.render.split import pack_blocks, utf16_len
 from bot.storage import Store, StorySummary
 
 FOLLOW_PREFIX = "follow:"  # section key of the stories one follow pulled in: "follow:<the follow's text>"
@@ -279,11 +280,6 @@ def render_alert(
     return f"{heading or _t('breaking', lang)}\n{render_story(story, lang, links, MESSAGE_BUDGET, page=page)}"
 
 
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def _t(key: str, lang: str, **values: object) -> str:
     return word(f"digest.{key}", lang, **values)
 
@@ -357,23 +353,6 @@ def escape(text: str) -> str:
 def _clip(text: str, limit: int) -> str:
     """Cut plain text (before escaping, so no entity is ever cut) to `limit` characters with "…"."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def pack_blocks(blocks: Sequence[list[str]], budget: int) -> list[str]:
-    """Greedy packing of whole blocks into messages; a block too big alone is packed line by line."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        for piece in [block] if utf16_len("\n".join(block)) <= budget else [[line] for line in block]:
-            text = "\n".join(piece)
-            joined = f"{current}\n{text}" if current else text.lstrip("\n")
-            if current and utf16_len(joined) > budget:
-                messages.append(current)
-                joined = text.lstrip("\n")
-            current = joined
-    if current:
-        messages.append(current)
-    return messages
 
 
 # -- glue: the store in, deliveries out ------------------------------------------------------

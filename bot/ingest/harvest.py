@@ -22,6 +22,7 @@ from bot.core.models import FetchResult, FetchStatus, IngestReport, SourceState
 from bot.ingest.pipeline import Pipeline
 from bot.ingest.sources import FeedHttp, fetch_source
 from bot.ingest.sources.schedule import apply_result, is_due
+from bot.storage.connection import database_failure
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Harvester:
             try:
                 report = self.pipeline.ingest(result.entries).get(source.name, IngestReport())
             except Exception as exc:  # a bug in one source's data must not stop the others
+                if database_failure(exc, self.pipeline.paths.db):
+                    raise  # a full disk or a damaged file is no source's fault: the caller says so once
                 log.exception("ingesting %s failed", source.name)
                 result = _as_error(result, f"internal error while storing entries: {exc!r}")
         new_state = apply_result(

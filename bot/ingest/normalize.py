@@ -122,9 +122,15 @@ def html_to_text(fragment: str) -> str:
     return clean_text(raw)
 
 
+_UNWANTED = re.compile("[\u200b\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
-    """Collapse runs of spaces (incl. full-width and no-break) and blank lines."""
-    text = _WHITESPACE.sub(" ", text.replace("\u200b", ""))
+    """Collapse runs of spaces (incl. full-width and no-break) and blank lines; drop bidi controls (an
+    override makes a title read backwards in Telegram: "moc.elgoog" shown as "google.com") and lone
+    surrogates (not text, and no encoder takes them)."""
+    text = _UNWANTED.sub("", text)
+    text = _WHITESPACE.sub(" ", text)
     text = _BLANK_LINES.sub("\n", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 

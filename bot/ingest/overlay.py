@@ -15,11 +15,9 @@ takes to prove it is a feed, then persisted here and ingested once through `Harv
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import re
-import socket
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -201,20 +199,15 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 async def require_public_host(url: str) -> None:
-    """Refuse a host that is or resolves to a loopback, private or link-local address.
+    """Refuse a host that is or resolves to a non-public address: a readable early answer for the admin.
 
-    A readable early answer for the admin; `FeedHttp` checks every connection (and redirect) again.
+    The same check as `FeedHttp`'s, which makes it again at every connection (and redirect) and connects
+    to the address it checked.
     """
+    from bot.ingest.sources.address import NotPublicError, public_addresses  # brings httpx: only when admitting
+
     parts = urlsplit(url)
-    host = parts.hostname or ""
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
-        except OSError:
-            raise OverlayError(f"cannot resolve {host}") from None
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if not address.is_global:
-            raise OverlayError(f"{host} is not a public address ({address}) and fetch.allow_private is off")
+        await public_addresses(parts.hostname or "", parts.port or 443)
+    except NotPublicError as exc:
+        raise OverlayError(str(exc)) from None

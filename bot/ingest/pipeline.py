@@ -27,7 +27,7 @@ from bot.ingest.normalize import normalize
 from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
 from bot.storage import Labels, NewItem, Sighting, Store
-from bot.storage.index import Repair, VectorIndex, open_index
+from bot.storage.index import Repair, VectorIndex, follow_store, open_index
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,7 @@ def open_pipeline(
     store = store or Store.open(paths.db)
     embedder = embedder or make_embedder(settings.embedding)
     index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
+    follow_store(index, store)
     if repair.reason:
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
     classifier = ThemeClassifier(settings.themes, embedder) if settings.themes else None

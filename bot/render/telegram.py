@@ -24,6 +24,7 @@ from bot.core.words import has_word, word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
 from bot.query.search import MoveEvent, StoryHit
+from bot.render.split import pack_blocks
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 after entity parsing; keep a margin for UTF-16 surrogates
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -56,18 +57,9 @@ def help_text() -> str:
 
 
 def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join lines into messages under `limit` characters, breaking only between lines."""
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if current and len(candidate) > limit:
-            messages.append(current)
-            candidate = line
-        current = candidate[:limit]
-    if current:
-        messages.append(current)
-    return messages
+    """Join lines into messages under `limit`, breaking only between lines (a line too long is clipped, tags kept
+    whole)."""
+    return pack_blocks([[line] for line in lines], limit)
 
 
 def theme_names(themes: Sequence[str], lang: str) -> str:
@@ -103,12 +95,12 @@ def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
     return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
 
 
-def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | None = None) -> str:
-    """The answer text, then each cited story as a link (extractive answers are the list itself),
-    and, with `web.base_url`, a link to the story's page with all its coverage."""
+def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | None = None) -> list[str]:
+    """The answer text, then each cited story as a link (extractive answers are the list itself) and,
+    with `web.base_url`, a link to the story's page with all its coverage; as many messages as it takes."""
     lang = answer.lang
     if not answer.citations:
-        return esc(answer.text)
+        return chunk_lines([esc(answer.text)])
     by_story = {hit.story.id: hit for hit in hits}
     if answer.mode == "llm":
         lines = [esc(answer.text), "", esc(word("sources_label", lang))]
@@ -120,7 +112,7 @@ def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | Non
         page = web.story_url(cited.story_id) if web else None
         more = f" · {link(page, word('web.all_coverage', lang))}" if page else ""
         lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}{more}")
-    return "\n".join(lines)
+    return chunk_lines(lines)
 
 
 def render_sources(

@@ -8,6 +8,7 @@ others. Opening sets the pragmas that make the file safe to share between a read
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ class Connection:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._data_version: int | None = None
 
     @classmethod
     def open(cls, path: Path) -> Self:
@@ -39,7 +41,7 @@ class Connection:
             store = cls(connection)
             store._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the database: {exc}") from None
+            raise StoreError(database_failure(exc, path) or f"{path}: cannot open the database: {exc}") from None
         return store
 
     def close(self) -> None:
@@ -68,8 +70,23 @@ class Connection:
             raise
         self._db.execute("COMMIT")
 
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (a `bot fetch` in another process) committed since the last call.
+
+        `PRAGMA data_version` is SQLite's own change counter for what others commit: one cheap
+        read, so a reader can ask it before every search. The first call only takes the baseline.
+        """
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        changed = self._data_version is not None and version != self._data_version
+        self._data_version = version
+        return changed
+
     def integrity_ok(self) -> bool:
-        return self._db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        """SQLite's own page-level check (`quick_check`: every page readable, b-trees well formed)."""
+        try:
+            return self._db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:
+            return False
 
     def _select_in(self, sql: str, values: Sequence[object], *params: object) -> Iterator[sqlite3.Row]:
         """The rows of `sql` for every one of `values`, asked 500 at a time.
@@ -82,3 +99,33 @@ class Connection:
             chunk = values[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             yield from self._db.execute(sql.format(marks=marks), [*params, *chunk])
+
+
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def damaged_message(path: Path) -> str:
+    """What to say about a damaged database file, and how to get the data back."""
+    return (
+        f"the database {path} is damaged. Stop the bot, keep a copy of the file, then either restore a backup"
+        f" or rebuild it with: sqlite3 {path} .recover | sqlite3 {path}.recovered && mv {path}.recovered {path}"
+        " (the search index is rebuilt from it on the next start)"
+    )
+
+
+def database_failure(exc: BaseException, path: Path) -> str | None:
+    """One readable line for a failure of the disk or the file under the store; None for anything else.
+
+    A corrupted page or a full disk surfaces wherever the next query happens to run, so the CLI
+    asks this once, at its dispatch, instead of every command guarding its own queries.
+    """
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"the disk holding {path.parent} is full: free some space and run the command again"
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return f"the disk holding {path} is full: free some space and run the command again (nothing was half-written)"
+    if code in _DAMAGED or "malformed" in str(exc) or "not a database" in str(exc):
+        return damaged_message(path)
+    return f"the database {path} cannot be used: {exc}"

@@ -41,7 +41,7 @@ import math
 import os
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +154,8 @@ class VectorIndex:
     source the index cannot rebuild itself and keeps the structure it has. Any thread may call.
     """
 
+    _follow: Callable[[], None] | None = None  # set by `follow_store`: catch up before each search
+
     def __init__(
         self, dim: int, model: str, config: IndexConfig | None = None, source: VectorSource | None = None
     ) -> None:
@@ -222,6 +224,8 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each of shape (len(queries), k); missing neighbours have id -1."""
+        if self._follow is not None:
+            self._follow()
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         with self._lock:
             if len(self) == 0:
@@ -376,15 +380,39 @@ def open_index(
         index._home = directory
         reason = "missing, unreadable or built for another model" if len(stored) else ""
         return index, Repair(rebuilt=True, added=len(stored), reason=reason)
+    added, removed = _catch_up(index, stored, source)
+    index.rebuild_if_due()
+    reason = "out of step with the store" if added or removed else ""
+    return index, Repair(added=added, removed=removed, reason=reason)
+
+
+def follow_store(index: VectorIndex, store: Store) -> None:
+    """Keep `index` in step with what other processes commit to `store` (a CLI `bot fetch` beside a
+    running bot adds items; its housekeeping may prune them): before each search, if SQLite's change
+    counter moved, add the vectors the index lacks and drop those the store no longer has. `store`
+    must be usable on the threads that search (the pipeline's store, under its lock).
+    """
+    store.changed_elsewhere()  # the baseline: open_index has just brought the two in step
+
+    def catch_up() -> None:
+        if store.changed_elsewhere():
+            added, removed = _catch_up(
+                index, store.vector_ids(index.model), StoreVectors(store, index.model, index.dim)
+            )
+            log.info("index caught up with the store: added %d, removed %d vectors", added, removed)
+
+    index._follow = catch_up
+
+
+def _catch_up(index: VectorIndex, stored: np.ndarray, source: VectorSource) -> tuple[int, int]:
+    """Make the index hold exactly `stored`: (vectors added, vectors removed)."""
     indexed = index.ids()
     extra = np.setdiff1d(indexed, stored, assume_unique=True)
     missing = np.setdiff1d(stored, indexed, assume_unique=True)
     index.remove(extra)
     for ids, vectors in _fetched(source, missing):
         index.add(ids, vectors)
-    index.rebuild_if_due()
-    reason = "out of step with the store" if len(extra) or len(missing) else ""
-    return index, Repair(added=len(missing), removed=len(extra), reason=reason)
+    return len(missing), len(extra)
 
 
 def _empty_flat(dim: int) -> faiss.Index:

@@ -106,6 +106,10 @@ class ItemsPart(Connection):
             ),
         )
         item_id = int(cursor.lastrowid or 0)
+        # no OR IGNORE here: an identity another writer stored since our plan aborts the batch (nothing twice)
+        db.executemany(
+            "INSERT INTO item_keys (key, item_id) VALUES (?, ?)", [(key, item_id) for key in item.identities()]
+        )
         self._add_identities(db, item_id, item)
         db.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, item.title, item.text))
         return item_id

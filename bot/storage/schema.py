@@ -145,6 +145,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (story_id, lang)
     ) WITHOUT ROWID;
     """,
+    # Two writers once stored an item twice: the second copy's identities were ignored, so it is the
+    # item that owns no identity. Drop those copies (their text index rows, then the rows; sightings
+    # and vectors cascade), stories left empty, and recount the stories that lost an item.
+    """
+    DELETE FROM items_fts WHERE rowid IN (SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM item_keys));
+    DELETE FROM items WHERE id NOT IN (SELECT item_id FROM item_keys);
+    DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM items WHERE story_id IS NOT NULL);
+    UPDATE stories SET
+        items = (SELECT count(*) FROM items WHERE story_id = stories.id),
+        outlets = (SELECT count(DISTINCT s.source) FROM item_sources s JOIN items i ON i.id = s.item_id
+                   WHERE i.story_id = stories.id)
+    WHERE items != (SELECT count(*) FROM items WHERE story_id = stories.id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,6 +30,7 @@ from bot.telegram.services import send_digest as send_digest
 
 BOOTSTRAP_RETRIES = -1  # a service keeps retrying getMe/deleteWebhook through a Telegram or network outage
 RATE_LIMIT_RETRIES = 3  # AIORateLimiter retries a 429 after its retry_after this many times
+TOKEN_REJECTED = "Telegram rejected the bot token (check telegram.token_env)"
 ALLOWED_UPDATES = [Update.MESSAGE]  # commands and questions; nothing else is handled
 COMMANDS = [
     ("help", "what I can do · 帮助"),
@@ -84,7 +85,10 @@ def build_application(
 
 def run_polling(application: App) -> None:
     """Run until interrupted (blocking); startup retries through outages instead of crashing."""
-    application.run_polling(bootstrap_retries=BOOTSTRAP_RETRIES, allowed_updates=ALLOWED_UPDATES)
+    try:
+        application.run_polling(bootstrap_retries=BOOTSTRAP_RETRIES, allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        raise ConfigError(TOKEN_REJECTED) from None
 
 
 @asynccontextmanager
@@ -93,7 +97,7 @@ async def serving(application: App, *, poll_timeout: float = 10.0) -> AsyncItera
     try:
         await application.initialize()
     except InvalidToken:
-        raise ConfigError("Telegram rejected the bot token (check telegram.token_env)") from None
+        raise ConfigError(TOKEN_REJECTED) from None
     updater = application.updater
     assert updater is not None, "built by build_application, which keeps the updater"
     try:
@@ -135,7 +139,12 @@ def _file_url(base_url: str) -> str:
 
 
 class _RedactToken(logging.Filter):
-    """httpx logs every request URL, and Bot API URLs contain the token."""
+    """Bot API URLs contain the token, and so do PTB's debug lines and its InvalidToken message.
+
+    Installed on the handlers, not on loggers: a logger's filter sees only records logged on that
+    very logger (not those of `telegram.ext.ExtBot` propagating through it), while every record
+    written anywhere passes a handler. Messages, arguments, exception text and stacks are rewritten.
+    """
 
     def __init__(self, token: str) -> None:
         super().__init__()
@@ -145,11 +154,18 @@ class _RedactToken(logging.Filter):
         message = record.getMessage()
         if self.token in message:
             record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and isinstance(record.exc_info[1], InvalidToken):
+            record.exc_info = None  # PTB's line says it; a traceback through its retry loop adds nothing
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
         return True
 
 
 def _hide_token_in_logs(token: str) -> None:
-    for name in ("httpx", "telegram", "telegram.ext"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactToken) and f.token == token for f in logger.filters):
-            logger.addFilter(_RedactToken(token))
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RedactToken) and f.token == token for f in handler.filters):
+            handler.addFilter(_RedactToken(token))

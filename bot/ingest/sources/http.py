@@ -2,7 +2,8 @@
 
 A feed server may drip bytes forever, send a gzip bomb, loop redirects, answer 503 with
 Retry-After, or point us at an address inside our own network. `FeedHttp.get` bounds each of
-these (a total deadline, a cap on decoded bytes, `max_redirects`, a private-address check) and
+these (a total deadline, a cap on decoded bytes, `max_redirects`, a private-address check made
+at connect time on the address connected to, in `address`) and
 turns every failure into a `FetchError` with a short message a user can read in `bot sources`.
 Per-host and global semaphores keep us polite when many sources live on one host. `file://`
 URLs are read from disk under the same size cap, so demo feeds and tests need no server.
@@ -11,7 +12,6 @@ URLs are read from disk under the same size cap, so demo feeds and tests need no
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import zlib
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ import httpx
 
 from bot.core.config import FetchConfig
 from bot.core.errors import FetchError
+from bot.ingest.sources.address import pinned_transport
 
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -66,7 +67,7 @@ class FeedHttp:
             follow_redirects=True,
             max_redirects=config.max_redirects,
             headers={"User-Agent": config.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
-            event_hooks={"request": [] if config.allow_private else [_refuse_private_address]},
+            transport=None if config.allow_private else pinned_transport(),
         )
         self._global = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -255,28 +256,6 @@ def _root_cause(exc: BaseException) -> str:
 
 def _is_name_lookup(exc: BaseException) -> bool:
     return any(isinstance(error, socket.gaierror) for error in _chain(exc)) or "name resolution" in str(exc).lower()
-
-
-async def _refuse_private_address(request: httpx.Request) -> None:
-    """Event hook (every hop, redirects included): no loopback, private or link-local targets."""
-    host = request.url.host
-    for address in await _addresses(host, request.url.port or 443):
-        if not address.is_global:
-            raise FetchError(
-                f"refusing to fetch {host}: {address} is not a public address (set fetch.allow_private to allow it)"
-            )
-
-
-async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return []  # unresolvable: httpx reports the DNS failure itself
-    return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
 def _read_file(url: str, last_modified: str | None, cap: int) -> HttpResponse:
