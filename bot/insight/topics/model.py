@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from bot.core.models import OTHER_THEME as FALLBACK_THEME
+from bot.core.words import word
 from bot.storage import StorySummary
 
 WEEK = timedelta(days=7)
@@ -75,9 +76,8 @@ class Topic:
 
     def trend(self, lang: str = "en") -> str:
         """The numbers behind "emerging", as a sentence."""
-        if lang == "zh":
-            return f"本周 {self.this_week} 条，上周 {self.last_week} 条"
-        return f"{_stories(self.this_week)} this week, {self.last_week} the week before"
+        key = "topic.trend_one" if self.this_week == 1 else "topic.trend"
+        return word(key, lang, n=self.this_week, last=self.last_week)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,3 @@ def _seconds(moment: datetime) -> int:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _stories(count: int) -> str:
-    return f"{count} {'story' if count == 1 else 'stories'}"
