@@ -16,6 +16,7 @@ in 5% of the feeds, the rest 304). Contestants are interleaved inside each pass,
 (`--repeat`, default 3) and min/median are reported; peak RSS is each child's own maximum.
 
     python bench/fetch.py [--n 100] [--repeat 3] [--json]
+    python bench/fetch.py --big 20000     # one 20k-entry feed, in chunks of fetch.max_entries_per_pass
 """
 
 from __future__ import annotations
@@ -368,6 +369,64 @@ def summarize(n: int, results: list[dict[str, Any]], threads: int) -> dict[str, 
     }
 
 
+def big_feed(count: int, pool: list[tuple[str, str]], threads: int) -> dict[str, Any]:
+    """One feed of `count` entries (an outlet's whole archive, one a day-ish), fetched pass after pass
+    in one process until nothing is deferred; beside it the embedder alone on the same texts."""
+    from bot.config import FetchConfig, Settings, SourceConfig, resolve_paths
+    from bot.embed import UseEmbedder
+    from bot.harvest import fetch_pass
+    from bot.pipeline import open_pipeline
+
+    now = datetime.now(UTC)
+    rng = random.Random(11)
+    items, moment = [], now
+    for _ in range(count):
+        moment -= timedelta(hours=rng.expovariate(1 / 6))
+        items.append((rng.choice(pool)[0], rng.choice(pool)[1], moment))
+    feed = Feed(0, items)
+    feed.render()
+    host = FeedHost([feed])
+    embedder = UseEmbedder(threads=threads)
+    embedder.encode(["warm up"])
+    try:
+        settings = Settings(
+            sources=(SourceConfig(name="big", kind="rss", url=host.urls()[0]),),
+            fetch=FetchConfig(allow_private=True, max_bytes=200_000_000),
+        )
+        passes = []
+        with tempfile.TemporaryDirectory(prefix="bench-big-") as scratch:
+            pipeline, _ = open_pipeline(settings, resolve_paths(scratch), embedder=embedder)
+            started = time.perf_counter()
+            while True:
+                begun = time.perf_counter()
+                (outcome,) = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+                passes.append({"new": outcome.report.new, "seconds": round(time.perf_counter() - begun, 2)})
+                print(f"  pass {len(passes)}: {passes[-1]}", file=sys.stderr)
+                if not outcome.report.deferred:
+                    break
+            total = time.perf_counter() - started
+            stored = pipeline.store.count_items()
+            pipeline.close()
+        texts = [f"{title}\n{summary[:600]}" for title, summary, _ in items]
+        begun = time.perf_counter()
+        embedder.encode(texts)
+        embed_s = time.perf_counter() - begun
+    finally:
+        host.close()
+    per_item = [p["seconds"] / p["new"] * 1000 for p in passes if p["new"]]
+    return {
+        "entries": count,
+        "stored": stored,
+        "passes": len(passes),
+        "bot_s": round(total, 1),
+        "embed_only_s": round(embed_s, 1),
+        "ms_per_item_first_pass": round(per_item[0], 2),
+        "ms_per_item_last_full_pass": round(per_item[-2] if len(per_item) > 1 else per_item[0], 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "threads": threads,
+    }
+
+
 def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child_main(*sys.argv[2:])
@@ -377,11 +436,15 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; min and median are reported")
     parser.add_argument("--threads", type=int, default=0, help="embedder BLAS threads (default: the faster of 1, 2)")
     parser.add_argument("--json", action="store_true", help="one JSON object per N on stdout")
+    parser.add_argument("--big", type=int, help="instead: one feed of this many entries, pass after pass, in-process")
     args = parser.parse_args()
 
     pool = text_pool()
     threads = args.threads or best_threads(pool)
     print(f"embedder threads: {threads}", file=sys.stderr)
+    if args.big:
+        print(json.dumps(big_feed(args.big, pool, threads)))
+        return 0
     for n in args.n or [100, 500]:
         with tempfile.TemporaryDirectory(prefix="bench-fetch-") as scratch:
             results = [run_round(number, n, pool, threads, Path(scratch)) for number in range(args.repeat)]

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from feedserver import FeedServer
 
 from bot.cli import main
-from bot.config import FetchConfig, Settings, SourceConfig, resolve_paths
+from bot.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
 from bot.demo import FEEDS_DIR
+from bot.embed import UseEmbedder
 from bot.harvest import fetch_pass
 from bot.models import RawEntry
+from bot.normalize import normalize
 from bot.pipeline import Pipeline, open_pipeline
 from bot.sources.rss import parse_feed
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def demo_entries() -> list[RawEntry]:
@@ -115,3 +121,34 @@ def test_a_question_does_not_rewrite_the_index_file(tmp_path, capsys, embedder, 
     after = index_file.stat()
     assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
     assert "big.example" in capsys.readouterr().out
+
+
+class CountingEmbedder:
+    """The session embedder, counting the texts it is asked to encode."""
+
+    def __init__(self, embedder: UseEmbedder) -> None:
+        self.embedder, self.name, self.dim, self.texts = embedder, embedder.name, embedder.dim, 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.embedder.encode(texts)
+
+
+def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
+    settings = Settings(themes=load_settings(REPO / "sources.yaml").themes)
+    counting = CountingEmbedder(embedder)
+    items = [normalize(entry) for entry in demo_entries()[:20]]
+    vectors = embedder.encode([item.embed_text for item in items])
+    encoded, labels = [], []
+    for _ in range(2):
+        pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=counting)
+        assert pipeline.classifier is not None
+        labels.append(pipeline.classifier.classify(items, vectors, [False] * len(items)))
+        pipeline.close()
+        encoded.append(counting.texts)
+    assert encoded[0] > 0 and encoded[1] == encoded[0]  # the second start read them back
+    assert labels[0] == labels[1]
+
+    fewer = Settings(themes=dict(list(settings.themes.items())[:-1]))
+    open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)[0].close()
+    assert counting.texts > encoded[0]  # other theme texts: encoded afresh
