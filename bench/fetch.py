@@ -9,7 +9,7 @@ model load count, as they do for a user):
 - bot: `python -m bot fetch --all` in its own data dir (the harvest code, the real pipeline);
 - floor 1: a minimal concurrent httpx fetch + feedparser parse of the same feeds;
 - floor 2: floor 1 plus embedding title + summary of every new entry with the bundled embedder
-  at its best thread setting (measured here first; the bot gets the same setting).
+  at its best thread setting (1 on this shared 2-core machine, see --threads; the bot gets the same).
 
 Passes: first (empty store), not modified (every feed answers 304), 5% changed (one new entry
 in 5% of the feeds, the rest 304). Contestants are interleaved inside each pass, rounds repeat
@@ -434,7 +434,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="feeds (repeatable; default 100 and 500)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; min and median are reported")
-    parser.add_argument("--threads", type=int, default=0, help="embedder BLAS threads (default: the faster of 1, 2)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="embedder BLAS threads for the bot and floor 2 (default 1: on 2 shared cores 2 threads measured"
+        " faster alone and 4.5x slower beside other work; 0 = the faster of 1 and 2 right now)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per N on stdout")
     parser.add_argument("--big", type=int, help="instead: one feed of this many entries, pass after pass, in-process")
     args = parser.parse_args()
