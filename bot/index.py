@@ -379,11 +379,11 @@ def earlier_neighbours(
     cosine is at least `floor`, as (j, cosine).
 
     The batch is walked in blocks of `block` rows. A block's rows are compared among themselves (a
-    block × block product: every earlier row of the block is a candidate), and against the rows before
+    block × block product, the `k` nearest earlier rows of the block kept), and against the rows before
     the block that are still inside the time window through a flat FAISS index of just those rows,
     `k` nearest each. Work and memory grow with the batch times the rows one time window holds, not
-    with the square of the batch, and a batch no larger than a block gets every earlier row above
-    the floor, as an item-by-item ingest would.
+    with the square of the batch; each row gets at most 2k candidates, among them the k nearest
+    earlier rows inside the window.
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     found: list[list[tuple[int, float]]] = [[] for _ in range(len(vectors))]
@@ -399,6 +399,8 @@ def earlier_neighbours(
         for offset in range(end - start):
             i = start + offset
             close = np.flatnonzero(within[offset, :offset] >= floor)
+            if len(close) > k:  # the k nearest, kept in block order
+                close = np.sort(close[np.argpartition(-within[offset, close], k - 1)[:k]])
             picked = [(start + int(j), float(within[offset, j])) for j in close]
             if first < start:
                 keep = (neighbours[offset] >= 0) & (scores[offset] >= floor)

@@ -10,6 +10,7 @@ in one batch, and the batch is written in one transaction before the index is to
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -192,7 +193,7 @@ class Pipeline:
         for i, item in enumerate(items):
             mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
             batch = [(profiles[j], cosine) for j, cosine in earlier[i]]
-            story, _ = choose_story(mine, [*stored[i], *batch], self.names.idf, params)
+            story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
             if story is None:
                 story = -(i + 1)
             stories.append(story)
@@ -284,6 +285,16 @@ class Pipeline:
     def close(self) -> None:
         self.save_index()
         self.store.close()
+
+
+def _nearest(candidates: list[tuple[Profile, float]], k: int) -> list[tuple[Profile, float]]:
+    """The `k` most similar candidates, in their given order: what one search of an index holding
+    the stored items and the batch's earlier ones would return, so a batch tells the same stories
+    as its items fed one at a time, and scoring costs k pairs an item however alike the batch is."""
+    if len(candidates) <= k:
+        return candidates
+    kept = sorted(heapq.nlargest(k, range(len(candidates)), key=lambda n: candidates[n][1]))
+    return [candidates[n] for n in kept]
 
 
 def _rows(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
