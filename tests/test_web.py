@@ -335,7 +335,7 @@ def test_digest_and_answer_lines_link_the_story_page_when_base_url_is_set():
     item = Item("reuters", "g", "https://r.example/1", "t", "", "en", moment, moment, content_hash="h")
     hit = StoryHit(_story(), 1.0, {"en": item}, [("reuters", "https://r.example/1")])
     answer = Answer("Top:\n[1] t", "en", [Citation(1, 7, "t", "https://r.example/1")])
-    assert "<a href=\"https://news.example/story/7\">all coverage</a>" in "\n".join(render_answer(answer, [hit], web))
+    assert '<a href="https://news.example/story/7">all coverage</a>' in "\n".join(render_answer(answer, [hit], web))
     assert "news.example" not in render_answer(answer, [hit], WebConfig())
 
 

@@ -159,6 +159,7 @@ class FetchConfig(_Strict):
     max_backoff: Duration = timedelta(hours=24)
     fallback_after: int = Field(default=3, ge=1)
     allow_private: bool = False
+    max_entries_per_pass: int = Field(default=1000, ge=1)  # new entries stored per feed per pass; rest next pass
 
 
 class ArxivConfig(_Strict):
@@ -291,7 +292,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """Read, validate and return the settings; relative `file:` URLs resolve against the file."""
     config_path = resolve_config_path(path)
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such config file") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

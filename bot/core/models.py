@@ -136,6 +136,7 @@ class IngestReport:
     duplicate: int = 0
     updated: int = 0
     skipped: int = 0
+    deferred: int = 0  # new entries left for the next pass (fetch.max_entries_per_pass)
 
 
 @dataclass(slots=True)

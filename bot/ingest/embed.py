@@ -10,14 +10,19 @@ Neither backend downloads: the hub is switched off before sentence-transformers 
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from bot.core.config import EmbeddingConfig
 from bot.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 USE_MODEL_NAME = "use-multilingual-v3"
 BUNDLED_ST_MODEL = "all-MiniLM-L6-v2"
@@ -139,3 +144,39 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return _unit_rows(vectors, self.dim)
+
+
+class RememberedTexts:
+    """An embedder that keeps one list of texts' vectors in a file, keyed by the model and the texts.
+
+    The theme classifier encodes the same descriptions, examples and keywords at every start; that
+    cost, and loading the model at all, is paid by a command that never embeds anything else (a
+    fetch where nothing changed). Any change of model or texts misses the key and encodes afresh;
+    an unreadable or unwritable file only costs the encoding.
+    """
+
+    def __init__(self, embedder: Embedder, path: Path) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.path = path
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        key = hashlib.sha256("\0".join([self.name, str(self.dim), *texts]).encode()).hexdigest()
+        try:
+            with np.load(self.path, allow_pickle=False) as saved:
+                if str(saved["key"]) == key:
+                    return np.asarray(saved["vectors"], dtype=np.float32)
+        except (OSError, ValueError, KeyError):
+            pass
+        vectors = self.embedder.encode(texts)
+        temporary = self.path.with_name(self.path.name + ".tmp.npz")
+        try:
+            np.savez(temporary, key=np.array(key), vectors=vectors)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            log.info("could not keep theme vectors in %s: %s", self.path, exc)
+        return vectors

@@ -10,6 +10,7 @@ in one batch, and the batch is written in one transaction before the index is to
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,17 +23,18 @@ import numpy as np
 from bot.core.config import Paths, Settings
 from bot.core.models import IngestReport, Item, RawEntry
 from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, profile
-from bot.ingest.embed import Embedder, make_embedder
+from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
 from bot.storage import Labels, NewItem, Sighting, Store
-from bot.storage.index import Repair, VectorIndex, follow_store, open_index
+from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
 
 log = logging.getLogger(__name__)
 
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
 MOVE_TEXT_CHARS = 600  # people moves are stated in the headline and the lead
+THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
 
 
 @dataclass(slots=True)
@@ -42,6 +44,21 @@ class _Plan:
     new: list[Item] = field(default_factory=list)
     seen: list[tuple[int, int, Item, bool]] = field(default_factory=list)  # (item id, new ref, item, changed)
     reports: dict[str, IngestReport] = field(default_factory=lambda: defaultdict(IngestReport))
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch between `Pipeline.prepare` and `Pipeline.commit`: its items, its plan, its vectors by text."""
+
+    items: list[Item]
+    max_new: int | None
+    plan: _Plan
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    generation: int = 0  # the pipeline's write count when planned: a commit after other writes re-plans
+
+    def to_embed(self) -> list[Item]:
+        """The items whose text will be stored with a vector: new ones, and seen ones with new wording."""
+        return self.plan.new + [item for _, _, item, is_changed in self.plan.seen if is_changed]
 
 
 class Pipeline:
@@ -65,22 +82,53 @@ class Pipeline:
         self.params = params or DedupParams()
         self.retention = retention
         self.names = NameStats(*store.name_counts())
+        self._generation = 0  # batches committed and prunes done: a plan made before a change is stale
 
-    def ingest(self, entries: Sequence[RawEntry]) -> dict[str, IngestReport]:
+    def ingest(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> dict[str, IngestReport]:
         """Store what is new in `entries`; idempotent, so feeding the same entries twice adds nothing.
 
         New items are taken in publication order, so a batch tells the same stories as the same
-        entries fed one at a time.
+        entries fed one at a time. With `max_new_per_source`, a source's new items beyond that many
+        (the newest) are left for a later call and counted as `deferred`: one huge feed is then
+        stored in bounded chunks, and nothing is lost as long as the feed still lists them.
         """
+        batch = self.prepare(entries, max_new_per_source)
+        self.embed(batch)
+        return self.commit(batch)
+
+    def prepare(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> Prepared:
+        """Normalize `entries` and decide what is new, seen or changed (reads the store, writes nothing)."""
         items = sorted((normalize(entry) for entry in entries), key=lambda item: item.published)
-        plan = self._plan([item for item in items if self._wanted(item)])
-        for item in items:
+        batch = Prepared(items, max_new_per_source, self._plan(self._wanted_of(items), max_new_per_source))
+        batch.generation = self._generation
+        return batch
+
+    def embed(self, batch: Prepared) -> None:
+        """Embed what `batch` will store and has no vector for yet; touches neither store nor index,
+        so a caller may run it without the lock that serializes store work."""
+        texts = list(
+            dict.fromkeys(item.embed_text for item in batch.to_embed() if item.embed_text not in batch.vectors)
+        )
+        batch.vectors.update(zip(texts, self.embedder.encode(texts), strict=True))
+
+    def commit(self, batch: Prepared) -> dict[str, IngestReport]:
+        """Label, assign stories and write `batch` in one transaction, then index it.
+
+        If anything was written since `prepare`, the plan is made again (an item may have been stored
+        meanwhile) and only text not yet embedded is embedded here.
+        """
+        if batch.generation != self._generation:
+            batch.plan = self._plan(self._wanted_of(batch.items), batch.max_new)
+        self.embed(batch)
+        self._generation += 1
+        plan = batch.plan
+        for item in batch.items:
             report = plan.reports[item.source]  # every source gets a line, even with nothing new
             if not self._wanted(item):
                 report.skipped += 1
         changed = [item for _, _, item, is_changed in plan.seen if is_changed]
-        vectors = self.embedder.encode([item.embed_text for item in plan.new + changed])
-        new_vectors, changed_vectors = vectors[: len(plan.new)], vectors[len(plan.new) :]
+        new_vectors = _rows([batch.vectors[item.embed_text] for item in plan.new], self.embedder.dim)
+        changed_vectors = _rows([batch.vectors[item.embed_text] for item in changed], self.embedder.dim)
         new_labels = self._label(plan.new, new_vectors)
         changed_labels = iter(self._label(changed, changed_vectors))
         changed_vector_rows = iter(changed_vectors)
@@ -92,7 +140,7 @@ class Pipeline:
         ]
         stories, names = self._assign_stories(plan.new, new_vectors)
         story_labels = self._story_labels(stories, new_labels, sightings)
-        batch = self.store.write_batch(
+        written = self.store.write_batch(
             [
                 NewItem(item, vector, story, labels)
                 for item, vector, story, labels in zip(plan.new, new_vectors, stories, new_labels, strict=True)
@@ -102,11 +150,14 @@ class Pipeline:
             story_labels,
             names,
         )
-        self.index.add(np.asarray(batch.items, dtype=np.int64), new_vectors)
+        self.index.add(np.asarray(written.items, dtype=np.int64), new_vectors)
         changed_ids = [s.item_id for s in sightings if s.vector is not None]
         if changed_ids:
-            self.index.upsert(np.asarray(changed_ids, dtype=np.int64), np.asarray(changed_vectors))
+            self.index.upsert(np.asarray(changed_ids, dtype=np.int64), changed_vectors)
         return dict(plan.reports)
+
+    def _wanted_of(self, items: Sequence[Item]) -> list[Item]:
+        return [item for item in items if self._wanted(item)]
 
     def _wanted(self, item: Item) -> bool:
         """Has text, and is not older than what retention keeps (a back catalogue would come back daily)."""
@@ -117,6 +168,7 @@ class Pipeline:
     def prune(self, cutoff: datetime) -> int:
         """Drop stories older than `cutoff` from the store and the index; returns the number of items."""
         removed = self.store.prune_stories(cutoff)
+        self._generation += 1
         self.index.remove(np.asarray(removed, dtype=np.int64))
         return len(removed)
 
@@ -134,16 +186,14 @@ class Pipeline:
         params = self.params
         floor = candidate_floor(params)
         stored = self._stored_candidates(vectors, floor)
-        within = vectors @ vectors.T if len(items) else np.zeros((0, 0), dtype=np.float32)
         seconds = np.array([item.published.timestamp() for item in items])
-        window = params.window_days * 86400
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, floor, params.window_days * 86400)
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
             mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
-            close = (within[i, :i] >= floor) & (np.abs(seconds[:i] - seconds[i]) <= window)
-            earlier = [(profiles[j], float(within[i, j])) for j in np.flatnonzero(close)]
-            story, _ = choose_story(mine, [*stored[i], *earlier], self.names.idf, params)
+            batch = [(profiles[j], cosine) for j, cosine in earlier[i]]
+            story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
             if story is None:
                 story = -(i + 1)
             stories.append(story)
@@ -187,7 +237,7 @@ class Pipeline:
             members[story].append(labels)
         return {story: _story_labels(labels) for story, labels in members.items()}
 
-    def _plan(self, items: list[Item]) -> _Plan:
+    def _plan(self, items: list[Item], max_new_per_source: int | None = None) -> _Plan:
         plan = _Plan()
         stored = self.store.lookup_keys(key for item in items for key in item.identities())
         versions = self.store.item_versions(stored.values())
@@ -208,6 +258,9 @@ class Pipeline:
             if ref >= 0:
                 plan.seen.append((0, ref, item, False))
                 report.duplicate += 1
+                continue
+            if max_new_per_source is not None and report.new >= max_new_per_source:
+                report.deferred += 1
                 continue
             for key in item.identities():
                 batch[key] = len(plan.new)
@@ -232,6 +285,20 @@ class Pipeline:
     def close(self) -> None:
         self.save_index()
         self.store.close()
+
+
+def _nearest(candidates: list[tuple[Profile, float]], k: int) -> list[tuple[Profile, float]]:
+    """The `k` most similar candidates, in their given order: what one search of an index holding
+    the stored items and the batch's earlier ones would return, so a batch tells the same stories
+    as its items fed one at a time, and scoring costs k pairs an item however alike the batch is."""
+    if len(candidates) <= k:
+        return candidates
+    kept = sorted(heapq.nlargest(k, range(len(candidates)), key=lambda n: candidates[n][1]))
+    return [candidates[n] for n in kept]
+
+
+def _rows(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
+    return np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim)
 
 
 def _theme_dict(scores: ThemeScores) -> dict[str, Any]:
@@ -267,7 +334,8 @@ def open_pipeline(
     follow_store(index, store)
     if repair.reason:
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
-    classifier = ThemeClassifier(settings.themes, embedder) if settings.themes else None
+    remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
+    classifier = ThemeClassifier(settings.themes, remembered) if settings.themes else None
     pipeline = Pipeline(store, index, embedder, paths, classifier, retention=settings.storage.retention)
     if pipeline.backfill_vectors():
         repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")

@@ -167,6 +167,7 @@ class VectorIndex:
         self._layout = Layout()
         self._built_for = 0  # vectors the structure was built from
         self._changed = 0  # vectors added or removed since
+        self._dirty = True  # differs from what `_home` holds: a read-only command must not rewrite the file
         self._lock = threading.RLock()
         self._save_lock = threading.Lock()  # the serving side and a finished rebuild both write the same files
         self._home: Path | None = None  # where it was loaded from or last saved: where a rebuild saves itself
@@ -254,10 +255,17 @@ class VectorIndex:
         return not self.rebuilding
 
     def save(self, directory: Path) -> None:
-        """Write the serving structure (a running rebuild is not waited for: it saves itself when done)."""
+        """Write the serving structure (a running rebuild is not waited for: it saves itself when done).
+
+        Nothing is written when the files under `directory` already hold it: a command that only read
+        (`bot ask`) leaves a large index file alone.
+        """
         with self._lock:
+            if not self._dirty and self._home == directory:
+                return
             self._home = directory
             self._write(directory, self._index, self._layout, self._built_for, self._changed)
+            self._dirty = False
 
     def _write(self, directory: Path, index: faiss.Index, layout: Layout, built_for: int, changed: int) -> None:
         meta = {
@@ -304,6 +312,7 @@ class VectorIndex:
         index._home = directory
         built_for = meta.get("built_for")
         index._install(loaded, layout, int(meta.get("changed", 0)), built_for if isinstance(built_for, int) else None)
+        index._dirty = False
         return index
 
     def _install(self, index: faiss.Index, layout: Layout, changed: int, built_for: int | None = None) -> None:
@@ -316,6 +325,7 @@ class VectorIndex:
     def _record(self, ids: np.ndarray, added: bool) -> None:
         """Count a change, journal it for a running rebuild, and start one if the size now calls for it."""
         self._changed += len(ids)
+        self._dirty = True
         if self._rebuild is not None:
             self._rebuild.journal.append((ids, added))
         self.rebuild_if_due()
@@ -353,8 +363,9 @@ class VectorIndex:
             if self._home is not None:  # saved before the swap, while no other thread can touch `built`
                 self._write(self._home, built, rebuild.layout, len(snapshot), _journaled(rebuild.journal[:replayed]))
             with self._lock:
-                _replay(built, source, rebuild.journal, replayed)
+                tail = _replay(built, source, rebuild.journal, replayed) > replayed
                 self._install(built, rebuild.layout, _journaled(rebuild.journal), built_for=len(snapshot))
+                self._dirty = tail or self._home is None
                 self._rebuild = None
             log.info("index rebuilt as %s: %d vectors", rebuild.layout, len(self))
         except Exception:  # a background thread has no caller to raise to: log, keep the old index
@@ -362,6 +373,46 @@ class VectorIndex:
             with self._lock:
                 self._rebuild = None
                 self._rebuild_failed = True  # no automatic retry until the next open
+
+
+def earlier_neighbours(
+    vectors: np.ndarray, seconds: np.ndarray, k: int, floor: float, window: float, block: int = 256
+) -> list[list[tuple[int, float]]]:
+    """For each row i of a batch in time order, the earlier rows j < i within `window` seconds whose
+    cosine is at least `floor`, as (j, cosine).
+
+    The batch is walked in blocks of `block` rows. A block's rows are compared among themselves (a
+    block × block product, the `k` nearest earlier rows of the block kept), and against the rows before
+    the block that are still inside the time window through a flat FAISS index of just those rows,
+    `k` nearest each. Work and memory grow with the batch times the rows one time window holds, not
+    with the square of the batch; each row gets at most 2k candidates, among them the k nearest
+    earlier rows inside the window.
+    """
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    found: list[list[tuple[int, float]]] = [[] for _ in range(len(vectors))]
+    for start in range(0, len(vectors), block):
+        end = min(start + block, len(vectors))
+        rows = vectors[start:end]
+        within = rows @ rows.T
+        first = int(np.searchsorted(seconds, seconds[start] - window, side="left"))
+        if first < start:
+            pool = faiss.IndexFlatIP(vectors.shape[1])
+            pool.add(vectors[first:start])
+            scores, neighbours = pool.search(rows, min(k, start - first))
+        for offset in range(end - start):
+            i = start + offset
+            close = np.flatnonzero(within[offset, :offset] >= floor)
+            if len(close) > k:  # the k nearest, kept in block order
+                close = np.sort(close[np.argpartition(-within[offset, close], k - 1)[:k]])
+            picked = [(start + int(j), float(within[offset, j])) for j in close]
+            if first < start:
+                keep = (neighbours[offset] >= 0) & (scores[offset] >= floor)
+                picked = [
+                    (first + int(j), float(s))
+                    for j, s in zip(neighbours[offset][keep], scores[offset][keep], strict=True)
+                ] + picked
+            found[i] = [(j, s) for j, s in picked if abs(seconds[i] - seconds[j]) <= window]
+    return found
 
 
 def open_index(
