@@ -25,12 +25,13 @@ from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.app import App
-from bot.core.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
+from bot.core.config import AlertsConfig, Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
 from bot.core.errors import ConfigError
 from bot.core.models import RawEntry
 from bot.ingest.embed import UseEmbedder
 from bot.ingest.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
 from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.insight.alerts import pending_alerts
 from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes
 from bot.service.runner import attach
 from bot.service.scheduler import Service, fetch_job_id
@@ -542,3 +543,17 @@ def test_chunk_lines_breaks_between_lines_under_the_limit():
     messages = chunk_lines(lines, limit=1000)
     assert all(len(message) <= 1000 for message in messages)
     assert "\n".join(messages).split("\n") == lines
+
+
+async def test_unsubscribe_stops_breaking_alerts_too_and_says_so(api, bot, pipeline):
+    """An unsubscribed chat gets nothing pushed: no digest and no alert, even one its follow would match."""
+    chat = 1032
+    await reply_to(
+        api, chat, "/subscribe", "/alerts on", "/follow Aurora Labs releases Zephyr-7 open-weight reasoning model"
+    )
+    config = AlertsConfig(within=timedelta(hours=12), follow_similarity=0.5)
+    assert any(alert.chat_id == chat for alert in pending_alerts(pipeline, config, NOW))  # alerts would go out
+    unsubscribed, shown = await reply_to(api, chat, "/unsubscribe", "/settings")
+    assert "no breaking alerts" in unsubscribed
+    assert "subscription: off" in shown and "breaking alerts: off" in shown
+    assert not any(alert.chat_id == chat for alert in pending_alerts(pipeline, config, NOW))

@@ -17,7 +17,10 @@ EN: dict[str, str] = {
     "unknown_themes": "Unknown theme: {names}. Themes: {themes}",
     "subscribed": "Subscribed to {themes}. Your digest comes daily at {time} ({tz}). Change it with /settings.",
     "all_themes": "all themes",
-    "unsubscribed": "Unsubscribed: no more daily digests. /subscribe brings them back.",
+    "unsubscribed": (
+        "Unsubscribed: no more digests and no breaking alerts. "
+        "/subscribe brings the digest back, /alerts on the alerts."
+    ),
     "themes_header": "<b>Themes</b> (✓ = in your digest)",
     "settings": (
         "<b>Your settings</b>\n"
@@ -161,7 +164,7 @@ ZH: dict[str, str] = {
     "unknown_themes": "没有这个主题：{names}。可选主题：{themes}",
     "subscribed": "已订阅：{themes}。每天 {time}（{tz}）推送摘要，可用 /settings 修改。",
     "all_themes": "全部主题",
-    "unsubscribed": "已退订，不再推送每日摘要。发送 /subscribe 可重新订阅。",
+    "unsubscribed": "已退订：不再推送摘要，也不再推送突发提醒。发送 /subscribe 恢复摘要，/alerts on 恢复突发提醒。",
     "themes_header": "<b>主题</b>（✓ = 已订阅）",
     "settings": (
         "<b>当前设置</b>\n"

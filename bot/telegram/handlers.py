@@ -130,9 +130,9 @@ async def subscribe(update: Update, context: Context) -> None:
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
-    """Turn the daily digest off (settings are kept)."""
+    """Stop everything the bot pushes: the digest and breaking alerts (other settings are kept)."""
     services, lang = services_of(context), await _lang(update, context)
-    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang, subscribed=False)
+    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang, subscribed=False, alerts=False)
     await _reply(update, render.t("unsubscribed", lang))
 
 
