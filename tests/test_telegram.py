@@ -557,3 +557,35 @@ async def test_unsubscribe_stops_breaking_alerts_too_and_says_so(api, bot, pipel
     assert "no breaking alerts" in unsubscribed
     assert "subscription: off" in shown and "breaking alerts: off" in shown
     assert not any(alert.chat_id == chat for alert in pending_alerts(pipeline, config, NOW))
+
+
+def _more_button(message: dict) -> str:
+    (row,) = (message.get("reply_markup") or {}).get("inline_keyboard", [[]])
+    (button,) = row
+    return str(button["callback_data"])
+
+
+async def test_digest_more_pages_through_the_stories_beyond_the_cap(api, bot, pipeline, monkeypatch):
+    """A digest capped at 2 stories: its "more" button, then `/digest more`, show the rest, each story once;
+    only what was shown counts as delivered, and the button goes away once pressed."""
+    monkeypatch.setattr(telegram_services, "DIGEST_STORIES", 2)
+    chat, total = 1033, pipeline.store.count_stories()
+    assert total >= 4
+    (first,) = await reply_to(api, chat, "/digest")
+    assert "AI news digest</b> · 2 new" in first and f"Also new: {total - 2} more — tap More" in first
+    assert len(pipeline.store.delivered(chat, range(1, 1000))) == 2
+    (message,) = [m for m in api.sent_messages(chat) if m["text"] == first]
+    data = _more_button(message)
+    assert data.startswith("digest:more:")
+    api.press(chat, USER, message["message_id"], data)
+    (page,) = await reply_to(api, chat)
+    assert "More from your digest</b> · 2 more" in page
+    pressed = next(m for m in api.sent_messages(chat) if m["text"] == first)
+    assert pressed.get("reply_markup") is None  # the button goes away once pressed
+    assert api.calls_to("answerCallbackQuery")
+    rest = await reply_to(api, chat, "/digest more", "/digest more", "/digest")
+    assert rest[-2:] == ["That was all: every new story has been shown.", "Nothing new since your last digest."]
+    assert len(pipeline.store.delivered(chat, range(1, 1000))) == total
+    shown = [first, page, *rest[:-2]]
+    for title in ("Zephyr-7", "Dana Whitfield", "Nimbus Robotics", HTML_TITLE_ESCAPED):
+        assert sum(title in text for text in shown) == 1, (title, shown)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -82,6 +82,8 @@ class Digest:
     overflow: int
     story_ids: list[int]  # exactly the stories shown: what counts as delivered once sent
     generated_at: datetime
+    since: datetime | None = None  # the window's start: a "more" page reads the same window again
+    page: bool = False  # a "more" page: the rest of an earlier digest, titled as such
 
     @property
     def empty(self) -> bool:
@@ -246,8 +248,12 @@ def render_digest(
     *,
     budget: int = MESSAGE_BUDGET,
     summaries: Mapping[int, str] | None = None,
+    pageable: bool = False,
 ) -> list[str]:
     """Telegram HTML messages, each at most `budget` UTF-16 units, split only between blocks.
+
+    `pageable`: the reader can ask for the stories beyond the cap (the chat's "more" button and
+    `/digest more`), so the overflow line says how.
 
     A block is the title, a section heading with its first line (a heading never ends a message),
     one story (its line, and its one-line summary under it when `summaries` has one), or one move
@@ -256,7 +262,10 @@ def render_digest(
     summaries = summaries or {}
     if digest.empty and not digest.overflow:
         return [_t("empty", lang)]
-    blocks = [[_t("title", lang, n=len(digest.story_ids))]]
+    title = (
+        _t("title_more", lang, n=len(digest.story_ids)) if digest.page else _t("title", lang, n=len(digest.story_ids))
+    )
+    blocks = [[title]]
     for key, entries in digest.sections:
         lines = [render_move(move) for move in digest.moves] if key == PEOPLE_THEME else []
         lines += [
@@ -265,7 +274,8 @@ def render_digest(
         ]
         blocks.extend(_section_blocks(section_heading(key, lang), lines))
     if digest.overflow:
-        blocks.append(["", f"<i>{_t('overflow', lang, n=digest.overflow)}</i>"])
+        hint = _t("more_hint", lang) if pageable else ""
+        blocks.append(["", f"<i>{_t('overflow', lang, n=digest.overflow)}{hint}</i>"])
     return pack_blocks(blocks, budget)
 
 
@@ -377,11 +387,13 @@ def prepare_digest(
     *,
     limit: int = 30,
     follow_threshold: float = FOLLOW_THRESHOLD,
+    page: bool = False,
 ) -> tuple[Digest, dict[int, list[tuple[str, str]]]]:
     """Read what `select_digest` needs for this subscriber, select, and return the digest and its links.
 
     Candidates are stories stored or grown since `since`, else since the subscriber's last
-    digest, else over the last day; what this chat already had is left out by the store's record.
+    digest, else over the last day; what this chat already had is left out by the store's record,
+    so a `page` over an earlier digest's window (`Digest.since`) shows exactly what it did not.
     """
     store = pipeline.store
     start = since or subscriber.last_digest_at or now - DEFAULT_LOOKBACK
@@ -408,6 +420,7 @@ def prepare_digest(
         story_sources={story_id: [source for source, _ in pairs] for story_id, pairs in links.items()},
         theme_order=tuple(settings.themes),
     )
+    digest = replace(digest, since=start, page=page)
     return digest, {story_id: links[story_id] for story_id in digest.story_ids}
 
 

@@ -14,11 +14,13 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.core.config import Settings
 from bot.core.errors import BotError
@@ -30,11 +32,20 @@ from bot.query.answer import answer_question
 from bot.query.search import Filters, people_timeline, search_stories
 from bot.render import telegram as render
 from bot.storage import Store
-from bot.telegram.services import NO_PREVIEW, Context, send_digest, send_trends, services_of, utc_now
+from bot.telegram.services import (
+    MORE_PREFIX,
+    NO_PREVIEW,
+    Context,
+    send_digest,
+    send_trends,
+    services_of,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
 ASK_STORIES = 5
+MORE_LOOKBACK = timedelta(days=7)  # `/digest more` typed without a digest before it in this run: the last week
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -186,12 +197,37 @@ async def trends(update: Update, context: Context) -> None:
 
 
 async def digest(update: Update, context: Context) -> None:
-    """Send what is new since the chat's last digest (or the last 24 hours) right now."""
+    """Send what is new since the chat's last digest (or the last 24 hours) right now; `/digest more`
+    sends the next page of the last digest's window (what it did not show)."""
     services, lang = services_of(context), await _lang(update, context)
+    chat_data = context.chat_data if context.chat_data is not None else {}
+    more = (context.args or [""])[0].lower() in ("more", "更多")
+    since = (chat_data.get("digest_since") or services.now() - MORE_LOOKBACK) if more else None
+    await _send_digest_page(update, context, lang, since, more)
+
+
+async def digest_more(update: Update, context: Context) -> None:
+    """The "more" button under a capped digest: the next page of that digest's window; the button goes away."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    since = datetime.fromtimestamp(int((query.data or "").removeprefix(MORE_PREFIX)), UTC)
+    await query.edit_message_reply_markup(None)
+    await _send_digest_page(update, context, await _lang(update, context), since, True)
+
+
+async def _send_digest_page(update: Update, context: Context, lang: str, since: datetime | None, more: bool) -> None:
+    services = services_of(context)
     subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
-    sent = await send_digest(context.application, services.app, subscriber, services.now(), llm=services.llm)
+    window = since or subscriber.last_digest_at
+    sent = await send_digest(
+        context.application, services.app, subscriber, services.now(), since=since, llm=services.llm, more=more
+    )
+    if context.chat_data is not None and window is not None:
+        context.chat_data["digest_since"] = window
     if not sent:
-        await _reply(update, render.t("nothing_new", lang))
+        await _reply(update, render.t("nothing_more" if more else "nothing_new", lang))
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -335,6 +371,9 @@ HANDLERS = {
     "follow": follow,
     "unfollow": unfollow,
 }
+BUTTON_HANDLERS: list[BaseHandler[Update, Any, Any]] = [
+    CallbackQueryHandler(digest_more, pattern=f"^{MORE_PREFIX}\\d+$"),
+]
 
 
 # -- what the admin and people commands call ---------------------------------------------------
