@@ -161,16 +161,47 @@ def test_people_moves_are_collected_once_each_and_get_their_section():
         story(3, theme="llm", moves=(move("Sam Roe", "DeepMind", "", action="leave"),)),
     ]
     digest = select(candidates)
-    assert [line.text() for line in digest.moves] == [
-        "Jane Doe: OpenAI → Anthropic (chief scientist)",
-        "Li Wei: → 字节跳动",
-        "Sam Roe: DeepMind →",
+    assert [line.sentence("en") for line in digest.moves] == [
+        "Jane Doe left OpenAI for Anthropic, as chief scientist",
+        "Li Wei joined ByteDance",
+        "Sam Roe left DeepMind",
+    ]
+    assert [line.sentence("zh") for line in digest.moves] == [
+        "Jane Doe离开OpenAI，加入Anthropic",  # an English role is left out of a Chinese sentence
+        "Li Wei加入字节跳动",
+        "Sam Roe离开DeepMind",
     ]
     assert PEOPLE_THEME in ids_by_section(digest)
     only_llm = select([candidates[0]], themes=["llm"])  # a move in a story of another theme still gets a section
     assert [key for key, _ in only_llm.sections] == ["llm", PEOPLE_THEME]
     message = render_digest(only_llm, "en", {})[0]
-    assert "People moves" in message and "Jane Doe: OpenAI → Anthropic (chief scientist)" in message
+    assert "People moves" in message and "Jane Doe left OpenAI for Anthropic, as chief scientist" in message
+
+
+def test_move_lines_never_show_an_empty_arrow_or_one_person_twice():
+    """What a user met: "Robin Rombach: ", "Jan Leike: OpenAI →", "微软 → 微软", a Chinese role in English,
+    and one person twice in one story under two spellings."""
+    candidates = [
+        story(1, moves=(move("Robin Rombach", "", ""),)),
+        story(
+            2,
+            moves=(
+                move("Jan Leike", "OpenAI", "", action="leave"),
+                move("Leike", "OpenAI", "Anthropic", "lead superalignment"),
+            ),
+        ),
+        story(3, moves=(move("Sam Altman", "微软", "微软", "lead a new AI research"),)),
+        story(4, moves=(move("贾扬清", "阿里", "", "首席执行官", action="found"),)),
+    ]
+    digest = select(candidates)
+    english = render_digest(digest, "en", {})[0]
+    chinese = render_digest(digest, "zh", {})[0]
+    assert "Robin Rombach" not in english and "→" not in english
+    assert english.count("Leike") == 1 and "• Jan Leike left OpenAI for Anthropic, to lead superalignment" in english
+    assert "• Sam Altman took a new role at Microsoft, to lead a new AI research" in english
+    assert "• 贾扬清 left Alibaba to start a company\n" in english + "\n"  # the Chinese role is left out
+    assert "• 贾扬清离开阿里创业，任首席执行官" in chinese
+    assert "• Sam Altman在微软出任新职" in chinese
 
 
 # -- rendering ------------------------------------------------------------------------------

@@ -589,3 +589,19 @@ async def test_digest_more_pages_through_the_stories_beyond_the_cap(api, bot, pi
     shown = [first, page, *rest[:-2]]
     for title in ("Zephyr-7", "Dana Whitfield", "Nimbus Robotics", HTML_TITLE_ESCAPED):
         assert sum(title in text for text in shown) == 1, (title, shown)
+
+
+async def test_who_tells_each_move_as_a_sentence_in_the_chats_language_once_per_source(api, bot, pipeline):
+    """A story whose item states a leave and a founding by one person: /who shows one sentence (never
+    "创立 (← 阿里巴巴)" or an empty arrow) and its source once, in English or Chinese as the chat reads."""
+    url = "https://aicn.example/jia-yangqing"
+    title = "贾扬清离开阿里巴巴，创业成立 Lepton AI"
+    pipeline.ingest([raw("ai_cn", title, url, "原阿里巴巴副总裁贾扬清已离职创业。", 3)])
+    (english,) = await reply_to(api, 1034, "/who 贾扬清")
+    (chinese,) = await reply_to(api, 1035, "/who 贾扬清", language_code="zh-hans")
+    assert "<b>贾扬清</b> left Alibaba to start a company" in english
+    assert "<b>贾扬清</b>离开阿里巴巴创业" in chinese
+    for reply in (english, chinese):
+        assert reply.count(url) == 1 and "←" not in reply and "→" not in reply
+    (dana,) = await reply_to(api, 1034, "/who Dana Whitfield")
+    assert "<b>Dana Whitfield</b> left Orion AI for Helix, as head of research" in dana

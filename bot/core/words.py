@@ -3,7 +3,7 @@
 One place, so a Chinese reader never meets an English phrase that a module forgot to translate
 (a test checks that both tables have the same keys and the same slots), and so the Telegram bot,
 the CLI and the web pages say the same thing in the same words. Keys are grouped by prefix: none
-for the chat's replies, `digest.`, `report.`, `trends.`, `answer.`, `action.` (people moves),
+for the chat's replies, `digest.`, `report.`, `trends.`, `answer.`, `move.` (people moves as sentences),
 `theme.` (theme headings). Templates use `str.format` slots; callers escape values for HTML.
 """
 
@@ -108,11 +108,19 @@ EN: dict[str, str] = {
         "/settings — time, time zone, language, daily or weekly, quiet hours\n"
         "/sources — what I watch · /unsubscribe — stop"
     ),
-    "action.join": "joined",
-    "action.leave": "left",
-    "action.found": "founded",
-    "action.return": "returned to",
-    "action.appoint": "appointed at",
+    "move.switch": "{person} left {from_org} for {to_org}",
+    "move.join": "{person} joined {to_org}",
+    "move.return": "{person} returned to {to_org}",
+    "move.appoint": "{person} was appointed at {to_org}",
+    "move.found": "{person} founded {to_org}",
+    "move.found_from": "{person} left {from_org} to start a company",
+    "move.found_switch": "{person} left {from_org} and founded {to_org}",
+    "move.leave": "{person} left {from_org}",
+    "move.internal": "{person} took a new role at {to_org}",
+    "move.role_only": "{person} was named {role}",
+    "move.role_as": ", as {role}",
+    "move.role_to": ", to {role}",
+    "move.unknown": "{person}: a move was reported (see the story)",
     "digest.title": "📰 <b>AI news digest</b> · {n} new",
     "digest.title_more": "📰 <b>More from your digest</b> · {n} more",
     "digest.more_button": "More ({n})",
@@ -246,11 +254,19 @@ ZH: dict[str, str] = {
         "/who 名字 人事变动 · /follow 关键词 关注话题 · /alerts on|off 突发提醒 · /trends 趋势图\n"
         "/settings 时间、时区、语言、每日或每周、免打扰 · /sources 来源"
     ),
-    "action.join": "加入",
-    "action.leave": "离开",
-    "action.found": "创立",
-    "action.return": "回归",
-    "action.appoint": "出任",
+    "move.switch": "{person}离开{from_org}，加入{to_org}",
+    "move.join": "{person}加入{to_org}",
+    "move.return": "{person}回归{to_org}",
+    "move.appoint": "{person}获{to_org}任命",
+    "move.found": "{person}创立{to_org}",
+    "move.found_from": "{person}离开{from_org}创业",
+    "move.found_switch": "{person}离开{from_org}，创立{to_org}",
+    "move.leave": "{person}离开{from_org}",
+    "move.internal": "{person}在{to_org}出任新职",
+    "move.role_only": "{person}出任{role}",
+    "move.role_as": "，任{role}",
+    "move.role_to": "，负责{role}",
+    "move.unknown": "{person}：有人事变动（详见报道）",
     "digest.title": "📰 <b>AI 新闻摘要</b> · {n} 条新动态",
     "digest.title_more": "📰 <b>摘要续页</b> · 再看 {n} 条",
     "digest.more_button": "更多（{n}）",

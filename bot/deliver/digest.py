@@ -30,6 +30,7 @@ from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
+from bot.render.moves import move_sentence, richest, same_person
 from bot.storage import Store, StorySummary
 
 FOLLOW_PREFIX = "follow:"  # section key of the stories one follow pulled in: "follow:<the follow's text>"
@@ -58,7 +59,7 @@ class DigestEntry:
 
 @dataclass(frozen=True, slots=True)
 class MoveLine:
-    """One people move from a shown story: "Person: From → To (role)"."""
+    """One people move from a shown story, read as a sentence in the reader's language (`sentence`)."""
 
     person: str
     from_org: str
@@ -67,9 +68,10 @@ class MoveLine:
     action: str
     story_id: int
 
-    def text(self) -> str:
-        orgs = f"{self.from_org} → {self.to_org}".strip() if self.from_org or self.to_org else ""
-        return f"{self.person}: " + " ".join(filter(None, (orgs, f"({self.role})" if self.role else "")))
+    def sentence(self, lang: str) -> str:
+        """ "Jan Leike left OpenAI for Anthropic, to lead superalignment"; "" when only the name is known."""
+        fields = {"person": self.person, "from_org": self.from_org, "to_org": self.to_org, "role": self.role}
+        return move_sentence({**fields, "action": self.action}, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +169,24 @@ def story_score(story: StorySummary, now: datetime, weight: float = 1.0) -> floa
 
 
 def collect_moves(stories: Iterable[StorySummary]) -> list[MoveLine]:
-    """Every stated move of these stories, once: the same person between the same organisations."""
+    """Every stated move of these stories, once: one person once per story (their most complete move,
+    whatever the spelling), and the same person between the same organisations once across stories."""
     seen: set[tuple[str, str, str]] = set()
     lines: list[MoveLine] = []
     for story in stories:
+        people: list[list[Mapping[str, str]]] = []
         for move in story.moves:
-            person = (move.get("person") or "").strip()
-            if not person:
+            if not (move.get("person") or "").strip():
                 continue
+            group = next((g for g in people if same_person(g[0]["person"], move["person"])), None)
+            if group is None:
+                people.append([move])
+            else:
+                group.append(move)
+        for group in people:
+            move = richest(group)
             line = MoveLine(
-                person=person,
+                person=(move.get("person") or "").strip(),
                 from_org=(move.get("from_org") or "").strip(),
                 to_org=(move.get("to_org") or "").strip(),
                 role=(move.get("role") or "").strip(),
@@ -267,7 +277,7 @@ def render_digest(
     )
     blocks = [[title]]
     for key, entries in digest.sections:
-        lines = [render_move(move) for move in digest.moves] if key == PEOPLE_THEME else []
+        lines = [line for move in digest.moves if (line := render_move(move, lang))] if key == PEOPLE_THEME else []
         lines += [
             render_story(entry.story, lang, links.get(entry.story.id, ()), budget, summaries.get(entry.story.id, ""))
             for entry in entries
@@ -307,8 +317,10 @@ def _section_blocks(heading: str, lines: list[str]) -> list[list[str]]:
     return [["", heading, lines[0]], *([line] for line in lines[1:])]
 
 
-def render_move(move: MoveLine) -> str:
-    return f"• {escape(_clip(move.text(), MAX_TITLE_CHARS))}"
+def render_move(move: MoveLine, lang: str) -> str:
+    """The move's bullet line in `lang`; "" for a move that states nothing beyond a name (left out)."""
+    sentence = move.sentence(lang)
+    return f"• {escape(_clip(sentence, MAX_TITLE_CHARS))}" if sentence else ""
 
 
 def render_story(

@@ -203,9 +203,10 @@ def render_report(report: WeeklyReport, *, budget: int = MESSAGE_BUDGET) -> list
         blocks.extend([line] for line in lines[1:])
     if not any(section.topics for section in report.sections):
         blocks.insert(0 if report.chart else 1, [_t("quiet", lang)])
-    if report.moves:
-        blocks.append(["", f"<b>{_t('moves', lang)}</b>", render_move(report.moves[0])])
-        blocks.extend([render_move(move)] for move in report.moves[1:])
+    move_lines = [line for move in report.moves if (line := render_move(move, lang))]
+    if move_lines:
+        blocks.append(["", f"<b>{_t('moves', lang)}</b>", move_lines[0]])
+        blocks.extend([line] for line in move_lines[1:])
         blocks.extend([line] for story_id in report.move_stories if (line := _story_block(story_id, report, budget)))
     return pack_blocks(blocks, budget)
 

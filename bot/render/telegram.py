@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.config import SourceConfig, ThemeConfig
 from bot.core.models import Follow, SourceState, Subscriber
-from bot.core.words import has_word, word
+from bot.core.words import word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
 from bot.query.search import MoveEvent, StoryHit
+from bot.render.moves import move_sentence, richest, same_person
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 after entity parsing; keep a margin for UTF-16 surrogates
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -170,27 +171,38 @@ def render_stats(stats: Stats, lang: str) -> str:
 
 
 def render_timeline(name: str, events: Sequence[MoveEvent], lang: str) -> list[str]:
+    """/who: one line per person and story (their most complete move), each source once, newest first."""
     if not events:
         return [t("who_none", lang, name=name)]
     lines = [t("who_header", lang, name=name)]
-    lines.extend(
-        f"{event.when:%Y-%m-%d} · {_move_text(event.move, lang)}\n    {link(event.url, event.title)}"
-        for event in events
-    )
+    for group in _one_per_person_and_source(events):
+        event, move = group[0], richest([e.move for e in group])
+        lines.append(f"{event.when:%Y-%m-%d} · {_move_text(move, lang)}\n    {link(event.url, event.title)}")
     return chunk_lines(lines)
 
 
+def _one_per_person_and_source(events: Sequence[MoveEvent]) -> list[list[MoveEvent]]:
+    """Events grouped when they tell of one person (any spelling) in one source (its link), in order."""
+    groups: list[list[MoveEvent]] = []
+    for event in events:
+        person = event.move.get("person", "")
+        group = next(
+            (g for g in groups if g[0].url == event.url and same_person(g[0].move.get("person", ""), person)), None
+        )
+        if group is None:
+            groups.append([event])
+        else:
+            group.append(event)
+    return groups
+
+
 def _move_text(move: Mapping[str, str], lang: str) -> str:
-    action = move.get("action", "")
-    action = word(f"action.{action}", lang) if has_word(f"action.{action}") else action
-    parts = [f"<b>{esc(move.get('person', ''))}</b> {esc(action)} {esc(move.get('to_org') or '')}".rstrip()]
-    if move.get("from_org") and move.get("action") != "leave":
-        parts.append(f"(← {esc(move['from_org'])})")
-    elif move.get("from_org"):
-        parts[0] = f"{parts[0]} {esc(move['from_org'])}"
-    if move.get("role"):
-        parts.append(f"· {esc(move['role'])}")
-    return " ".join(parts)
+    """The move as a sentence in `lang`, the person in bold; a bare name says a move was reported."""
+    return move_sentence(move, lang, esc, _bold) or word("move.unknown", lang, person=_bold(move.get("person", "")))
+
+
+def _bold(name: str) -> str:
+    return f"<b>{esc(name)}</b>"
 
 
 def render_follows(follows: Sequence[Follow], lang: str) -> str:
