@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -171,3 +172,24 @@ def test_demo_runs_offline_and_shows_both_languages_and_duplicate_groups(tmp_pat
     assert "Largest stories" in out and "outlets" in out
     assert out.count("Search: ") == 2
     assert "[zh]" in out and "[en]" in out
+
+
+def test_after_the_demo_the_next_commands_work_and_reading_never_creates_a_store(tmp_path, monkeypatch, capsys):
+    """A new user in a fresh directory: `bot demo`, then the commands it suggests; a read-only command
+    without `--data-dir` names the exact command for the demo's data and leaves no empty store behind."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "sources.yaml", tmp_path / "sources.yaml")
+    code, out, err = run(capsys, "demo")
+    assert code == 0, err
+    suggested = [line.strip() for line in out.split("Try it on the demo's data next:")[1].splitlines() if line.strip()]
+    assert suggested[0] == "bot --data-dir data/demo ask 'Who left OpenAI?'"
+    code, out, err = run(capsys, "ask", "Who left OpenAI?")
+    assert code == 2 and "bot --data-dir data/demo ask 'Who left OpenAI?'" in err
+    code, out, err = run(capsys, "status")  # status still reports (an empty data dir) and names the command
+    assert "items        0" in out and "bot --data-dir data/demo status" in err
+    assert not (tmp_path / "data" / "bot.db").exists()
+    for line in suggested:
+        code, out, err = run(capsys, *shlex.split(line)[1:])
+        assert code == 0 and out.strip(), (line, err)
+    code, out, _ = run(capsys, *shlex.split(suggested[0])[1:])
+    assert "Karpathy" in out and "Nothing found" not in out

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
+from bot.cli import render
 from bot.core.config import parse_duration
 from bot.core.errors import BotError, ConfigError, UsageError
 
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     handler = load_handler(command)
+    render.COMMAND_LINE[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         return handler(args)
     except UsageError as exc:

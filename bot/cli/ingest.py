@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.app import App
+from bot.app import App, demo_paths
 from bot.cli.render import clip, counted, iso, langs, table, when
 from bot.core.config import (
     Settings,
@@ -23,7 +24,6 @@ from bot.core.config import (
     StorageConfig,
     load_settings,
     resolve_config_path,
-    resolve_paths,
 )
 from bot.core.errors import ConfigError
 from bot.core.models import FetchStatus
@@ -34,6 +34,13 @@ from bot.ingest.pipeline import Pipeline
 from bot.query.search import search_stories
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
+DEMO_NEXT = (
+    ("ask", "Who left OpenAI?"),
+    ("digest", "--since", "7d"),
+    ("trends",),
+    ("topics",),
+    ("status", "--no-scheduler"),
+)
 
 # -- demo ------------------------------------------------------------------------------------
 
@@ -44,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
     # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
     settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
-    paths = resolve_paths(Path(args.data_dir or "data") / "demo")
+    paths = demo_paths(Path(args.data_dir or "data"))
     shutil.rmtree(paths.data_dir, ignore_errors=True)
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
     app = App(paths, settings=settings)
@@ -58,6 +65,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         app.close()
     print(f"\nDone in {time.monotonic() - started:.1f}s. Data: {paths.db}, index: {paths.index_dir}")
+    print("\nTry it on the demo's data next:")
+    for command in DEMO_NEXT:
+        print(f"  {shlex.join(['bot', '--data-dir', str(paths.data_dir), *command])}")
     return 0 if any(outcome.status is FetchStatus.OK for outcome in outcomes) else 1
 
 
