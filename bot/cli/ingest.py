@@ -27,7 +27,7 @@ from bot.core.config import (
 )
 from bot.core.errors import ConfigError
 from bot.core.models import FetchStatus
-from bot.demo import demo_sources
+from bot.demo import DEMO_MARK, dated_demo_sources
 from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.ingest.normalize import detect_language
 from bot.ingest.pipeline import Pipeline
@@ -39,6 +39,7 @@ DEMO_NEXT = (
     ("digest", "--since", "7d"),
     ("trends",),
     ("topics",),
+    ("digest", "--weekly"),
     ("status", "--no-scheduler"),
 )
 
@@ -49,15 +50,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Ingest the bundled feeds into a fresh demo data dir and report what was stored."""
     started = time.monotonic()
     base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
-    # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
-    settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
     paths = demo_paths(Path(args.data_dir or "data"))
     shutil.rmtree(paths.data_dir, ignore_errors=True)
+    now = datetime.now(UTC)
+    sources = dated_demo_sources(paths.data_dir / "feeds", now)  # moved to end today, their spacing kept
+    # The set spans 18 months: a retention shorter than that would drop its first part, so the demo keeps all.
+    settings = base.model_copy(update={"sources": tuple(sources), "storage": StorageConfig()})
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
     app = App(paths, settings=settings)
     pipeline = app.pipeline
     try:
         outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+        pipeline.store.set_meta(DEMO_MARK, now.isoformat())  # `bot run` on this data dir applies no retention
         _print_store_summary(pipeline, outcomes)
         _print_largest_stories(pipeline)
         for question in DEMO_QUESTIONS:
