@@ -193,6 +193,10 @@ def test_after_the_demo_the_next_commands_work_and_reading_never_creates_a_store
         assert code == 0 and out.strip(), (line, err)
     code, out, _ = run(capsys, *shlex.split(suggested[0])[1:])
     assert "Karpathy" in out and "Nothing found" not in out
+    code, out, _ = run(capsys, "--data-dir", "data/demo", "ask", "Claude 3 release", "--json")
+    citations = json.loads(out)["citations"]  # search ranks Claude 2 close to Claude 3; the named version leads
+    assert "Claude 3 family" in citations[0]["title"] and "Claude 2" in citations[1]["title"]
+    assert all(c["published"] and c["summary"] for c in citations)
     code, out, _ = run(capsys, "--data-dir", "data/demo", "trends", "--json")  # dated to end today: alive
     assert sum(sum(counts) for counts in json.loads(out)["counts"].values()) >= 10
     code, out, _ = run(capsys, "--data-dir", "data/demo", "digest", "--weekly")

@@ -605,3 +605,10 @@ async def test_who_tells_each_move_as_a_sentence_in_the_chats_language_once_per_
         assert reply.count(url) == 1 and "←" not in reply and "→" not in reply
     (dana,) = await reply_to(api, 1034, "/who Dana Whitfield")
     assert "<b>Dana Whitfield</b> left Orion AI for Helix, as head of research" in dana
+
+
+async def test_an_answer_gives_each_story_its_date_and_one_line_summary(api, bot):
+    (english,) = await reply_to(api, 1036, "/ask What did Aurora Labs release?")
+    published = NOW - timedelta(hours=10)  # the story's first item
+    assert f"[1] {published:%Y-%m-%d} · <a href=" in english
+    assert "\n    <i>" in english and "70-billion-parameter" in english

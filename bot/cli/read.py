@@ -15,7 +15,7 @@ from bot.cli.render import parse_now, require_data
 from bot.core.config import Paths, Settings, load_settings
 from bot.core.errors import UsageError
 from bot.core.models import Subscriber
-from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
+from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries, summarizer
 from bot.deliver.report import prepare_report, render_caption, render_report
 from bot.eval.evaluate import evaluate, load_distractors, load_items
 from bot.ingest.dedup import DedupParams
@@ -39,7 +39,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     llm = make_llm(settings)
     try:
         hits = search_stories(app.pipeline, args.question, k=args.k, filters=filters)
-        answer = answer_question(args.question, hits, settings, llm)
+        answer = answer_question(args.question, hits, settings, llm, summarizer(app.pipeline, llm))
     finally:
         app.close()
         if llm is not None:
@@ -64,7 +64,8 @@ def _print_answer(answer: Answer) -> None:
     if answer.mode == "llm" and answer.citations:
         print("\n" + ("来源：" if answer.lang == "zh" else "Sources:"))
         for cited in answer.citations:
-            print(f"[{cited.number}] {cited.title}\n    {cited.url}")
+            date = f"{cited.published:%Y-%m-%d} · " if cited.published else ""
+            print(f"[{cited.number}] {date}{cited.title}\n    {cited.url}")
     if answer.fallback_reason:
         print(f"note: no LLM answer ({answer.fallback_reason}); showing the top stories", file=sys.stderr)
 
@@ -77,7 +78,15 @@ def _ask_json(question: str, answer: Answer, hits: list[StoryHit]) -> dict[str, 
         "answer": answer.text,
         "fallback_reason": answer.fallback_reason,
         "citations": [
-            {"number": c.number, "story_id": c.story_id, "title": c.title, "url": c.url} for c in answer.citations
+            {
+                "number": c.number,
+                "story_id": c.story_id,
+                "title": c.title,
+                "url": c.url,
+                "published": c.published.isoformat() if c.published else None,
+                "summary": c.summary,
+            }
+            for c in answer.citations
         ],
         "stories": [
             {

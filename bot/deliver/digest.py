@@ -28,6 +28,7 @@ from bot.core.config import Settings
 from bot.core.models import OTHER_THEME, PEOPLE_THEME, Subscriber
 from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
+from bot.query.answer import Summarize
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
 from bot.render.moves import move_sentence, richest, same_person
@@ -464,6 +465,11 @@ def story_summaries(
         return {}
     made = summarize_stories(pipeline.store, stories, lang, pipeline.embedder, llm)
     return {story_id: summary.text for story_id, summary in made.items() if summary.text}
+
+
+def summarizer(pipeline: Pipeline, llm: LlmClient | None) -> Summarize:
+    """`story_summaries` for an answer's hits: the same one-line summaries (and cache) the digest shows."""
+    return lambda hits, lang: story_summaries(pipeline, [hit.story for hit in hits], lang, llm)
 
 
 def mark_sent(store: Store, digest: Digest, sent_at: datetime) -> None:

@@ -117,7 +117,10 @@ def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
     for cited in answer.citations:
         hit = by_story.get(cited.story_id)
         detail = f" — {esc(outlets_label(hit, lang))} · {esc('/'.join(hit.story.langs))}" if hit else ""
-        lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}")
+        date = f"{cited.published:%Y-%m-%d} · " if cited.published else ""
+        lines.append(f"[{cited.number}] {date}{link(cited.url, cited.title)}{detail}")
+        if cited.summary:
+            lines.append(f"    <i>{esc(cited.summary)}</i>")
     return "\n".join(lines)
 
 

@@ -26,9 +26,10 @@ from bot.core.config import Settings
 from bot.core.errors import BotError
 from bot.core.models import Follow, Subscriber
 from bot.core.words import word
+from bot.deliver.digest import story_summaries
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
-from bot.query.answer import answer_question
+from bot.query.answer import answer_question, asker_language
 from bot.query.search import Filters, people_timeline, search_stories
 from bot.render import telegram as render
 from bot.storage import Store
@@ -240,7 +241,12 @@ async def ask(update: Update, context: Context) -> None:
         return
     filters_ = Filters(now=services.now())
     hits = await services.run(search_stories, services.pipeline, question, ASK_STORIES, filters_)
-    answer = await asyncio.to_thread(answer_question, question, hits, services.settings, services.llm)
+    # Summaries read the store, so they are made under the app's lock, before the answer; an LLM answer is
+    # written without the lock (it may take seconds) and needs no summaries: its text is the answer.
+    lang, stories = asker_language(question), [hit.story for hit in hits]
+    llm = services.llm
+    summaries = {} if llm else await services.run(story_summaries, services.pipeline, stories, lang, None)
+    answer = await asyncio.to_thread(answer_question, question, hits, services.settings, llm, lambda *_: summaries)
     await _reply(update, render.render_answer(answer, hits))
 
 
