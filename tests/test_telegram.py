@@ -32,7 +32,7 @@ from bot.ingest.embed import UseEmbedder
 from bot.ingest.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
 from bot.ingest.pipeline import Pipeline, open_pipeline
 from bot.insight.alerts import pending_alerts
-from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes, render_sources
 from bot.service.runner import attach
 from bot.service.scheduler import Service, fetch_job_id
 from bot.telegram import handlers as telegram_handlers
@@ -192,11 +192,11 @@ async def test_start_subscribe_and_settings_are_saved_in_sqlite(api, bot, pipeli
         "/settings time 25:00",
         "/settings",
     )
-    assert replies[0] == help_text()
-    assert "Subscribed to llm" in replies[1]
+    assert replies[0] == help_text("en")
+    assert "Subscribed to Language models" in replies[1]
     assert replies[2] == "Digest time set to 09:00."
     assert replies[3] == "Time zone set to Asia/Shanghai."
-    assert "Unknown theme: nosuchtheme" in replies[4] and "llm, robotics, other" in replies[4]
+    assert "Unknown theme: nosuchtheme" in replies[4] and "Language models, Robotics, Other" in replies[4]
     assert "Unknown time zone Mars/Olympus_Mons" in replies[5]
     assert "25:00 is not a time of day" in replies[6]
     assert "digest: daily at 09:00" in replies[7] and "time zone: Asia/Shanghai" in replies[7]
@@ -256,7 +256,7 @@ async def test_who_lists_people_moves_and_follow_round_trip(api, bot):
 
 async def test_themes_sources_and_stats(api, bot):
     themes, sources, stats = await reply_to(api, 1016, "/themes", "/sources", "/stats", user=ADMIN)
-    assert "✓ <b>llm</b> — Large language models" in themes
+    assert "✓ <b>Language models</b> · llm" in themes
     assert sources == "No sources are configured."
     assert "items: 5" in stats and "sources: 0 (0 failing)" in stats
 
@@ -427,7 +427,7 @@ async def test_flood_control_429_is_retried_and_the_message_arrives(api, bot):
     chat = 1012
     api.script(chat, Fault(status=429, retry_after=1))
     (reply,) = await reply_to(api, chat, "/help")
-    assert reply == help_text()
+    assert reply == help_text("en")
     assert len(api.calls_to("sendMessage", chat)) == 3  # the 429, the retry, the marker's reply
 
 
@@ -496,6 +496,11 @@ def test_settings_and_theme_arguments():
         with pytest.raises(SettingError):
             parse_setting(bad)
     assert parse_themes(["LLM,robotics", "nope"], ["llm", "robotics", "other"]) == (("llm", "robotics"), ["nope"])
+    known = ["llm", "bidding", "world_models"]
+    assert parse_themes(["大模型,", "Auto-bidding", "and", "ads,", "world", "models"], known) == (
+        ("llm", "bidding", "world_models"),
+        [],
+    )
 
 
 def test_frequency_and_quiet_hours_settings():
@@ -522,7 +527,7 @@ def test_frequency_and_quiet_hours_settings():
 async def test_weekly_alerts_and_quiet_settings_round_trip(api, bot, pipeline):
     chat = 1031
     replies = await reply_to(api, chat, "/settings frequency weekly fri", "/settings quiet 23:00-07:00", "/alerts on")
-    assert replies == ["Digest frequency: weekly Friday.", "Quiet hours: 23:00-07:00.", "Breaking alerts on."]
+    assert replies == ["Digest frequency: weekly on Friday.", "Quiet hours: 23:00-07:00.", "Breaking alerts on."]
     saved = pipeline.store.subscriber(chat)
     assert (saved.frequency, saved.weekly_day, saved.quiet, saved.alerts) == ("weekly", 4, "23:00-07:00", True)
     (shown,) = await reply_to(api, chat, "/settings")
@@ -612,3 +617,33 @@ async def test_an_answer_gives_each_story_its_date_and_one_line_summary(api, bot
     published = NOW - timedelta(hours=10)  # the story's first item
     assert f"[1] {published:%Y-%m-%d} · <a href=" in english
     assert "\n    <i>" in english and "70-billion-parameter" in english
+
+
+async def test_a_chinese_chat_reads_chinese_everywhere_and_may_type_display_names(api, bot, pipeline):
+    """What a zh user met: a bilingual /start, `推送频率：weekly Monday`, `/subscribe 大模型` refused, a
+    3,000-character /themes, and English framing around an answer to an English question."""
+    chat = 1037
+    replies = await reply_to(
+        api,
+        chat,
+        "/start",
+        "/subscribe 大模型，Robotics",
+        "/settings frequency weekly fri",
+        "/settings quiet off",
+        "/themes",
+        "/ask Aurora Labs release",
+        language_code="zh-hans",
+    )
+    start, subscribed, frequency, quiet, themes, answer = replies
+    assert start == help_text("zh") and "AI news monitor" not in start
+    assert subscribed.startswith("已订阅：大模型, Robotics")
+    assert pipeline.store.subscriber(chat).themes == ("llm", "robotics")
+    assert (frequency, quiet) == ("推送频率：每周五。", "免打扰时段：关闭。")
+    assert "✓ <b>大模型</b> · llm" in themes and "· <b>其他</b> · other" in themes and len(themes) < 400
+    assert answer.startswith("监控的来源中最相关的报道")
+
+
+def test_configured_source_titles_are_shown(tmp_path):
+    sources = (SourceConfig(name="qbitai", kind="rss", url="https://www.qbitai.com/feed", title="量子位"),)
+    (listing,) = render_sources(sources, {}, set(), "zh")
+    assert "<b>量子位 (qbitai)</b>" in listing

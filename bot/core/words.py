@@ -22,6 +22,7 @@ EN: dict[str, str] = {
         "/subscribe brings the digest back, /alerts on the alerts."
     ),
     "themes_header": "<b>Themes</b> (✓ = in your digest)",
+    "themes_footer": "Choose: /subscribe {slug} or /subscribe {name}, several separated by commas.",
     "settings": (
         "<b>Your settings</b>\n"
         "language: {language}\n"
@@ -178,6 +179,7 @@ ZH: dict[str, str] = {
     "all_themes": "全部主题",
     "unsubscribed": "已退订：不再推送摘要，也不再推送突发提醒。发送 /subscribe 恢复摘要，/alerts on 恢复突发提醒。",
     "themes_header": "<b>主题</b>（✓ = 已订阅）",
+    "themes_footer": "选择：/subscribe {slug} 或 /subscribe {name}，多个用逗号分隔。",
     "settings": (
         "<b>当前设置</b>\n"
         "语言：{language}\n"

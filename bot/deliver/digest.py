@@ -434,7 +434,10 @@ def prepare_digest(
         theme_order=tuple(settings.themes),
     )
     digest = replace(digest, since=start, page=page)
-    return digest, {story_id: links[story_id] for story_id in digest.story_ids}
+    titles = {source.name: source.title for source in settings.sources if source.title}  # as configured: "量子位"
+    return digest, {
+        story_id: [(titles.get(name, name), url) for name, url in links[story_id]] for story_id in digest.story_ids
+    }
 
 
 def follow_matches(

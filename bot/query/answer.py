@@ -104,12 +104,15 @@ def answer_question(
     settings: Settings,
     llm: LlmClient | None,
     summarize: Summarize | None = None,
+    *,
+    lang: str | None = None,
 ) -> Answer:
     """Answer `question` from `hits` (best first; a version the question names goes first, see
     `named_version_first`): by the LLM when configured and its reply checks out, else the stories
     themselves, each with its date and the one-line summary `summarize(hits, lang)` gives (as digests
-    show them; asked only for an extractive answer, where the summaries are the answer)."""
-    lang = asker_language(question)
+    show them; asked only for an extractive answer, where the summaries are the answer). The answer is in
+    `lang` when given (a chat's language), else in the question's."""
+    lang = lang or asker_language(question)
     hits = named_version_first(question, hits)
     if llm is None or not hits:
         return extractive_answer(lang, hits, summaries=summarize(hits, lang) if summarize and hits else None)

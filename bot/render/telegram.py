@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.config import SourceConfig, ThemeConfig
 from bot.core.models import Follow, SourceState, Subscriber
-from bot.core.words import word
+from bot.core.words import LANGS, theme_heading, word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
 from bot.query.search import MoveEvent, StoryHit
@@ -51,9 +51,9 @@ def t(key: str, lang: str, **slots: object) -> str:
     return word(key, lang, **{name: value if isinstance(value, Html) else esc(value) for name, value in slots.items()})
 
 
-def help_text() -> str:
-    """Both languages in one short message: a new user may read either."""
-    return word("help", "en") + "\n\n" + word("help", "zh")
+def help_text(lang: str) -> str:
+    """The commands in the chat's language (its setting, else the Telegram client's)."""
+    return word("help", lang)
 
 
 def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -72,14 +72,18 @@ def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def theme_names(themes: Sequence[str], lang: str) -> str:
-    return ", ".join(themes) if themes else word("all_themes", lang)
+    """The chosen themes by their display names in `lang` ("all themes" when none is chosen)."""
+    return ", ".join(theme_heading(theme, lang) for theme in themes) if themes else word("all_themes", lang)
 
 
 def render_themes(themes: Mapping[str, ThemeConfig], chosen: Sequence[str], lang: str) -> str:
+    """One short line per theme: its name in `lang` and the word to type (descriptions are for the config)."""
     lines = [t("themes_header", lang)]
-    for name, theme in themes.items():
-        mark = "✓ " if (not chosen or name in chosen) else ""
-        lines.append(f"{mark}<b>{esc(name)}</b> — {esc(theme.description)}")
+    for name in themes:
+        mark = "✓" if (not chosen or name in chosen) else "·"
+        lines.append(f"{mark} <b>{esc(theme_heading(name, lang))}</b> · {esc(name)}")
+    example = next(iter(themes), "llm")
+    lines.append(t("themes_footer", lang, slug=example, name=theme_heading(example, lang)))
     return "\n".join(lines)
 
 
@@ -98,10 +102,20 @@ def render_settings(subscriber: Subscriber, lang: str) -> str:
     )
 
 
-def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
+def frequency_text(frequency: str, weekly_day: int, lang: str) -> Html:
     if frequency != "weekly":
-        return word("daily", lang)
-    return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
+        return Html(esc(word("daily", lang)))
+    return Html(t("weekly", lang, day=WEEKDAYS[lang][weekly_day]))
+
+
+def setting_value(subscriber: Subscriber, done_key: str, typed: str) -> str:
+    """A changed setting as the confirmation shows it, in the subscriber's language ("每周五", not "weekly Friday")."""
+    lang = subscriber.lang
+    if done_key == "frequency_set":
+        return frequency_text(subscriber.frequency, subscriber.weekly_day, lang)
+    if done_key == "quiet_set" and not subscriber.quiet:
+        return word("alerts_off", lang)
+    return typed
 
 
 def render_answer(answer: Answer, hits: Sequence[StoryHit]) -> str:
@@ -147,9 +161,8 @@ def _source_line(source: SourceConfig, state: SourceState, added: bool, lang: st
     else:
         health = t("source_unfetched", lang)
     tag = Html(t("source_added", lang)) if added else ""
-    return t(
-        "source_line", lang, name=source.name, tag=tag, kind=source.kind, items=state.items_total, health=Html(health)
-    )
+    name = f"{source.title} ({source.name})" if source.title and source.title != source.name else source.name
+    return t("source_line", lang, name=name, tag=tag, kind=source.kind, items=state.items_total, health=Html(health))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +235,31 @@ def _when(moment: datetime) -> str:
 
 
 def parse_themes(words: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
-    """Theme names from `/subscribe llm, robotics` (case-insensitive): (chosen, unknown)."""
-    by_lower = {name.lower(): name for name in known}
-    wanted = [part for word in words for part in re.split(r"[,，、\s]+", word) if part]
-    chosen = tuple(dict.fromkeys(by_lower[w.lower()] for w in wanted if w.lower() in by_lower))
-    return chosen, [w for w in wanted if w.lower() not in by_lower]
+    """Themes from `/subscribe llm, robotics` or `/subscribe 大模型, Auto-bidding and ads`: a slug or a display
+    name in either language, case-insensitive. (chosen, unknown)."""
+    by_name = {_theme_key(alias): name for name in known for alias in (name, *_display_names(name))}
+    text = " ".join(words).strip()
+    parts = [part.strip() for part in re.split(r"[,，、]+", text) if part.strip()]
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for part in parts:  # a display name may hold spaces; otherwise each word is a theme of its own
+        if _theme_key(part) in by_name:
+            chosen.append(by_name[_theme_key(part)])
+            continue
+        for single in part.split():
+            if _theme_key(single) in by_name:
+                chosen.append(by_name[_theme_key(single)])
+            else:
+                unknown.append(single)
+    return tuple(dict.fromkeys(chosen)), unknown
+
+
+def _display_names(theme: str) -> tuple[str, ...]:
+    return tuple(theme_heading(theme, lang) for lang in LANGS)
+
+
+def _theme_key(text: str) -> str:
+    return " ".join(text.casefold().replace("_", " ").split())
 
 
 class SettingError(ValueError):

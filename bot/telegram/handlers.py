@@ -114,15 +114,15 @@ def edit_subscriber(store: Store, chat_id: int, user_id: int, lang: str, /, **ch
 
 
 async def start(update: Update, context: Context) -> None:
-    """Greet in both languages and remember the chat."""
-    services = services_of(context)
-    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), await _lang(update, context))
-    await _reply(update, render.help_text())
+    """Greet in the chat's language (the Telegram client's, until /settings lang changes it) and remember the chat."""
+    services, lang = services_of(context), await _lang(update, context)
+    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
+    await _reply(update, render.help_text(lang))
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """List the commands, in both languages."""
-    await _reply(update, render.help_text())
+    """List the commands in the chat's language."""
+    await _reply(update, render.help_text(await _lang(update, context)))
 
 
 async def subscribe(update: Update, context: Context) -> None:
@@ -130,7 +130,7 @@ async def subscribe(update: Update, context: Context) -> None:
     services, lang = services_of(context), await _lang(update, context)
     chosen, unknown = render.parse_themes(context.args or [], list(services.settings.themes))
     if unknown:
-        themes = ", ".join(services.settings.themes) or "-"
+        themes = render.theme_names(list(services.settings.themes), lang) or "-"
         await _reply(update, render.t("unknown_themes", lang, names=", ".join(unknown), themes=themes))
         return
     subscriber = await services.run(
@@ -172,7 +172,7 @@ async def settings_command(update: Update, context: Context) -> None:
     subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, **changes)
     if context.chat_data is not None:
         context.chat_data["lang"] = subscriber.lang
-    await _reply(update, render.t(done_key, subscriber.lang, value=value))
+    await _reply(update, render.t(done_key, subscriber.lang, value=render.setting_value(subscriber, done_key, value)))
 
 
 async def alerts(update: Update, context: Context) -> None:
@@ -239,14 +239,17 @@ async def ask(update: Update, context: Context) -> None:
     if not question.strip():
         await _reply(update, render.t("ask_usage", await _lang(update, context)))
         return
+    # The answer's words follow the chat; a question in Chinese is answered in Chinese whatever the chat's setting.
+    lang = "zh" if asker_language(question) == "zh" else await _lang(update, context)
     filters_ = Filters(now=services.now())
     hits = await services.run(search_stories, services.pipeline, question, ASK_STORIES, filters_)
     # Summaries read the store, so they are made under the app's lock, before the answer; an LLM answer is
     # written without the lock (it may take seconds) and needs no summaries: its text is the answer.
-    lang, stories = asker_language(question), [hit.story for hit in hits]
-    llm = services.llm
+    stories, llm = [hit.story for hit in hits], services.llm
     summaries = {} if llm else await services.run(story_summaries, services.pipeline, stories, lang, None)
-    answer = await asyncio.to_thread(answer_question, question, hits, services.settings, llm, lambda *_: summaries)
+    answer = await asyncio.to_thread(
+        answer_question, question, hits, services.settings, llm, lambda *_: summaries, lang=lang
+    )
     await _reply(update, render.render_answer(answer, hits))
 
 
