@@ -457,3 +457,20 @@ def test_cli_ask_bad_since_is_a_usage_error(config, data_dir, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--config", str(config), "--data-dir", str(data_dir), "ask", "anything", "--since", "soon"])
     assert exit_.value.code == 2 and "expected a duration like 30m" in capsys.readouterr().err
+
+
+def test_cli_ask_refuses_an_empty_question_and_a_unitless_since_and_takes_any_case_theme(
+    pipeline, config, data_dir, capsys
+):
+    base = ["--config", str(config), "--data-dir", str(data_dir), "ask"]
+    code, out, err = run(capsys, *base, "  ")
+    assert code == 2 and "the question is empty" in err and out == ""
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "Who left Orion AI?", "--since", "7"])
+    assert exit_.value.code == 2 and "'7' needs a unit: e.g. 7d or 7h" in capsys.readouterr().err
+    for typed in ("PEOPLE_MOVES", "People moves", "人事变动"):
+        code, out, err = run(capsys, *base, "Who left Orion AI?", "--theme", typed, "--json")
+        assert code == 0, err
+        assert json.loads(out)["stories"][0]["title"] == "Orion AI chief scientist Dana Whitfield leaves to join Helix"
+    code, _, err = run(capsys, *base, "Who left Orion AI?", "--theme", "robots")
+    assert code == 2 and "unknown theme robots" in err

@@ -201,3 +201,42 @@ def test_after_the_demo_the_next_commands_work_and_reading_never_creates_a_store
     assert sum(sum(counts) for counts in json.loads(out)["counts"].values()) >= 10
     code, out, _ = run(capsys, "--data-dir", "data/demo", "digest", "--weekly")
     assert code == 0 and "this week" in out
+
+
+def test_sources_check_refuses_an_empty_config_and_yaml_errors_name_the_file(tmp_path, capsys):
+    empty = tmp_path / "sources.yaml"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(empty), "sources", "check")
+    assert code == 2 and f"{empty}: no sources configured" in err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources:\n  - name: a\n    url: [unclosed\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(broken), "sources", "check")
+    assert code == 2 and f"{broken}, line 4, column 1: not valid YAML" in err and "<unicode string>" not in err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`bot sources list | head -1`: the reader leaves after one line; no BrokenPipeError traceback."""
+    config = write_config(
+        tmp_path / "sources.yaml",
+        [{"name": f"s{n}", "kind": "rss", "url": f"https://s{n}.example/feed"} for n in range(3000)],
+    )
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "bot.db").close()
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "sources",
+        "list",
+    ]
+    writer = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout is not None
+    writer.stdout.readline()
+    writer.stdout.close()  # what `head -1` does once it has its line
+    _, err = writer.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert writer.returncode == 0

@@ -319,7 +319,13 @@ def test_long_digest_splits_under_the_limit_at_story_boundaries_and_loses_nothin
         first = message.split("\n")[0]
         assert first.startswith(("📰", "•", "<b>", "<i>"))  # a message starts with a block, never mid-line
         assert not message.rstrip().endswith("</b>")  # a heading is never left at the end of a message
-    split_lines = [line for message in messages for line in message.split("\n") if line]
+    continued = "(continued)" if lang == "en" else "（续）"
+    for message in messages[1:]:  # a message that opens mid-section first repeats that section's heading
+        first = message.split("\n")[0]
+        assert not first.startswith("• ") and (first.startswith(("<b>", "<i>")) or first == "")
+    repeats = [m.split("\n")[0] for m in messages[1:] if m.split("\n")[0].endswith(f"<i>{continued}</i>")]
+    assert repeats and all(heading.startswith("<b>") for heading in repeats)
+    split_lines = [line for message in messages for line in message.split("\n") if line and line not in repeats]
     assert split_lines == [line for line in whole[0].split("\n") if line]
     shown = [int(m) for m in re.findall(r'href="https://news0\.example/(\d+)/', "\n".join(messages))]
     assert sorted(shown) == list(range(1, 201))  # every story once, with its links

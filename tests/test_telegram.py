@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -21,10 +23,12 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+import yaml
 from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.app import App
+from bot.cli import main as cli_main
 from bot.core.config import AlertsConfig, Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
 from bot.core.errors import ConfigError
 from bot.core.models import RawEntry
@@ -647,3 +651,17 @@ def test_configured_source_titles_are_shown(tmp_path):
     sources = (SourceConfig(name="qbitai", kind="rss", url="https://www.qbitai.com/feed", title="量子位"),)
     (listing,) = render_sources(sources, {}, set(), "zh")
     assert "<b>量子位 (qbitai)</b>" in listing
+
+
+async def test_the_cli_digest_and_the_telegram_digest_show_sections_in_the_same_order(
+    api, bot, paths, tmp_path, capsys
+):
+    config = tmp_path / "sources.yaml"
+    themes = {name: theme.model_dump(mode="json", exclude_defaults=True) for name, theme in THEMES.items()}
+    config.write_text(yaml.safe_dump({"themes": themes}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    argv = ["--config", str(config), "--data-dir", str(paths.data_dir), "digest", "--since", "1d", "--json"]
+    assert await asyncio.to_thread(cli_main, argv) == 0
+    cli = "\n".join(json.loads(capsys.readouterr().out)["messages"])
+    chat = "\n".join(await reply_to(api, 1038, "/digest"))
+    heading = re.compile(r"^<b>([^<]+)</b>$", re.MULTILINE)
+    assert heading.findall(cli) == heading.findall(chat) and len(heading.findall(chat)) >= 2

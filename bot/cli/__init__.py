@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `bot topics | head -1`: the reader left; what it read is all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0
 
 
 def load_handler(command: str) -> Handler:
@@ -199,6 +203,8 @@ def _add_moving_commands(commands: Commands) -> None:
 
 
 def _duration(value: str) -> timedelta:
+    if value.strip().replace(".", "", 1).isdigit():  # in config a bare number is seconds; on the command line, a slip
+        raise argparse.ArgumentTypeError(f"{value!r} needs a unit: e.g. {value.strip()}d or {value.strip()}h")
     try:
         return parse_duration(value)
     except ValueError as exc:

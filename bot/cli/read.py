@@ -24,6 +24,7 @@ from bot.ingest.pipeline import Pipeline
 from bot.query.answer import Answer, answer_question, title_for
 from bot.query.llm import make_llm
 from bot.query.search import Filters, StoryHit, search_stories
+from bot.render.telegram import parse_themes
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 
@@ -52,8 +53,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _check_ask_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
-    if args.theme and args.theme not in settings.themes:
-        raise UsageError(f"unknown theme {args.theme!r}; themes: {_theme_names(settings)}")
+    if not args.question.strip():
+        raise UsageError('the question is empty; e.g. bot ask "Who left OpenAI?"')
+    if args.theme:
+        (args.theme,) = _themes(args.theme, settings)  # "LLM" or "Language models" → llm
     if not 1 <= args.k <= 50:
         raise UsageError(f"--k must be between 1 and 50, got {args.k}")
     require_data(paths)
@@ -173,9 +176,7 @@ def _weekly(app: App, args: argparse.Namespace, now: datetime) -> int:
 
 
 def _check_digest_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
-    unknown = [theme for theme in _theme_list(args.themes) if theme not in settings.themes]
-    if unknown:
-        raise UsageError(f"unknown theme {', '.join(unknown)}; themes: {_theme_names(settings)}")
+    args.themes = ",".join(_themes(args.themes, settings)) if args.themes else args.themes
     if args.mark_sent and args.chat is None:
         raise UsageError("--mark-sent needs --chat: an ad-hoc digest has nobody to record a delivery for")
     if args.limit < 1:
@@ -190,6 +191,15 @@ def _digest_subscriber(pipeline: Pipeline, args: argparse.Namespace) -> Subscrib
         raise UsageError(f"no subscriber with chat id {args.chat}")
     themes = _theme_list(args.themes)
     return replace(stored, lang=args.lang or stored.lang, themes=themes or stored.themes)
+
+
+def _themes(value: str, settings: Settings) -> tuple[str, ...]:
+    """Theme slugs from what was typed: slugs or display names, any case, comma-separated; unknown ones refused."""
+    chosen, unknown = parse_themes([value], list(settings.themes))
+    if unknown or not chosen:
+        shown = ", ".join(unknown) or repr(value)
+        raise UsageError(f"unknown theme {shown}; themes: {_theme_names(settings)}")
+    return chosen
 
 
 def _theme_list(value: str | None) -> tuple[str, ...]:

@@ -242,6 +242,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such config file") from None
+    except yaml.MarkedYAMLError as exc:  # PyYAML names the text "<unicode string>": say the file, line and column
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{config_path}{where}: not valid YAML: {exc.problem or exc.context}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
     return parse_settings(raw or {}, origin=config_path)

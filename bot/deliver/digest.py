@@ -287,7 +287,27 @@ def render_digest(
     if digest.overflow:
         hint = _t("more_hint", lang) if pageable else ""
         blocks.append(["", f"<i>{_t('overflow', lang, n=digest.overflow)}{hint}</i>"])
-    return pack_blocks(blocks, budget)
+    headings = [section_heading(key, lang) for key, _ in digest.sections]
+    room = max((utf16_len(_continued(heading, lang)) + 1 for heading in headings), default=0)
+    return _repeat_headings(pack_blocks(blocks, max(budget - room, 1)), headings, lang)
+
+
+def _repeat_headings(messages: list[str], headings: Sequence[str], lang: str) -> list[str]:
+    """A message that opens in the middle of a section starts with that section's heading again, marked as
+    continued, so a reader of the second message knows where its stories belong (room was kept for it)."""
+    repeated: list[str] = []
+    current = ""
+    for message in messages:
+        lines = message.split("\n")
+        if current and lines[0].startswith("• "):
+            message = f"{_continued(current, lang)}\n{message}"
+        current = next((line for line in reversed(lines) if line in headings), current)
+        repeated.append(message)
+    return repeated
+
+
+def _continued(heading: str, lang: str) -> str:
+    return f"{heading} <i>{_t('continued', lang)}</i>"
 
 
 def render_alert(story: StorySummary, lang: str, links: Sequence[tuple[str, str]], follow_text: str = "") -> str:
