@@ -177,7 +177,7 @@ class AlertsConfig(_Strict):
     min_outlets: int = Field(default=4, ge=1)
     min_langs: int = Field(default=2, ge=1)
     within: Duration = timedelta(hours=6)
-    follow_similarity: float = Field(default=0.8, gt=0, le=1)
+    follow_similarity: float = Field(default=0.38, gt=0, le=1)  # fitted: tools/calibrate_follow.py (F0.5)
 
 
 class Settings(_Strict):
