@@ -332,6 +332,14 @@ def test_long_digest_splits_under_the_limit_at_story_boundaries_and_loses_nothin
     assert all(line.count('<a href="') == 3 for line in split_lines if line.startswith("• ") and "href" in line)
 
 
+def test_every_story_line_carries_the_date_it_broke():
+    digest = select([story(1, hours=2), story(2, hours=50, outlets=3)])
+    for lang, outlets in (("en", "3 outlets"), ("zh", "3 家媒体")):
+        message = render_digest(digest, lang, {})[0]
+        assert f"— {NOW - timedelta(hours=50):%Y-%m-%d} · {outlets} · en" in message
+        assert f"— {NOW - timedelta(hours=2):%Y-%m-%d} · " in message
+
+
 def test_an_overlong_story_line_is_shortened_safely():
     title = "&<Ω>😀" * 3000
     links = {1: [("huge", "https://x.example/" + "a" * 5000), ("ok", "https://ok.example/a?b=1&c=2")]}

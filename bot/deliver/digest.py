@@ -349,14 +349,15 @@ def render_move(move: MoveLine, lang: str) -> str:
 def render_story(
     story: StorySummary, lang: str, links: Sequence[tuple[str, str]], budget: int, summary: str = ""
 ) -> str:
-    """One line per story: title, outlets and languages, links, then its summary in italics below;
+    """One line per story: title, date, outlets and languages, links, then its summary in italics below;
     if it is too long, the summary goes first, then links, then the title is shortened."""
     title = _clip(" ".join(story.title_in(lang).split()), MAX_TITLE_CHARS)
     summary = _clip(" ".join(summary.split()), MAX_SUMMARY_CHARS)
     if summary and _fold(summary) == _fold(title):
         summary = ""  # a summary that only repeats the headline says nothing
     outlets = _t("outlets", lang, n=story.outlets) if story.outlets != 1 else _t("outlet", lang)
-    meta = escape(" · ".join(part for part in (outlets, "/".join(story.langs)) if part))
+    when = f"{story.first_published:%Y-%m-%d}"  # when it broke: a "more" page or an alert may come days later
+    meta = escape(" · ".join(part for part in (when, outlets, "/".join(story.langs)) if part))
     anchors = [_anchor(source, url) for source, url in links if _safe_url(url)][:MAX_LINKS]
     while True:
         tail = " · " + ", ".join(anchors) if anchors else ""
