@@ -4,8 +4,8 @@ PTB is pointed at it with `base_url="http://127.0.0.1:PORT/bot"` and sends what 
 Telegram: form-encoded bodies with non-string values JSON-encoded (shared/notes/telegram.md).
 Tests queue user messages (served by `getUpdates` with offsets and a bounded long poll), read what
 the bot sent (`sent`, `wait_for_sent`), press inline buttons the bot sent (`press`: a `callback_query`
-update, answered with `answerCallbackQuery`; `editMessageReplyMarkup` changes the recorded message), and
-script failures per chat: 429 with `retry_after`,
+update, answered with `answerCallbackQuery`; `editMessageText` and `editMessageReplyMarkup` change the
+recorded message), and script failures per chat: 429 with `retry_after`,
 403 "bot was blocked by the user", a 5xx, or a reply slower than the client's timeout (the message
 is recorded as delivered first, as Telegram would). `sendMessage` with HTML parse mode is checked
 the way Telegram checks it (allowed tags only, `<` and `&` escaped, length after parsing), so an
@@ -240,6 +240,20 @@ class BotApi(LocalServer):
                 raise ApiError(400, "Bad Request: message to edit not found")
             found[0]["reply_markup"] = params.get("reply_markup")
             return _message(message_id, chat_id, found[0]["text"])
+
+    def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
+        """Replace a sent message's text (checked like a new one) and its buttons, as Telegram does in place."""
+        chat_id, message_id, text = int(params["chat_id"]), int(params["message_id"]), str(params.get("text", ""))
+        check_text(text, params.get("parse_mode"))
+        with self._cond:
+            found = [m for m in self.messages if m["chat_id"] == chat_id and m["message_id"] == message_id]
+            if not found:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if found[0]["text"] == text and found[0].get("reply_markup") == params.get("reply_markup"):
+                raise ApiError(400, "Bad Request: message is not modified")
+            found[0].update(text=text, reply_markup=params.get("reply_markup"), edited=True)
+            self._cond.notify_all()
+            return _message(message_id, chat_id, text)
 
     def _m_sendphoto(self, params: dict[str, Any]) -> Any:
         """A photo uploaded as multipart (bytes kept under "photo"), recorded among the messages; its caption

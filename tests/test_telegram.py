@@ -665,3 +665,39 @@ async def test_the_cli_digest_and_the_telegram_digest_show_sections_in_the_same_
     chat = "\n".join(await reply_to(api, 1038, "/digest"))
     heading = re.compile(r"^<b>([^<]+)</b>$", re.MULTILINE)
     assert heading.findall(cli) == heading.findall(chat) and len(heading.findall(chat)) >= 2
+
+
+def _buttons(message: dict) -> dict[str, str]:
+    """A sent message's inline buttons: label → callback data."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return {button["text"]: button["callback_data"] for row in rows for button in row}
+
+
+async def test_themes_language_time_and_frequency_are_chosen_with_buttons(api, bot, pipeline):
+    """Typing slugs is for admins: /themes and /settings carry buttons; a tap applies the choice and redraws."""
+    chat = 1039
+    (listing,) = await reply_to(api, chat, "/themes")
+    message = next(m for m in api.sent_messages(chat) if m["text"] == listing)
+    assert set(_buttons(message)) == {"✓ Language models", "✓ Robotics", "✓ Other"}  # none chosen: all
+    api.press(chat, USER, message["message_id"], _buttons(message)["✓ Robotics"])
+    await reply_to(api, chat)
+    message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    assert set(_buttons(message)) == {"✓ Language models", "Robotics", "✓ Other"}
+    assert pipeline.store.subscriber(chat).themes == ("llm", "other")
+    assert "· <b>Robotics</b> · robotics" in message["text"]
+
+    (shown,) = await reply_to(api, chat, "/settings")
+    message = next(m for m in api.sent_messages(chat) if m["text"] == shown)
+    for label in ("中文", "18:00"):
+        api.press(chat, USER, message["message_id"], _buttons(message)[label])
+        await reply_to(api, chat)
+        message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    api.press(chat, USER, message["message_id"], _buttons(message)["每周"])
+    await reply_to(api, chat)
+    message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    saved = pipeline.store.subscriber(chat)
+    assert (saved.lang, saved.digest_time, saved.frequency) == ("zh", "18:00", "weekly")
+    assert message["text"].startswith("<b>当前设置</b>") and "✓ 18:00" in _buttons(message)
+    assert "✓ 中文" in _buttons(message) and "✓ 每周" in _buttons(message)
+    (reply,) = await reply_to(api, chat, "/help")
+    assert reply == help_text("zh")  # the chat now reads Chinese

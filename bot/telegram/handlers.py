@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler
@@ -25,7 +25,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 from bot.core.config import Settings
 from bot.core.errors import BotError
 from bot.core.models import Follow, Subscriber
-from bot.core.words import word
+from bot.core.words import LANGS, theme_heading, word
 from bot.deliver.digest import story_summaries
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
@@ -54,12 +54,17 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 # -- small helpers for handlers ----------------------------------------------------------------
 
 
-async def _reply(update: Update, messages: str | list[str]) -> None:
+async def _reply(update: Update, messages: str | list[str], markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send the reply (or its messages); `markup` goes under the last one."""
     message = update.effective_message
     if message is None:
         return
-    for text in [messages] if isinstance(messages, str) else messages:
-        await message.reply_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+    texts = [messages] if isinstance(messages, str) else messages
+    for index, text in enumerate(texts):
+        keyboard = markup if index == len(texts) - 1 else None
+        await message.reply_text(
+            text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, reply_markup=keyboard
+        )
 
 
 def _ids(update: Update) -> tuple[int, int]:
@@ -153,7 +158,8 @@ async def themes(update: Update, context: Context) -> None:
     services, lang = services_of(context), await _lang(update, context)
     subscriber = await services.run(services.pipeline.store.subscriber, _ids(update)[0])
     chosen = subscriber.themes if subscriber else ()
-    await _reply(update, render.render_themes(services.settings.themes, chosen, lang))
+    themes = services.settings.themes
+    await _reply(update, render.render_themes(themes, chosen, lang), _themes_keyboard(list(themes), chosen, lang))
 
 
 async def settings_command(update: Update, context: Context) -> None:
@@ -162,7 +168,7 @@ async def settings_command(update: Update, context: Context) -> None:
     store = services.pipeline.store
     if not context.args:
         subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
-        await _reply(update, render.render_settings(subscriber, lang))
+        await _reply(update, render.render_settings(subscriber, lang), _settings_keyboard(subscriber))
         return
     try:
         changes, done_key, value = render.parse_setting(context.args)
@@ -361,6 +367,88 @@ async def on_error(update: object, context: Context) -> None:
             log.warning("could not tell the user about the error", exc_info=True)
 
 
+# -- buttons: themes, digest time, language and frequency without typing ---------------------------
+
+PICK_PREFIX = (
+    "pick:"  # callback data: pick:theme:<slug> | pick:lang:<en|zh> | pick:time:<HH:MM> | pick:freq:<daily|weekly>
+)
+TIME_CHOICES = ("07:00", "08:30", "12:00", "18:00", "21:00")
+
+
+def _themes_keyboard(themes: list[str], chosen: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
+    """One toggle per theme, two to a row, marked ✓ when the digest carries it (none chosen = all)."""
+    buttons = [
+        InlineKeyboardButton(
+            f"{'✓ ' if not chosen or theme in chosen else ''}{theme_heading(theme, lang)}",
+            callback_data=f"{PICK_PREFIX}theme:{theme}",
+        )
+        for theme in themes
+    ]
+    return InlineKeyboardMarkup([buttons[start : start + 2] for start in range(0, len(buttons), 2)])
+
+
+def _settings_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
+    """Language, digest time and frequency as buttons; the current choice is marked ✓."""
+
+    def button(label: str, kind: str, value: str, current: bool) -> InlineKeyboardButton:
+        return InlineKeyboardButton(f"✓ {label}" if current else label, callback_data=f"{PICK_PREFIX}{kind}:{value}")
+
+    lang = subscriber.lang
+    return InlineKeyboardMarkup(
+        [
+            [button(word(f"language_{code}", lang), "lang", code, code == lang) for code in LANGS],
+            [button(clock, "time", clock, clock == subscriber.digest_time) for clock in TIME_CHOICES],
+            [
+                button(word("daily", lang), "freq", "daily", subscriber.frequency == "daily"),
+                button(word("weekly_short", lang), "freq", "weekly", subscriber.frequency == "weekly"),
+            ],
+        ]
+    )
+
+
+def toggled_themes(chosen: tuple[str, ...], theme: str, known: list[str]) -> tuple[str, ...]:
+    """The chat's themes after a tap on `theme` (none chosen means all: a tap then leaves that one out)."""
+    current = [name for name in known if name in chosen] if chosen else list(known)
+    after = [name for name in current if name != theme] if theme in current else [*current, theme]
+    ordered = tuple(name for name in known if name in after)
+    return () if not ordered or len(ordered) == len(known) else ordered
+
+
+async def pick(update: Update, context: Context) -> None:
+    """A button under /themes or /settings: apply the choice and redraw that message with the new state."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    services, lang = services_of(context), await _lang(update, context)
+    kind, _, value = (query.data or "").removeprefix(PICK_PREFIX).partition(":")
+    store, known = services.pipeline.store, list(services.settings.themes)
+    current = await services.run(edit_subscriber, store, *_ids(update), lang)
+    if kind == "theme" and value in known:
+        themes = toggled_themes(current.themes, value, known)
+        subscriber = await services.run(
+            edit_subscriber, store, *_ids(update), lang, themes=themes, subscribed=True, active=True
+        )
+        text = render.render_themes(services.settings.themes, subscriber.themes, subscriber.lang)
+        await query.edit_message_text(text, reply_markup=_themes_keyboard(known, subscriber.themes, subscriber.lang))
+        return
+    changes = {"lang": {"lang": value}, "time": {"digest_time": value}, "freq": {"frequency": value}}.get(kind)
+    if (
+        changes is None
+        or (kind == "lang" and value not in LANGS)
+        or (kind == "freq" and value not in ("daily", "weekly"))
+    ):
+        return  # a button of an older version of the bot: nothing to apply
+    if kind == "time" and value not in TIME_CHOICES:
+        return
+    subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, **changes)
+    if context.chat_data is not None:
+        context.chat_data["lang"] = subscriber.lang
+    await query.edit_message_text(
+        render.render_settings(subscriber, subscriber.lang), reply_markup=_settings_keyboard(subscriber)
+    )
+
+
 HANDLERS = {
     "start": start,
     "help": help_command,
@@ -382,6 +470,7 @@ HANDLERS = {
 }
 BUTTON_HANDLERS: list[BaseHandler[Update, Any, Any]] = [
     CallbackQueryHandler(digest_more, pattern=f"^{MORE_PREFIX}\\d+$"),
+    CallbackQueryHandler(pick, pattern=f"^{PICK_PREFIX}"),
 ]
 
 
