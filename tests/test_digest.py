@@ -167,9 +167,9 @@ def test_people_moves_are_collected_once_each_and_get_their_section():
         "Sam Roe left DeepMind",
     ]
     assert [line.sentence("zh") for line in digest.moves] == [
-        "Jane Doe离开OpenAI，加入Anthropic",  # an English role is left out of a Chinese sentence
-        "Li Wei加入字节跳动",
-        "Sam Roe离开DeepMind",
+        "Jane Doe 离开 OpenAI，加入 Anthropic",  # an English role is left out of a Chinese sentence
+        "Li Wei 加入字节跳动",
+        "Sam Roe 离开 DeepMind",
     ]
     assert PEOPLE_THEME in ids_by_section(digest)
     only_llm = select([candidates[0]], themes=["llm"])  # a move in a story of another theme still gets a section
@@ -201,7 +201,7 @@ def test_move_lines_never_show_an_empty_arrow_or_one_person_twice():
     assert "• Sam Altman took a new role at Microsoft, to lead a new AI research" in english
     assert "• 贾扬清 left Alibaba to start a company\n" in english + "\n"  # the Chinese role is left out
     assert "• 贾扬清离开阿里创业，任首席执行官" in chinese
-    assert "• Sam Altman在微软出任新职" in chinese
+    assert "• Sam Altman 在微软出任新职" in chinese
 
 
 # -- rendering ------------------------------------------------------------------------------

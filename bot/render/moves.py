@@ -19,6 +19,8 @@ from bot.core.words import word
 from bot.ingest.people.lexicon import ZH_ORGS
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_THEN_HAN = re.compile(r"([A-Za-z0-9.)](?:</\w+>)?)([\u4e00-\u9fff])")  # a bold name's end tag may sit between
+_HAN_THEN_LATIN = re.compile(r"([\u4e00-\u9fff])((?:<\w+>)?[A-Za-z0-9(])")
 _LOWER_WORD = re.compile(r"[a-z]{4,}")
 _EN_ORGS = {english: chinese for chinese, english in reversed(ZH_ORGS.items())}  # the first Chinese spelling wins
 # A role that begins with one of these is what the person will do ("to lead superalignment"), not a title.
@@ -82,7 +84,12 @@ def move_sentence(
         words = role.casefold().split()
         verb = words[0] in _ROLE_VERBS and words[1:2] != ["of"]  # "head research", not "head of research"
         sentence += word("move.role_to" if verb else "move.role_as", lang, role=slot(role))
-    return sentence
+    return _spaced(sentence) if lang == "zh" else sentence
+
+
+def _spaced(sentence: str) -> str:
+    """A space where Chinese meets a Latin name ("Jan Leike 离开 OpenAI"), as Chinese tech media write it."""
+    return _HAN_THEN_LATIN.sub(r"\1 \2", _LATIN_THEN_HAN.sub(r"\1 \2", sentence))
 
 
 def org_name(org: str, lang: str) -> str:
