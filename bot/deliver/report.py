@@ -177,7 +177,7 @@ def chart_png(trends: Trends, lang: str) -> bytes:
 def render_caption(trends: Trends, lang: str) -> str:
     """The photo's caption: the title, then one sparkline row per theme (HTML, under Telegram's 1024)."""
     start, end = trends.end - WEEK, trends.end
-    lines = [_t("title", lang, start=f"{start:%m-%d}", end=f"{end:%m-%d}")]
+    lines = [_t("title", lang, start=f"{start:%Y-%m-%d}", end=f"{end:%m-%d}")]  # the year once, on the start
     lines.append(f"<i>{_t('chart_note', lang, n=len(trends.buckets))}</i>")
     for theme in trends.themes:
         values = trends.counts[theme]
