@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bot.core.config import Paths, Settings, load_settings, resolve_config_path, resolve_paths
+from bot.core.errors import UsageError
 from bot.ingest.overlay import overlay_path, with_overlay
 from bot.storage import Store
 
@@ -36,6 +38,25 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 Listener = Callable[[Settings, Settings], Awaitable[object]]  # (old, new) after a reload
+DEMO_DIR = "demo"  # `bot demo` builds its data dir here, inside the data dir it was given (./data/demo by default)
+
+
+def no_data_error(paths: Paths, command: Sequence[str] = ()) -> UsageError:
+    """A read-only command found no store: say where it looked and the exact command to run next — the same
+    command on the demo's data when `bot demo` has run, else `bot fetch` (or `bot demo`)."""
+    demo = demo_paths(paths.data_dir)
+    if command and "--data-dir" not in command and demo.db.exists():
+        again = shlex.join(["bot", "--data-dir", str(demo.data_dir), *command])
+        return UsageError(f"no data at {paths.db}. The demo's data is in {demo.data_dir}; run:\n  {again}")
+    return UsageError(
+        f"no data at {paths.db}; run `bot fetch` to fetch your sources (or `bot demo` for the bundled sample),"
+        " or point --data-dir at a data dir"
+    )
+
+
+def demo_paths(data_dir: Path) -> Paths:
+    """Where `bot demo` keeps its data, given the data dir it was pointed at."""
+    return resolve_paths(data_dir / DEMO_DIR)
 
 
 class App:

@@ -3,7 +3,9 @@
 PTB is pointed at it with `base_url="http://127.0.0.1:PORT/bot"` and sends what it sends to
 Telegram: form-encoded bodies with non-string values JSON-encoded (shared/notes/telegram.md).
 Tests queue user messages (served by `getUpdates` with offsets and a bounded long poll), read what
-the bot sent (`sent`, `wait_for_sent`), and script failures per chat: 429 with `retry_after`,
+the bot sent (`sent`, `wait_for_sent`), press inline buttons the bot sent (`press`: a `callback_query`
+update, answered with `answerCallbackQuery`; `editMessageText` and `editMessageReplyMarkup` change the
+recorded message), and script failures per chat: 429 with `retry_after`,
 403 "bot was blocked by the user", a 5xx, or a reply slower than the client's timeout (the message
 is recorded as delivered first, as Telegram would). `sendMessage` with HTML parse mode is checked
 the way Telegram checks it (allowed tags only, `<` and `&` escaped, length after parsing), so an
@@ -129,6 +131,26 @@ class BotApi(LocalServer):
             self._cond.notify_all()
             return update_id
 
+    def press(self, chat_id: int, user_id: int, message_id: int, data: str, *, language_code: str = "en") -> int:
+        """A user's tap on an inline button of a message the bot sent: a `callback_query` update."""
+        with self._cond:
+            (sent,) = [m for m in self.messages if m["chat_id"] == chat_id and m["message_id"] == message_id]
+            buttons = [b for row in (sent.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+            if data not in [button.get("callback_data") for button in buttons]:
+                raise AssertionError(f"message {message_id} has no button with data {data!r}: {buttons}")
+            update_id = self._next_update
+            self._next_update += 1
+            query = {
+                "id": str(50_000 + update_id),
+                "from": {"id": user_id, "is_bot": False, "first_name": "Tester", "language_code": language_code},
+                "message": _message(message_id, chat_id, sent["text"]),
+                "chat_instance": str(chat_id),
+                "data": data,
+            }
+            self.updates.append({"update_id": update_id, "callback_query": query})
+            self._cond.notify_all()
+            return update_id
+
     def sent(self, chat_id: int) -> list[str]:
         with self._cond:
             return [m["text"] for m in self.messages if m["chat_id"] == chat_id]
@@ -203,6 +225,35 @@ class BotApi(LocalServer):
                     break
                 self._cond.wait(left)
             return self.updates[:limit]
+
+    def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        if not str(params.get("callback_query_id", "")):
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        return True
+
+    def _m_editmessagereplymarkup(self, params: dict[str, Any]) -> Any:
+        """Replace (or, without `reply_markup`, remove) the buttons of a message the bot sent."""
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        with self._cond:
+            found = [m for m in self.messages if m["chat_id"] == chat_id and m["message_id"] == message_id]
+            if not found:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            found[0]["reply_markup"] = params.get("reply_markup")
+            return _message(message_id, chat_id, found[0]["text"])
+
+    def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
+        """Replace a sent message's text (checked like a new one) and its buttons, as Telegram does in place."""
+        chat_id, message_id, text = int(params["chat_id"]), int(params["message_id"]), str(params.get("text", ""))
+        check_text(text, params.get("parse_mode"))
+        with self._cond:
+            found = [m for m in self.messages if m["chat_id"] == chat_id and m["message_id"] == message_id]
+            if not found:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if found[0]["text"] == text and found[0].get("reply_markup") == params.get("reply_markup"):
+                raise ApiError(400, "Bad Request: message is not modified")
+            found[0].update(text=text, reply_markup=params.get("reply_markup"), edited=True)
+            self._cond.notify_all()
+            return _message(message_id, chat_id, text)
 
     def _m_sendphoto(self, params: dict[str, Any]) -> Any:
         """A photo uploaded as multipart (bytes kept under "photo"), recorded among the messages; its caption

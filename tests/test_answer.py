@@ -210,8 +210,8 @@ def test_extractive_english_question(pipeline, settings):
     assert first.url in {"https://aurora.example/zephyr-7", "https://techdaily.example/aurora-zephyr-7"}
     lines = answer.text.splitlines()
     assert lines[0] == "Top stories in the monitored sources:"
-    assert lines[1] == f"[1] {AURORA_EN} — 3 outlets · en/zh"
-    assert lines[2] == f"    {first.url}"
+    assert lines[1] == f"[1] {first.published:%Y-%m-%d} · {AURORA_EN} — 3 outlets · en/zh"
+    assert lines[2] == f"    {first.url}"  # no summarizer given: date and link only
     assert all(c.url.startswith("https://") for c in answer.citations)
 
 
@@ -222,7 +222,7 @@ def test_extractive_chinese_question_gets_chinese_titles(pipeline, settings):
     assert answer.citations[0].title == AURORA_ZH
     assert answer.citations[0].url == "https://aicn.example/2025/zephyr-7"
     assert answer.text.splitlines()[0] == "监控的来源中最相关的报道："
-    assert f"[1] {AURORA_ZH} — 3 家来源 · en/zh" in answer.text
+    assert f"[1] {answer.citations[0].published:%Y-%m-%d} · {AURORA_ZH} — 3 家来源 · en/zh" in answer.text
 
 
 def test_extractive_title_falls_back_to_the_language_the_story_has(pipeline, settings):
@@ -408,8 +408,12 @@ def test_cli_ask_json(pipeline, config, data_dir, capsys):
         "story_id": first["id"],
         "title": first["title"],
         "url": "https://techdaily.example/whitfield-helix",
+        "published": result["citations"][0]["published"],
+        "summary": "Dana Whitfield, chief scientist at Orion AI, has left the company and will join Helix"
+        " as head of research.",
     }
-    assert first["title"] in result["answer"]
+    assert result["citations"][0]["published"].startswith(f"{NOW - timedelta(hours=70):%Y-%m-%d}")
+    assert first["title"] in result["answer"] and result["citations"][0]["summary"] in result["answer"]
 
     code, out, _ = run(capsys, *base, "Who left Orion AI?", "--since", "2d", "--json")  # 70 hours old: filtered out
     assert code == 0 and first["id"] not in [story["id"] for story in json.loads(out)["stories"]]
@@ -426,9 +430,7 @@ def test_cli_ask_with_llm_prints_answer_and_sources(
     llm_server.queue(completion("Dana Whitfield left Orion AI to join Helix as head of research [1]."))
     code, out, err = run(capsys, "--config", str(llm_config), "--data-dir", str(data_dir), "ask", "Who left Orion AI?")
     assert code == 0, err
-    assert out.startswith(
-        "Dana Whitfield left Orion AI to join Helix as head of research [1].\n\nSources:\n[1] Orion AI"
-    )
+    assert out.startswith("Dana Whitfield left Orion AI to join Helix as head of research [1].\n\nSources:\n[1] 20")
     assert "https://techdaily.example/whitfield-helix" in out and KEY not in out + err
 
 
@@ -437,7 +439,7 @@ def test_cli_ask_unknown_theme_exits_2_listing_themes(config, data_dir, capsys):
         capsys, "--config", str(config), "--data-dir", str(data_dir), "ask", "anything", "--theme", "nope"
     )
     assert code == 2 and out == ""
-    assert "unknown theme 'nope'" in err and "people_moves" in err and "llm" in err
+    assert "unknown theme nope" in err and "people_moves" in err and "llm" in err
 
 
 def test_cli_ask_without_data_exits_2(config, tmp_path, capsys):
@@ -449,6 +451,23 @@ def test_cli_ask_bad_since_is_a_usage_error(config, data_dir, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--config", str(config), "--data-dir", str(data_dir), "ask", "anything", "--since", "soon"])
     assert exit_.value.code == 2 and "expected a duration like 30m" in capsys.readouterr().err
+
+
+def test_cli_ask_refuses_an_empty_question_and_a_unitless_since_and_takes_any_case_theme(
+    pipeline, config, data_dir, capsys
+):
+    base = ["--config", str(config), "--data-dir", str(data_dir), "ask"]
+    code, out, err = run(capsys, *base, "  ")
+    assert code == 2 and "the question is empty" in err and out == ""
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "Who left Orion AI?", "--since", "7"])
+    assert exit_.value.code == 2 and "'7' needs a unit: e.g. 7d or 7h" in capsys.readouterr().err
+    for typed in ("PEOPLE_MOVES", "People moves", "人事变动"):
+        code, out, err = run(capsys, *base, "Who left Orion AI?", "--theme", typed, "--json")
+        assert code == 0, err
+        assert json.loads(out)["stories"][0]["title"] == "Orion AI chief scientist Dana Whitfield leaves to join Helix"
+    code, _, err = run(capsys, *base, "Who left Orion AI?", "--theme", "robots")
+    assert code == 2 and "unknown theme robots" in err
 
 
 def test_the_prompts_ship_inside_the_installed_package():

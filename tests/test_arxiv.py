@@ -180,7 +180,8 @@ def test_connection_refused() -> None:
     cfg = ArxivConfig(api_url=f"http://127.0.0.1:{port}/api/query", delay_seconds=0, num_retries=0)
     result = fetch_arxiv(arxiv_source(), SourceState(name="a"), cfg, NOW, None)
     assert result.status is FetchStatus.ERROR
-    assert result.error.startswith("cannot connect to the arXiv API")
+    assert result.error == "cannot connect to the arXiv API: 127.0.0.1 refused the connection"
+    assert "ConnectionPool" not in result.error and "Max retries" not in result.error
 
 
 def test_stalled_server_times_out(feed_server: FeedServer) -> None:

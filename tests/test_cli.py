@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -171,3 +172,71 @@ def test_demo_runs_offline_and_shows_both_languages_and_duplicate_groups(tmp_pat
     assert "Largest stories" in out and "outlets" in out
     assert out.count("Search: ") == 2
     assert "[zh]" in out and "[en]" in out
+
+
+def test_after_the_demo_the_next_commands_work_and_reading_never_creates_a_store(tmp_path, monkeypatch, capsys):
+    """A new user in a fresh directory: `bot demo`, then the commands it suggests; a read-only command
+    without `--data-dir` names the exact command for the demo's data and leaves no empty store behind."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "sources.yaml", tmp_path / "sources.yaml")
+    code, out, err = run(capsys, "demo")
+    assert code == 0, err
+    suggested = [line.strip() for line in out.split("Try it on the demo's data next:")[1].splitlines() if line.strip()]
+    assert suggested[0] == "bot --data-dir data/demo ask 'Who left OpenAI?'"
+    code, out, err = run(capsys, "ask", "Who left OpenAI?")
+    assert code == 2 and "bot --data-dir data/demo ask 'Who left OpenAI?'" in err
+    code, out, err = run(capsys, "status")  # status still reports (an empty data dir) and names the command
+    assert "items        0" in out and "bot --data-dir data/demo status" in err
+    assert not (tmp_path / "data" / "bot.db").exists()
+    for line in suggested:
+        code, out, err = run(capsys, *shlex.split(line)[1:])
+        assert code == 0 and out.strip(), (line, err)
+    code, out, _ = run(capsys, *shlex.split(suggested[0])[1:])
+    assert "Karpathy" in out and "Nothing found" not in out
+    code, out, _ = run(capsys, "--data-dir", "data/demo", "ask", "Claude 3 release", "--json")
+    citations = json.loads(out)["citations"]  # search ranks Claude 2 close to Claude 3; the named version leads
+    assert "Claude 3 family" in citations[0]["title"] and "Claude 2" in citations[1]["title"]
+    assert all(c["published"] and c["summary"] for c in citations)
+    code, out, _ = run(capsys, "--data-dir", "data/demo", "trends", "--json")  # dated to end today: alive
+    assert sum(sum(counts) for counts in json.loads(out)["counts"].values()) >= 10
+    code, out, _ = run(capsys, "--data-dir", "data/demo", "digest", "--weekly")
+    assert code == 0 and "this week" in out
+
+
+def test_sources_check_refuses_an_empty_config_and_yaml_errors_name_the_file(tmp_path, capsys):
+    empty = tmp_path / "sources.yaml"
+    empty.write_text("# nothing yet\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(empty), "sources", "check")
+    assert code == 2 and f"{empty}: no sources configured" in err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources:\n  - name: a\n    url: [unclosed\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(broken), "sources", "check")
+    assert code == 2 and f"{broken}, line 4, column 1: not valid YAML" in err and "<unicode string>" not in err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`bot sources list | head -1`: the reader leaves after one line; no BrokenPipeError traceback."""
+    config = write_config(
+        tmp_path / "sources.yaml",
+        [{"name": f"s{n}", "kind": "rss", "url": f"https://s{n}.example/feed"} for n in range(3000)],
+    )
+    (tmp_path / "data").mkdir()
+    sqlite3.connect(tmp_path / "data" / "bot.db").close()
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "sources",
+        "list",
+    ]
+    writer = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout is not None
+    writer.stdout.readline()
+    writer.stdout.close()  # what `head -1` does once it has its line
+    _, err = writer.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert writer.returncode == 0

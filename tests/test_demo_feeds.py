@@ -8,13 +8,13 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from bot.demo import FEEDS_DIR, demo_sources
+from bot.demo import FEEDS_DIR, dated_demo_sources, demo_sources
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -129,3 +129,23 @@ def test_rebuild_is_byte_identical(tmp_path):
     assert sorted(rebuilt) == sorted(packaged)
     for name, content in rebuilt.items():
         assert content == packaged[name], f"{name} differs from a fresh build; rerun the builder"
+
+
+def _published(feeds: dict[str, feedparser.FeedParserDict]) -> dict[str, int]:
+    """Every entry's link → its publication instant (Unix seconds, UTC)."""
+    return {e.link: calendar.timegm(e.published_parsed) for feed in feeds.values() for e in feed.entries}
+
+
+def test_dated_copies_end_within_the_last_day_and_keep_the_spacing(parsed, tmp_path):
+    """`bot demo` shows the set as if it were current: every date moved by the same whole number of days."""
+    now = datetime(2026, 12, 6, 20, 30, tzinfo=UTC)
+    sources = dated_demo_sources(tmp_path, now)
+    assert [s.name for s in sources] == [s.name for s in demo_sources()]
+    assert all(Path(source.url.removeprefix("file://")).parent == tmp_path for source in sources)
+    moved = _published({s.name: feedparser.parse((tmp_path / f"{s.name}.xml").read_bytes()) for s in sources})
+    original = _published(parsed)
+    assert moved.keys() == original.keys()
+    shifts = {moved[link] - original[link] for link in moved}
+    assert len(shifts) == 1 and shifts.pop() % 86400 == 0  # one shift, whole days
+    newest = max(moved.values())
+    assert now.timestamp() - 86400 < newest <= now.timestamp()

@@ -161,16 +161,47 @@ def test_people_moves_are_collected_once_each_and_get_their_section():
         story(3, theme="llm", moves=(move("Sam Roe", "DeepMind", "", action="leave"),)),
     ]
     digest = select(candidates)
-    assert [line.text() for line in digest.moves] == [
-        "Jane Doe: OpenAI → Anthropic (chief scientist)",
-        "Li Wei: → 字节跳动",
-        "Sam Roe: DeepMind →",
+    assert [line.sentence("en") for line in digest.moves] == [
+        "Jane Doe left OpenAI for Anthropic, as chief scientist",
+        "Li Wei joined ByteDance",
+        "Sam Roe left DeepMind",
+    ]
+    assert [line.sentence("zh") for line in digest.moves] == [
+        "Jane Doe 离开 OpenAI，加入 Anthropic",  # an English role is left out of a Chinese sentence
+        "Li Wei 加入字节跳动",
+        "Sam Roe 离开 DeepMind",
     ]
     assert PEOPLE_THEME in ids_by_section(digest)
     only_llm = select([candidates[0]], themes=["llm"])  # a move in a story of another theme still gets a section
     assert [key for key, _ in only_llm.sections] == ["llm", PEOPLE_THEME]
     message = render_digest(only_llm, "en", {})[0]
-    assert "People moves" in message and "Jane Doe: OpenAI → Anthropic (chief scientist)" in message
+    assert "People moves" in message and "Jane Doe left OpenAI for Anthropic, as chief scientist" in message
+
+
+def test_move_lines_never_show_an_empty_arrow_or_one_person_twice():
+    """What a user met: "Robin Rombach: ", "Jan Leike: OpenAI →", "微软 → 微软", a Chinese role in English,
+    and one person twice in one story under two spellings."""
+    candidates = [
+        story(1, moves=(move("Robin Rombach", "", ""),)),
+        story(
+            2,
+            moves=(
+                move("Jan Leike", "OpenAI", "", action="leave"),
+                move("Leike", "OpenAI", "Anthropic", "lead superalignment"),
+            ),
+        ),
+        story(3, moves=(move("Sam Altman", "微软", "微软", "lead a new AI research"),)),
+        story(4, moves=(move("贾扬清", "阿里", "", "首席执行官", action="found"),)),
+    ]
+    digest = select(candidates)
+    english = render_digest(digest, "en", {})[0]
+    chinese = render_digest(digest, "zh", {})[0]
+    assert "Robin Rombach" not in english and "→" not in english
+    assert english.count("Leike") == 1 and "• Jan Leike left OpenAI for Anthropic, to lead superalignment" in english
+    assert "• Sam Altman took a new role at Microsoft, to lead a new AI research" in english
+    assert "• 贾扬清 left Alibaba to start a company\n" in english + "\n"  # the Chinese role is left out
+    assert "• 贾扬清离开阿里创业，任首席执行官" in chinese
+    assert "• Sam Altman 在微软出任新职" in chinese
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -288,11 +319,25 @@ def test_long_digest_splits_under_the_limit_at_story_boundaries_and_loses_nothin
         first = message.split("\n")[0]
         assert first.startswith(("📰", "•", "<b>", "<i>"))  # a message starts with a block, never mid-line
         assert not message.rstrip().endswith("</b>")  # a heading is never left at the end of a message
-    split_lines = [line for message in messages for line in message.split("\n") if line]
+    continued = "(continued)" if lang == "en" else "（续）"
+    for message in messages[1:]:  # a message that opens mid-section first repeats that section's heading
+        first = message.split("\n")[0]
+        assert not first.startswith("• ") and (first.startswith(("<b>", "<i>")) or first == "")
+    repeats = [m.split("\n")[0] for m in messages[1:] if m.split("\n")[0].endswith(f"<i>{continued}</i>")]
+    assert repeats and all(heading.startswith("<b>") for heading in repeats)
+    split_lines = [line for message in messages for line in message.split("\n") if line and line not in repeats]
     assert split_lines == [line for line in whole[0].split("\n") if line]
     shown = [int(m) for m in re.findall(r'href="https://news0\.example/(\d+)/', "\n".join(messages))]
     assert sorted(shown) == list(range(1, 201))  # every story once, with its links
     assert all(line.count('<a href="') == 3 for line in split_lines if line.startswith("• ") and "href" in line)
+
+
+def test_every_story_line_carries_the_date_it_broke():
+    digest = select([story(1, hours=2), story(2, hours=50, outlets=3)])
+    for lang, outlets in (("en", "3 outlets"), ("zh", "3 家媒体")):
+        message = render_digest(digest, lang, {})[0]
+        assert f"— {NOW - timedelta(hours=50):%Y-%m-%d} · {outlets} · en" in message
+        assert f"— {NOW - timedelta(hours=2):%Y-%m-%d} · " in message
 
 
 def test_an_overlong_story_line_is_shortened_safely():

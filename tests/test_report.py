@@ -215,7 +215,7 @@ async def test_weekly_report_arrives_on_the_chosen_day_and_time_picture_first_an
     sent = api.sent_messages(701)
     assert sent[0]["kind"] == "photo" and all(m["kind"] == "text" for m in sent[1:])
     assert sent[0]["photo"].startswith(b"\x89PNG\r\n\x1a\n") and len(sent[0]["photo"]) > 10_000
-    assert sent[0]["text"].startswith("📈 <b>Weekly AI report</b> · 11-13 – 11-20")
+    assert sent[0]["text"].startswith("📈 <b>Weekly AI report</b> · 2026-11-13 – 11-20")  # the year on the start
     body = "\n".join(messages[1:])
     assert "Glimmer" in body and "https://wire.example/1" in body
     assert "People moves this week" in body and "Dana Whitfield" in body

@@ -25,6 +25,7 @@ from bot.app import App
 from bot.cli import main
 from bot.core.config import FetchConfig, Settings, SourceConfig, StorageConfig, resolve_paths
 from bot.core.models import FetchStatus, RawEntry, SourceState, Subscriber
+from bot.demo import DEMO_MARK
 from bot.ingest.pipeline import open_pipeline
 from bot.service.clock import digest_due, last_digest_time, next_digest_time, parse_digest_time, source_wait
 from bot.service.runner import attach
@@ -437,3 +438,23 @@ async def test_housekeeping_applies_retention_once_a_day(make_service):
     assert store.count_items() == 2
     await service.housekeeping(now=NOW + timedelta(days=1, hours=1))
     assert store.count_items() == 1
+
+
+async def test_retention_says_what_it_removed_and_leaves_the_demo_alone(make_service, caplog):
+    """Retention deletes data: a warning names how much and up to when. A data dir `bot demo` built
+    (marked in its meta table) is never pruned, and the log says so instead."""
+    caplog.set_level(logging.INFO)
+    settings = Settings(storage=StorageConfig(retention=timedelta(days=30)))
+    service = make_service(settings)
+    store = service.pipeline.store
+    service.pipeline.ingest([posted("Old news about robots", "https://old.example/1", days_ago=60)])
+    store.set_meta(DEMO_MARK, NOW.isoformat())
+    await service.housekeeping(now=NOW)
+    assert store.count_items() == 1
+    assert "storage.retention 30d not applied" in caplog.text and "demo" in caplog.text
+    store.set_meta(DEMO_MARK, "")
+    await service.housekeeping(now=NOW + timedelta(days=2))
+    assert store.count_items() == 0
+    (record,) = [r for r in caplog.records if "removed 1 items" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert f"before {NOW + timedelta(days=2) - timedelta(days=30):%Y-%m-%d}" in record.getMessage()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -21,17 +23,20 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+import yaml
 from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.app import App
-from bot.core.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
+from bot.cli import main as cli_main
+from bot.core.config import AlertsConfig, Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
 from bot.core.errors import ConfigError
 from bot.core.models import RawEntry
 from bot.ingest.embed import UseEmbedder
 from bot.ingest.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
 from bot.ingest.pipeline import Pipeline, open_pipeline
-from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.insight.alerts import pending_alerts
+from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes, render_sources
 from bot.service.runner import attach
 from bot.service.scheduler import Service, fetch_job_id
 from bot.telegram import handlers as telegram_handlers
@@ -191,11 +196,11 @@ async def test_start_subscribe_and_settings_are_saved_in_sqlite(api, bot, pipeli
         "/settings time 25:00",
         "/settings",
     )
-    assert replies[0] == help_text()
-    assert "Subscribed to llm" in replies[1]
+    assert replies[0] == help_text("en")
+    assert "Subscribed to Language models" in replies[1]
     assert replies[2] == "Digest time set to 09:00."
     assert replies[3] == "Time zone set to Asia/Shanghai."
-    assert "Unknown theme: nosuchtheme" in replies[4] and "llm, robotics, other" in replies[4]
+    assert "Unknown theme: nosuchtheme" in replies[4] and "Language models, Robotics, Other" in replies[4]
     assert "Unknown time zone Mars/Olympus_Mons" in replies[5]
     assert "25:00 is not a time of day" in replies[6]
     assert "digest: daily at 09:00" in replies[7] and "time zone: Asia/Shanghai" in replies[7]
@@ -255,7 +260,7 @@ async def test_who_lists_people_moves_and_follow_round_trip(api, bot):
 
 async def test_themes_sources_and_stats(api, bot):
     themes, sources, stats = await reply_to(api, 1016, "/themes", "/sources", "/stats", user=ADMIN)
-    assert "✓ <b>llm</b> — Large language models" in themes
+    assert "✓ <b>Language models</b> · llm" in themes
     assert sources == "No sources are configured."
     assert "items: 5" in stats and "sources: 0 (0 failing)" in stats
 
@@ -426,7 +431,7 @@ async def test_flood_control_429_is_retried_and_the_message_arrives(api, bot):
     chat = 1012
     api.script(chat, Fault(status=429, retry_after=1))
     (reply,) = await reply_to(api, chat, "/help")
-    assert reply == help_text()
+    assert reply == help_text("en")
     assert len(api.calls_to("sendMessage", chat)) == 3  # the 429, the retry, the marker's reply
 
 
@@ -495,6 +500,11 @@ def test_settings_and_theme_arguments():
         with pytest.raises(SettingError):
             parse_setting(bad)
     assert parse_themes(["LLM,robotics", "nope"], ["llm", "robotics", "other"]) == (("llm", "robotics"), ["nope"])
+    known = ["llm", "bidding", "world_models"]
+    assert parse_themes(["大模型,", "Auto-bidding", "and", "ads,", "world", "models"], known) == (
+        ("llm", "bidding", "world_models"),
+        [],
+    )
 
 
 def test_frequency_and_quiet_hours_settings():
@@ -521,7 +531,7 @@ def test_frequency_and_quiet_hours_settings():
 async def test_weekly_alerts_and_quiet_settings_round_trip(api, bot, pipeline):
     chat = 1031
     replies = await reply_to(api, chat, "/settings frequency weekly fri", "/settings quiet 23:00-07:00", "/alerts on")
-    assert replies == ["Digest frequency: weekly Friday.", "Quiet hours: 23:00-07:00.", "Breaking alerts on."]
+    assert replies == ["Digest frequency: weekly on Friday.", "Quiet hours: 23:00-07:00.", "Breaking alerts on."]
     saved = pipeline.store.subscriber(chat)
     assert (saved.frequency, saved.weekly_day, saved.quiet, saved.alerts) == ("weekly", 4, "23:00-07:00", True)
     (shown,) = await reply_to(api, chat, "/settings")
@@ -542,3 +552,152 @@ def test_chunk_lines_breaks_between_lines_under_the_limit():
     messages = chunk_lines(lines, limit=1000)
     assert all(len(message) <= 1000 for message in messages)
     assert "\n".join(messages).split("\n") == lines
+
+
+async def test_unsubscribe_stops_breaking_alerts_too_and_says_so(api, bot, pipeline):
+    """An unsubscribed chat gets nothing pushed: no digest and no alert, even one its follow would match."""
+    chat = 1032
+    await reply_to(
+        api, chat, "/subscribe", "/alerts on", "/follow Aurora Labs releases Zephyr-7 open-weight reasoning model"
+    )
+    config = AlertsConfig(within=timedelta(hours=12), follow_similarity=0.5)
+    assert any(alert.chat_id == chat for alert in pending_alerts(pipeline, config, NOW))  # alerts would go out
+    unsubscribed, shown = await reply_to(api, chat, "/unsubscribe", "/settings")
+    assert "no breaking alerts" in unsubscribed
+    assert "subscription: off" in shown and "breaking alerts: off" in shown
+    assert not any(alert.chat_id == chat for alert in pending_alerts(pipeline, config, NOW))
+
+
+def _more_button(message: dict) -> str:
+    (row,) = (message.get("reply_markup") or {}).get("inline_keyboard", [[]])
+    (button,) = row
+    return str(button["callback_data"])
+
+
+async def test_digest_more_pages_through_the_stories_beyond_the_cap(api, bot, pipeline, monkeypatch):
+    """A digest capped at 2 stories: its "more" button, then `/digest more`, show the rest, each story once;
+    only what was shown counts as delivered, and the button goes away once pressed."""
+    monkeypatch.setattr(telegram_services, "DIGEST_STORIES", 2)
+    chat, total = 1033, pipeline.store.count_stories()
+    assert total >= 4
+    (first,) = await reply_to(api, chat, "/digest")
+    assert "AI news digest</b> · 2 new" in first and f"Also new: {total - 2} more — tap More" in first
+    assert len(pipeline.store.delivered(chat, range(1, 1000))) == 2
+    (message,) = [m for m in api.sent_messages(chat) if m["text"] == first]
+    data = _more_button(message)
+    assert data.startswith("digest:more:")
+    api.press(chat, USER, message["message_id"], data)
+    (page,) = await reply_to(api, chat)
+    assert "More from your digest</b> · 2 more" in page
+    pressed = next(m for m in api.sent_messages(chat) if m["text"] == first)
+    assert pressed.get("reply_markup") is None  # the button goes away once pressed
+    assert api.calls_to("answerCallbackQuery")
+    rest = await reply_to(api, chat, "/digest more", "/digest more", "/digest")
+    assert rest[-2:] == ["That was all: every new story has been shown.", "Nothing new since your last digest."]
+    assert len(pipeline.store.delivered(chat, range(1, 1000))) == total
+    shown = [first, page, *rest[:-2]]
+    for title in ("Zephyr-7", "Dana Whitfield", "Nimbus Robotics", HTML_TITLE_ESCAPED):
+        assert sum(title in text for text in shown) == 1, (title, shown)
+
+
+async def test_who_tells_each_move_as_a_sentence_in_the_chats_language_once_per_source(api, bot, pipeline):
+    """A story whose item states a leave and a founding by one person: /who shows one sentence (never
+    "创立 (← 阿里巴巴)" or an empty arrow) and its source once, in English or Chinese as the chat reads."""
+    url = "https://aicn.example/jia-yangqing"
+    title = "贾扬清离开阿里巴巴，创业成立 Lepton AI"
+    pipeline.ingest([raw("ai_cn", title, url, "原阿里巴巴副总裁贾扬清已离职创业。", 3)])
+    (english,) = await reply_to(api, 1034, "/who 贾扬清")
+    (chinese,) = await reply_to(api, 1035, "/who 贾扬清", language_code="zh-hans")
+    assert "<b>贾扬清</b> left Alibaba to start a company" in english
+    assert "<b>贾扬清</b>离开阿里巴巴创业" in chinese
+    for reply in (english, chinese):
+        assert reply.count(url) == 1 and "←" not in reply and "→" not in reply
+    (dana,) = await reply_to(api, 1034, "/who Dana Whitfield")
+    assert "<b>Dana Whitfield</b> left Orion AI for Helix, as head of research" in dana
+
+
+async def test_an_answer_gives_each_story_its_date_and_one_line_summary(api, bot):
+    (english,) = await reply_to(api, 1036, "/ask What did Aurora Labs release?")
+    published = NOW - timedelta(hours=10)  # the story's first item
+    assert f"[1] {published:%Y-%m-%d} · <a href=" in english
+    assert "\n    <i>" in english and "70-billion-parameter" in english
+
+
+async def test_a_chinese_chat_reads_chinese_everywhere_and_may_type_display_names(api, bot, pipeline):
+    """What a zh user met: a bilingual /start, `推送频率：weekly Monday`, `/subscribe 大模型` refused, a
+    3,000-character /themes, and English framing around an answer to an English question."""
+    chat = 1037
+    replies = await reply_to(
+        api,
+        chat,
+        "/start",
+        "/subscribe 大模型，Robotics",
+        "/settings frequency weekly fri",
+        "/settings quiet off",
+        "/themes",
+        "/ask Aurora Labs release",
+        language_code="zh-hans",
+    )
+    start, subscribed, frequency, quiet, themes, answer = replies
+    assert start == help_text("zh") and "AI news monitor" not in start
+    assert subscribed.startswith("已订阅：大模型, Robotics")
+    assert pipeline.store.subscriber(chat).themes == ("llm", "robotics")
+    assert (frequency, quiet) == ("推送频率：每周五。", "免打扰时段：关闭。")
+    assert "✓ <b>大模型</b> · llm" in themes and "· <b>其他</b> · other" in themes and len(themes) < 400
+    assert answer.startswith("监控的来源中最相关的报道")
+
+
+def test_configured_source_titles_are_shown(tmp_path):
+    sources = (SourceConfig(name="qbitai", kind="rss", url="https://www.qbitai.com/feed", title="量子位"),)
+    (listing,) = render_sources(sources, {}, set(), "zh")
+    assert "<b>量子位 (qbitai)</b>" in listing
+
+
+async def test_the_cli_digest_and_the_telegram_digest_show_sections_in_the_same_order(
+    api, bot, paths, tmp_path, capsys
+):
+    config = tmp_path / "sources.yaml"
+    themes = {name: theme.model_dump(mode="json", exclude_defaults=True) for name, theme in THEMES.items()}
+    config.write_text(yaml.safe_dump({"themes": themes}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    argv = ["--config", str(config), "--data-dir", str(paths.data_dir), "digest", "--since", "1d", "--json"]
+    assert await asyncio.to_thread(cli_main, argv) == 0
+    cli = "\n".join(json.loads(capsys.readouterr().out)["messages"])
+    chat = "\n".join(await reply_to(api, 1038, "/digest"))
+    heading = re.compile(r"^<b>([^<]+)</b>$", re.MULTILINE)
+    assert heading.findall(cli) == heading.findall(chat) and len(heading.findall(chat)) >= 2
+
+
+def _buttons(message: dict) -> dict[str, str]:
+    """A sent message's inline buttons: label → callback data."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return {button["text"]: button["callback_data"] for row in rows for button in row}
+
+
+async def test_themes_language_time_and_frequency_are_chosen_with_buttons(api, bot, pipeline):
+    """Typing slugs is for admins: /themes and /settings carry buttons; a tap applies the choice and redraws."""
+    chat = 1039
+    (listing,) = await reply_to(api, chat, "/themes")
+    message = next(m for m in api.sent_messages(chat) if m["text"] == listing)
+    assert set(_buttons(message)) == {"✓ Language models", "✓ Robotics", "✓ Other"}  # none chosen: all
+    api.press(chat, USER, message["message_id"], _buttons(message)["✓ Robotics"])
+    await reply_to(api, chat)
+    message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    assert set(_buttons(message)) == {"✓ Language models", "Robotics", "✓ Other"}
+    assert pipeline.store.subscriber(chat).themes == ("llm", "other")
+    assert "· <b>Robotics</b> · robotics" in message["text"]
+
+    (shown,) = await reply_to(api, chat, "/settings")
+    message = next(m for m in api.sent_messages(chat) if m["text"] == shown)
+    for label in ("中文", "18:00"):
+        api.press(chat, USER, message["message_id"], _buttons(message)[label])
+        await reply_to(api, chat)
+        message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    api.press(chat, USER, message["message_id"], _buttons(message)["每周"])
+    await reply_to(api, chat)
+    message = next(m for m in api.sent_messages(chat) if m["message_id"] == message["message_id"])
+    saved = pipeline.store.subscriber(chat)
+    assert (saved.lang, saved.digest_time, saved.frequency) == ("zh", "18:00", "weekly")
+    assert message["text"].startswith("<b>当前设置</b>") and "✓ 18:00" in _buttons(message)
+    assert "✓ 中文" in _buttons(message) and "✓ 每周" in _buttons(message)
+    (reply,) = await reply_to(api, chat, "/help")
+    assert reply == help_text("zh")  # the chat now reads Chinese

@@ -17,8 +17,10 @@ import pytest
 from bot.cli import main
 from bot.core.config import Settings, load_settings, resolve_paths
 from bot.core.models import RawEntry
+from bot.core.words import KNOWN_THEMES
 from bot.ingest.pipeline import open_pipeline
 from bot.insight.trends import MAX_TABLE_BUCKETS, SPARK_BARS, change, count_trends, render_table, sparkline
+from bot.render import chart
 from bot.render.chart import LATIN_FAMILY, NO_CJK_FONT, find_cjk_font, render_chart
 from bot.storage import StorySummary
 
@@ -365,3 +367,29 @@ def test_cli_trends_usage_errors(capsys, data_dir, tmp_path):
     assert code == 2 and "--now must be an ISO date-time" in err
     code, _, err = run(capsys, "--data-dir", str(tmp_path / "none"), "trends")
     assert code == 2 and "no data at" in err
+
+
+def _pixels_near(image: np.ndarray, hex_color: str, tolerance: float = 0.08) -> int:
+    rgb = np.array([int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(image[..., :3] - rgb).max(axis=-1) < tolerance).sum())
+
+
+def test_equal_series_stay_visible_side_by_side():
+    """Two themes with the same count every week: both lines show in the plot area (not only in the legend)."""
+    same = [story(i, WEEK * (i // 2) + timedelta(hours=1), "llm" if i % 2 else "multimodal") for i in range(16)]
+    trends = count_trends(same, NOW, weeks=8)
+    assert trends.counts["llm"] == trends.counts["multimodal"]
+    plot = decoded(render_chart(trends).png)[:, :860]  # the legend sits right of x≈880
+    assert _pixels_near(plot, "#1f77b4") > 400 and _pixels_near(plot, "#ff7f0e") > 400  # C0 and C1
+
+
+def test_a_long_window_is_summed_into_readable_points_with_years_on_the_axis():
+    old = [story(i, WEEK * i + timedelta(hours=1), "llm") for i in range(80)]
+    trends = count_trends(old, NOW, weeks=80)
+    starts, counts = chart._grouped(trends)
+    assert len(starts) <= chart.MAX_POINTS and sum(counts["llm"]) == sum(trends.counts["llm"]) == 80
+    assert starts[-1] == trends.buckets[-chart._group_size(trends)]  # the newest group is whole
+    labels = chart._tick_labels(starts)
+    assert labels[0].endswith(f"\n{starts[0].year}") and any(label.endswith("\n2024") for label in labels)
+    styles = chart._styles(list(KNOWN_THEMES))
+    assert len({(marker, dash) for _, marker, dash in styles.values()}) == len(KNOWN_THEMES)

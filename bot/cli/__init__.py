@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
+from bot.cli import render
 from bot.core.config import parse_duration, resolve_paths
 from bot.core.errors import BotError, ConfigError, UsageError
 
@@ -59,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     handler = load_handler(command)
+    render.COMMAND_LINE[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         return handler(args)
     except UsageError as exc:
@@ -72,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `bot topics | head -1`: the reader left; what it read is all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 0
     except Exception as exc:
         message = _storage_failure(exc, args)
         if message is None:
@@ -216,6 +222,8 @@ def _add_moving_commands(commands: Commands) -> None:
 
 
 def _duration(value: str) -> timedelta:
+    if value.strip().replace(".", "", 1).isdigit():  # in config a bare number is seconds; on the command line, a slip
+        raise argparse.ArgumentTypeError(f"{value!r} needs a unit: e.g. {value.strip()}d or {value.strip()}h")
     try:
         return parse_duration(value)
     except ValueError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -14,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.app import App
+from bot.app import App, demo_paths
 from bot.cli.render import clip, counted, iso, langs, table, when
 from bot.core.config import (
     Paths,
@@ -23,11 +24,10 @@ from bot.core.config import (
     StorageConfig,
     load_settings,
     resolve_config_path,
-    resolve_paths,
 )
 from bot.core.errors import ConfigError
 from bot.core.models import FetchStatus
-from bot.demo import demo_sources
+from bot.demo import DEMO_MARK, dated_demo_sources
 from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.ingest.normalize import detect_language
 from bot.ingest.pipeline import Pipeline
@@ -35,6 +35,14 @@ from bot.query.search import search_stories
 from bot.storage.writer import exclusive_writer
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
+DEMO_NEXT = (
+    ("ask", "Who left OpenAI?"),
+    ("digest", "--since", "7d"),
+    ("trends",),
+    ("topics",),
+    ("digest", "--weekly"),
+    ("status", "--no-scheduler"),
+)
 
 # -- demo ------------------------------------------------------------------------------------
 
@@ -43,19 +51,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Ingest the bundled feeds into a fresh demo data dir and report what was stored."""
     started = time.monotonic()
     base = load_settings(args.config) if resolve_config_path(args.config).exists() else Settings()
-    # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
-    settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
-    paths = resolve_paths(Path(args.data_dir or "data") / "demo")
+    paths = demo_paths(Path(args.data_dir or "data"))
     with exclusive_writer(paths.data_dir, fresh=True):
-        return _demo(settings, paths, started)
+        return _demo(base, paths, started)
 
 
-def _demo(settings: Settings, paths: Paths, started: float) -> int:
+def _demo(base: Settings, paths: Paths, started: float) -> int:
+    now = datetime.now(UTC)
+    sources = dated_demo_sources(paths.data_dir / "feeds", now)  # moved to end today, their spacing kept
+    # The set spans 18 months: a retention shorter than that would drop its first part, so the demo keeps all.
+    settings = base.model_copy(update={"sources": tuple(sources), "storage": StorageConfig()})
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
     app = App(paths, settings=settings)
     pipeline = app.pipeline
     try:
         outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+        pipeline.store.set_meta(DEMO_MARK, now.isoformat())  # `bot run` on this data dir applies no retention
         _print_store_summary(pipeline, outcomes)
         _print_largest_stories(pipeline)
         for question in DEMO_QUESTIONS:
@@ -63,6 +74,9 @@ def _demo(settings: Settings, paths: Paths, started: float) -> int:
     finally:
         app.close()
     print(f"\nDone in {time.monotonic() - started:.1f}s. Data: {paths.db}, index: {paths.index_dir}")
+    print("\nTry it on the demo's data next:")
+    for command in DEMO_NEXT:
+        print(f"  {shlex.join(['bot', '--data-dir', str(paths.data_dir), *command])}")
     return 0 if any(outcome.status is FetchStatus.OK for outcome in outcomes) else 1
 
 

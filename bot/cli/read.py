@@ -15,7 +15,7 @@ from bot.cli.render import parse_now, require_data
 from bot.core.config import Paths, Settings, load_settings
 from bot.core.errors import UsageError
 from bot.core.models import Subscriber
-from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
+from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries, summarizer
 from bot.deliver.report import prepare_report, render_caption, render_report
 from bot.eval.evaluate import evaluate, load_distractors, load_items
 from bot.ingest.dedup import DedupParams
@@ -25,6 +25,7 @@ from bot.ingest.pipeline import Pipeline
 from bot.query.answer import Answer, answer_question, title_for
 from bot.query.llm import make_llm
 from bot.query.search import Filters, StoryHit, search_stories
+from bot.render.telegram import parse_themes
 
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 
@@ -41,7 +42,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         question = clean_text(args.question)  # argv may carry lone surrogates (undecodable bytes)
         hits = search_stories(app.pipeline, question, k=args.k, filters=filters)
-        answer = answer_question(question, hits, settings, llm)
+        answer = answer_question(question, hits, settings, llm, summarizer(app.pipeline, llm))
     finally:
         app.close()
         if llm is not None:
@@ -54,8 +55,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _check_ask_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
-    if args.theme and args.theme not in settings.themes:
-        raise UsageError(f"unknown theme {args.theme!r}; themes: {_theme_names(settings)}")
+    if not args.question.strip():
+        raise UsageError('the question is empty; e.g. bot ask "Who left OpenAI?"')
+    if args.theme:
+        (args.theme,) = _themes(args.theme, settings)  # "LLM" or "Language models" → llm
     if not 1 <= args.k <= 50:
         raise UsageError(f"--k must be between 1 and 50, got {args.k}")
     require_data(paths)
@@ -66,7 +69,8 @@ def _print_answer(answer: Answer) -> None:
     if answer.mode == "llm" and answer.citations:
         print("\n" + ("来源：" if answer.lang == "zh" else "Sources:"))
         for cited in answer.citations:
-            print(f"[{cited.number}] {cited.title}\n    {cited.url}")
+            date = f"{cited.published:%Y-%m-%d} · " if cited.published else ""
+            print(f"[{cited.number}] {date}{cited.title}\n    {cited.url}")
     if answer.fallback_reason:
         print(f"note: no LLM answer ({answer.fallback_reason}); showing the top stories", file=sys.stderr)
 
@@ -79,7 +83,15 @@ def _ask_json(question: str, answer: Answer, hits: list[StoryHit]) -> dict[str, 
         "answer": answer.text,
         "fallback_reason": answer.fallback_reason,
         "citations": [
-            {"number": c.number, "story_id": c.story_id, "title": c.title, "url": c.url} for c in answer.citations
+            {
+                "number": c.number,
+                "story_id": c.story_id,
+                "title": c.title,
+                "url": c.url,
+                "published": c.published.isoformat() if c.published else None,
+                "summary": c.summary,
+            }
+            for c in answer.citations
         ],
         "stories": [
             {
@@ -166,9 +178,7 @@ def _weekly(app: App, args: argparse.Namespace, now: datetime) -> int:
 
 
 def _check_digest_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:
-    unknown = [theme for theme in _theme_list(args.themes) if theme not in settings.themes]
-    if unknown:
-        raise UsageError(f"unknown theme {', '.join(unknown)}; themes: {_theme_names(settings)}")
+    args.themes = ",".join(_themes(args.themes, settings)) if args.themes else args.themes
     if args.mark_sent and args.chat is None:
         raise UsageError("--mark-sent needs --chat: an ad-hoc digest has nobody to record a delivery for")
     if args.limit < 1:
@@ -183,6 +193,15 @@ def _digest_subscriber(pipeline: Pipeline, args: argparse.Namespace) -> Subscrib
         raise UsageError(f"no subscriber with chat id {args.chat}")
     themes = _theme_list(args.themes)
     return replace(stored, lang=args.lang or stored.lang, themes=themes or stored.themes)
+
+
+def _themes(value: str, settings: Settings) -> tuple[str, ...]:
+    """Theme slugs from what was typed: slugs or display names, any case, comma-separated; unknown ones refused."""
+    chosen, unknown = parse_themes([value], list(settings.themes))
+    if unknown or not chosen:
+        shown = ", ".join(unknown) or repr(value)
+        raise UsageError(f"unknown theme {shown}; themes: {_theme_names(settings)}")
+    return chosen
 
 
 def _theme_list(value: str | None) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.app import no_data_error
 from bot.core.config import Paths
 from bot.core.errors import UsageError
 
@@ -19,10 +20,13 @@ def parse_now(value: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+COMMAND_LINE: list[str] = []  # the arguments `bot` was called with (set by `main`), for "run this next" hints
+
+
 def require_data(paths: Paths) -> None:
-    """A command that reads the store needs one: say where it looked and how to make one."""
+    """A command that reads the store needs one: say where it looked and the exact command to run next."""
     if not paths.db.exists():
-        raise UsageError(f"no data at {paths.db}; run `bot fetch` first, or point --data-dir at a data dir")
+        raise no_data_error(paths, COMMAND_LINE)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

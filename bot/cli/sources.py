@@ -14,6 +14,7 @@ from typing import Any
 from bot.app import App
 from bot.cli.render import clip, iso, table, when
 from bot.core.config import Paths, SourceConfig, load_settings, resolve_config_path
+from bot.core.errors import ConfigError
 from bot.core.models import SourceState
 from bot.storage import Store
 
@@ -73,6 +74,8 @@ def _source_json(source: SourceConfig, state: SourceState) -> dict[str, Any]:
 def cmd_sources_check(args: argparse.Namespace) -> int:
     """Validate the config file without fetching anything."""
     settings = load_settings(args.config)
+    if not settings.sources:  # valid YAML, but a monitor of nothing: an empty or truncated file, most likely
+        raise ConfigError(f"{resolve_config_path(args.config)}: no sources configured (add some under `sources:`)")
     kinds: dict[str, int] = defaultdict(int)
     for source in settings.sources:
         kinds[source.kind] += 1

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app import App
-from bot.cli.render import iso, when
+from bot.app import App, no_data_error
+from bot.cli.render import COMMAND_LINE, iso, when
 from bot.core.config import Paths, Settings
 from bot.core.errors import StoreError
 from bot.core.models import SourceState, Subscriber
@@ -71,6 +72,8 @@ class Status:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the bot's health; exit 1 when the scheduler is stale or every enabled source fails."""
     app = App.from_cli(args.config, args.data_dir)
+    if not app.paths.db.exists():  # status reads: it reports an empty data dir and says what to run, never creates one
+        print(f"note: {no_data_error(app.paths, COMMAND_LINE)}", file=sys.stderr)
     status = gather(app.settings, app.paths, datetime.now(UTC), check_scheduler=not args.no_scheduler)
     if args.json:
         print(json.dumps(asdict(status), ensure_ascii=False))
@@ -81,16 +84,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: bool = True) -> Status:
     """Read the store, the index metadata and the heartbeat; decide whether all is well at `now`."""
-    store = Store.open(paths.db)
-    try:
-        if not store.integrity_ok():
-            raise StoreError(damaged_message(paths.db))
-        states = store.source_states()
-        subscribers = store.subscribers()
-        counts = store.count_items(), store.count_stories()
-        beat, every = store.get_meta(HEARTBEAT_KEY), store.get_meta(HEARTBEAT_EVERY_KEY)
-    finally:
-        store.close()
+    states: dict[str, SourceState] = {}
+    subscribers: list[Subscriber] = []
+    counts, beat, every = (0, 0), None, None
+    if paths.db.exists():  # opening a missing store would create an empty one
+        store = Store.open(paths.db)
+        try:
+            if not store.integrity_ok():
+                raise StoreError(damaged_message(paths.db))
+            states = store.source_states()
+            subscribers = store.subscribers()
+            counts = store.count_items(), store.count_stories()
+            beat, every = store.get_meta(HEARTBEAT_KEY), store.get_meta(HEARTBEAT_EVERY_KEY)
+        finally:
+            store.close()
     sources = _sources(settings, states)
     heartbeat = datetime.fromisoformat(beat) if beat else None
     age = (now - heartbeat).total_seconds() if heartbeat else None

@@ -213,7 +213,7 @@ class AlertsConfig(_Strict):
     min_outlets: int = Field(default=4, ge=1)
     min_langs: int = Field(default=2, ge=1)
     within: Duration = timedelta(hours=6)
-    follow_similarity: float = Field(default=0.8, gt=0, le=1)
+    follow_similarity: float = Field(default=0.38, gt=0, le=1)  # fitted: tools/calibrate_follow.py (F0.5)
 
 
 class WebConfig(_Strict):
@@ -295,6 +295,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raw = yaml.load(config_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: no such config file") from None
+    except yaml.MarkedYAMLError as exc:  # PyYAML names the text "<unicode string>": say the file, line and column
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{config_path}{where}: not valid YAML: {exc.problem or exc.context}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from None
     return parse_settings(raw or {}, origin=config_path)

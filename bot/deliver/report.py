@@ -177,7 +177,7 @@ def chart_png(trends: Trends, lang: str) -> bytes:
 def render_caption(trends: Trends, lang: str) -> str:
     """The photo's caption: the title, then one sparkline row per theme (HTML, under Telegram's 1024)."""
     start, end = trends.end - WEEK, trends.end
-    lines = [_t("title", lang, start=f"{start:%m-%d}", end=f"{end:%m-%d}")]
+    lines = [_t("title", lang, start=f"{start:%Y-%m-%d}", end=f"{end:%m-%d}")]  # the year once, on the start
     lines.append(f"<i>{_t('chart_note', lang, n=len(trends.buckets))}</i>")
     for theme in trends.themes:
         values = trends.counts[theme]
@@ -203,9 +203,10 @@ def render_report(report: WeeklyReport, *, budget: int = MESSAGE_BUDGET) -> list
         blocks.extend([line] for line in lines[1:])
     if not any(section.topics for section in report.sections):
         blocks.insert(0 if report.chart else 1, [_t("quiet", lang)])
-    if report.moves:
-        blocks.append(["", f"<b>{_t('moves', lang)}</b>", render_move(report.moves[0])])
-        blocks.extend([render_move(move)] for move in report.moves[1:])
+    move_lines = [line for move in report.moves if (line := render_move(move, lang))]
+    if move_lines:
+        blocks.append(["", f"<b>{_t('moves', lang)}</b>", move_lines[0]])
+        blocks.extend([line] for line in move_lines[1:])
         blocks.extend([line] for story_id in report.move_stories if (line := _story_block(story_id, report, budget)))
     return pack_blocks(blocks, budget)
 

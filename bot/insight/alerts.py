@@ -7,7 +7,7 @@ The decision is a pure function of the story's coverage, the subscriber's settin
   `within` (e.g. 4 outlets, 2 languages, 6 hours). Each outlet counts from when it first carried the story; the
   moment the window first held enough is when the story *broke*. A story that broke long ago (a
   backfill, the bot down for a day) is stale and left to the digest: an alert is news or nothing.
-- *follow*: the story is a near-exact match (cosine ≥ `follow_similarity`) to one of the
+- *follow*: the story matches (cosine ≥ `follow_similarity`, fitted by tools/calibrate_follow.py) one of the
   subscriber's `/follow` topics and was published within `within`.
 
 Quiet hours ("23:00-07:00", the subscriber's local time, may wrap midnight) hold an alert back;

@@ -13,8 +13,9 @@ pure function of the question and the hits, shared by the CLI, the Telegram bot 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -40,17 +41,23 @@ _SLOT = re.compile(r"\{(\w+)\}")
 _CITATION = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 _LEADING_CITATIONS = re.compile(r"^\s*(?:\[\d+(?:\s*[,，、]\s*\d+)*\]\s*)+")
 _WORD = re.compile(r"[A-Za-z0-9]+")
+# A product name with a version in a question: "Claude 3", "GPT-4o", "Llama 3.1", "Qwen2" (not "top 5" or a year).
+_VERSIONED = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2,})[\s-]?(\d{1,2}(?:\.\d{1,2})?[a-z]?)(?![\w.])")
+_NOT_PRODUCTS = frozenset(("top", "in", "of", "the", "for", "and", "to", "v", "version", "part", "day", "week"))
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "［": "[", "］": "]"})
 
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """Story `number` as the answer text cites it ([1], [2]…), with the story and its best link."""
+    """Story `number` as the answer text cites it ([1], [2]…), with the story, its best link, when it broke,
+    and the one-line summary a digest shows for it ("" when none was made)."""
 
     number: int
     story_id: int
     title: str
     url: str
+    published: datetime | None = None
+    summary: str = ""
 
 
 @dataclass(slots=True)
@@ -64,20 +71,64 @@ class Answer:
     fallback_reason: str = ""
 
 
+Summarize = Callable[[Sequence[StoryHit], str], Mapping[int, str]]  # (hits, lang) → story id → one-line summary
+
+
 class RejectedReply(ValueError):
     """The LLM replied, but the reply is not a grounded, fully cited answer."""
 
 
-def answer_question(question: str, hits: Sequence[StoryHit], settings: Settings, llm: LlmClient | None) -> Answer:
-    """Answer `question` from `hits` (best first): by the LLM when configured and its reply checks out."""
-    lang = asker_language(question)
+def answer_question(
+    question: str,
+    hits: Sequence[StoryHit],
+    settings: Settings,
+    llm: LlmClient | None,
+    summarize: Summarize | None = None,
+    *,
+    lang: str | None = None,
+) -> Answer:
+    """Answer `question` from `hits` (best first; a version the question names goes first, see
+    `named_version_first`): by the LLM when configured and its reply checks out, else the stories
+    themselves, each with its date and the one-line summary `summarize(hits, lang)` gives (as digests
+    show them; asked only for an extractive answer, where the summaries are the answer). The answer is in
+    `lang` when given (a chat's language), else in the question's."""
+    lang = lang or asker_language(question)
+    hits = named_version_first(question, hits)
     if llm is None or not hits:
-        return extractive_answer(lang, hits)
+        return extractive_answer(lang, hits, summaries=summarize(hits, lang) if summarize and hits else None)
     try:
         reply = llm.complete([{"role": "user", "content": build_prompt(question, hits, lang)}])
         return checked_answer(reply, hits, lang, max_chars=settings.llm.max_tokens * CHARS_PER_TOKEN)
     except (LlmError, RejectedReply) as exc:
-        return extractive_answer(lang, hits, fallback_reason=str(exc))
+        summaries = summarize(hits, lang) if summarize else None
+        return extractive_answer(lang, hits, fallback_reason=str(exc), summaries=summaries)
+
+
+def named_version_first(question: str, hits: Sequence[StoryHit]) -> list[StoryHit]:
+    """Stories whose headline names the exact version the question names ("Claude 3", not "Claude 2" or
+    "Claude 3.5") move ahead of the others; otherwise the search's order is kept.
+
+    Search ranks by meaning, and "Claude 2" means nearly what "Claude 3" does; a reader who names a
+    version wants that one.
+    """
+    versions = [
+        (name.lower(), number.lower())
+        for name, number in _VERSIONED.findall(question)
+        if name.lower() not in _NOT_PRODUCTS
+    ]
+    if not versions:
+        return list(hits)
+    patterns = [
+        re.compile(rf"(?<![a-z0-9]){re.escape(name)}[\s-]?{re.escape(number)}(?![0-9a-z]|\.[0-9])")
+        for name, number in versions
+    ]
+
+    def names_it(hit: StoryHit) -> bool:
+        titles = [hit.story.title, *(hit.story.title_in(lang) for lang in hit.story.langs)]
+        titles += [item.title for item in hit.items.values()]
+        return any(pattern.search(title.lower()) for pattern in patterns for title in titles if title)
+
+    return sorted(hits, key=lambda hit: not names_it(hit))  # stable: the search's order within each group
 
 
 def asker_language(question: str) -> str:
@@ -88,21 +139,30 @@ def asker_language(question: str) -> str:
 # -- extractive --------------------------------------------------------------------------------
 
 
-def extractive_answer(lang: str, hits: Sequence[StoryHit], fallback_reason: str = "") -> Answer:
-    """The stories themselves, one numbered line each with its best link; a clear not-found when none."""
+def extractive_answer(
+    lang: str, hits: Sequence[StoryHit], fallback_reason: str = "", summaries: Mapping[int, str] | None = None
+) -> Answer:
+    """The stories themselves, one numbered line each (date, headline, breadth), its summary and best link;
+    a clear not-found when none."""
     if not hits:
         return Answer(NOTHING_FOUND[lang], lang, fallback_reason=fallback_reason)
-    citations = [citation(number, hit, lang) for number, hit in enumerate(hits, start=1)]
+    citations = [citation(number, hit, lang, summaries) for number, hit in enumerate(hits, start=1)]
     lines = [TOP_STORIES[lang]]
     for cited, hit in zip(citations, hits, strict=True):
-        lines.append(f"[{cited.number}] {cited.title} — {outlets_label(hit, lang)} · {'/'.join(hit.story.langs)}")
+        breadth = f"{outlets_label(hit, lang)} · {'/'.join(hit.story.langs)}"
+        lines.append(f"[{cited.number}] {hit.story.first_published:%Y-%m-%d} · {cited.title} — {breadth}")
+        if cited.summary:
+            lines.append(f"    {cited.summary}")
         if cited.url:
             lines.append(f"    {cited.url}")
     return Answer("\n".join(lines), lang, citations, "extractive", fallback_reason)
 
 
-def citation(number: int, hit: StoryHit, lang: str) -> Citation:
-    return Citation(number, hit.story.id, title_for(hit, lang), best_link(hit, lang))
+def citation(number: int, hit: StoryHit, lang: str, summaries: Mapping[int, str] | None = None) -> Citation:
+    title = title_for(hit, lang)
+    summary = (summaries or {}).get(hit.story.id, "")
+    summary = "" if _normalized(summary) == _normalized(title) else summary  # a summary that repeats the title
+    return Citation(number, hit.story.id, title, best_link(hit, lang), hit.story.first_published, summary)
 
 
 def title_for(hit: StoryHit, lang: str) -> str:

@@ -23,6 +23,7 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core.words import theme_heading
@@ -52,6 +53,10 @@ CJK_FAMILIES: tuple[str, ...] = (  # preferred first; Debian's small fonts-wqy-m
 LATIN_FAMILY = "DejaVu Sans"  # ships with matplotlib, so it is always there
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 700, 100  # legible as a Telegram photo
 MAX_TICKS = 14
+MAX_POINTS = 26  # more buckets than this are summed into groups of consecutive ones: 80 weekly points are a tangle
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")  # with the colour and the dash, one per theme
+DASHES = ("-", "--", "-.", ":")
+DODGE = 0.09  # of a bucket's width: series with equal counts sit side by side instead of on top of each other
 NO_CJK_FONT = (
     "no installed font has the Chinese glyphs (install fonts-wqy-microhei); the chart uses English labels instead"
 )
@@ -133,9 +138,11 @@ def _has_glyphs(path: str, index: int, chars: set[str]) -> bool:
 
 
 def _labels(trends: Trends, lang: str) -> _Labels:
+    group = _group_size(trends)
+    grouped = f" · {phrase(f'grouped_{trends.unit}', lang, n=group)}" if group > 1 else ""
     return _Labels(
         title=title(trends, lang),
-        subtitle=window(trends, lang),
+        subtitle=window(trends, lang) + grouped,
         xlabel=phrase(f"axis_{trends.unit}", lang),
         ylabel=phrase("axis_breadth" if trends.breadth else "axis_count", lang),
         themes=[theme_heading(theme, lang) for theme in trends.themes],
@@ -164,19 +171,34 @@ def _draw(trends: Trends, labels: _Labels, font: CjkFont | None, note: str) -> b
 
 
 def _plot(axes: Axes, trends: Trends, labels: _Labels) -> None:
+    """One line per theme, each with its own colour, marker and dash, nudged sideways so that equal series stay
+    visible; a long window is summed into groups of buckets; the ticks carry the year where it starts or changes."""
     from matplotlib.ticker import MaxNLocator
 
-    positions = list(range(len(trends.buckets)))
-    colors = _colors(trends.themes)
-    for theme, name in zip(trends.themes, labels.themes, strict=True):
+    starts, counts = _grouped(trends)
+    positions = list(range(len(starts)))
+    styles = _styles(trends.themes)
+    middle = (len(trends.themes) - 1) / 2
+    for rank, (theme, name) in enumerate(zip(trends.themes, labels.themes, strict=True)):
+        color, marker, dash = styles[theme]
+        shifted = [position + (rank - middle) * DODGE for position in positions]
+        marked = [index for index, value in enumerate(counts[theme]) if value]  # no pile of markers along zero
         axes.plot(
-            positions, trends.counts[theme], marker="o", linewidth=2.8, markersize=7, label=name, color=colors[theme]
+            shifted,
+            counts[theme],
+            marker=marker,
+            markevery=marked,
+            linestyle=dash,
+            linewidth=2.2,
+            markersize=8,
+            label=name,
+            color=color,
         )
     step = math.ceil(len(positions) / MAX_TICKS)
     ticks = positions[::-1][::step][::-1]  # every step-th bucket, counted back from the latest so it is labelled
-    axes.set_xticks(ticks, [bucket_label(trends.buckets[index]) for index in ticks])
-    axes.set_xlim(-0.3, len(positions) - 0.7)
-    axes.set_ylim(0, _top(trends) * 1.08)
+    axes.set_xticks(ticks, _tick_labels([starts[index] for index in ticks]))
+    axes.set_xlim(-0.6, len(positions) - 0.4)
+    axes.set_ylim(0, max([1, *(max(values, default=0) for values in counts.values())]) * 1.08)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(axis="y", alpha=0.3)
     axes.set_xlabel(labels.xlabel)
@@ -187,13 +209,34 @@ def _plot(axes: Axes, trends: Trends, labels: _Labels) -> None:
         axes.text(0.5, 0.5, labels.empty, transform=axes.transAxes, ha="center", va="center", fontsize=20)
 
 
-def _top(trends: Trends) -> int:
-    """The highest count, at least 1: an all-zero chart still gets a y axis."""
-    return max([1, *(max(counts, default=0) for counts in trends.counts.values())])
+def _group_size(trends: Trends) -> int:
+    return max(1, math.ceil(len(trends.buckets) / MAX_POINTS))
 
 
-def _colors(themes: Sequence[str]) -> dict[str, str]:
-    """A fixed colour per known theme, so a theme keeps its colour from one week's chart to the next."""
+def _grouped(trends: Trends) -> tuple[list[datetime], dict[str, list[int]]]:
+    """Buckets summed in groups of `_group_size` consecutive ones, counted back from the latest (so the newest
+    group is whole); each group is labelled by its first bucket's start."""
+    size, total = _group_size(trends), len(trends.buckets)
+    bounds = [(max(0, end - size), end) for end in range(total, 0, -size)][::-1]
+    starts = [trends.buckets[start] for start, _ in bounds]
+    return starts, {theme: [sum(values[a:b]) for a, b in bounds] for theme, values in trends.counts.items()}
+
+
+def _tick_labels(starts: Sequence[datetime]) -> list[str]:
+    """Month-day under every tick, and the year under the first one and wherever the year changes."""
+    labels = []
+    for index, start in enumerate(starts):
+        new_year = index == 0 or start.year != starts[index - 1].year
+        labels.append(f"{bucket_label(start)}\n{start.year}" if new_year else bucket_label(start))
+    return labels
+
+
+def _styles(themes: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """A fixed colour, marker and dash per known theme, so a theme keeps its look from one week's chart to the
+    next, and two themes differ in all three (readable in grey, and where lines cross)."""
     unknown = [theme for theme in themes if theme not in KNOWN_THEMES]
     slots = {theme: index for index, theme in enumerate([*KNOWN_THEMES, *unknown])}
-    return {theme: f"C{slots[theme] % 10}" for theme in themes}
+    return {
+        theme: (f"C{slots[theme] % 10}", MARKERS[slots[theme] % len(MARKERS)], DASHES[slots[theme] % len(DASHES)])
+        for theme in themes
+    }

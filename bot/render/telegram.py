@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.config import SourceConfig, ThemeConfig, WebConfig
 from bot.core.models import Follow, SourceState, Subscriber
-from bot.core.words import has_word, word
+from bot.core.words import LANGS, theme_heading, word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
 from bot.query.search import MoveEvent, StoryHit
+from bot.render.moves import move_sentence, richest, same_person
 from bot.render.split import pack_blocks
 
 MESSAGE_LIMIT = 4000  # Telegram allows 4096 after entity parsing; keep a margin for UTF-16 surrogates
@@ -51,9 +52,9 @@ def t(key: str, lang: str, **slots: object) -> str:
     return word(key, lang, **{name: value if isinstance(value, Html) else esc(value) for name, value in slots.items()})
 
 
-def help_text() -> str:
-    """Both languages in one short message: a new user may read either."""
-    return word("help", "en") + "\n\n" + word("help", "zh")
+def help_text(lang: str) -> str:
+    """The commands in the chat's language (its setting, else the Telegram client's)."""
+    return word("help", lang)
 
 
 def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -63,14 +64,18 @@ def chunk_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def theme_names(themes: Sequence[str], lang: str) -> str:
-    return ", ".join(themes) if themes else word("all_themes", lang)
+    """The chosen themes by their display names in `lang` ("all themes" when none is chosen)."""
+    return ", ".join(theme_heading(theme, lang) for theme in themes) if themes else word("all_themes", lang)
 
 
 def render_themes(themes: Mapping[str, ThemeConfig], chosen: Sequence[str], lang: str) -> str:
+    """One short line per theme: its name in `lang` and the word to type (descriptions are for the config)."""
     lines = [t("themes_header", lang)]
-    for name, theme in themes.items():
-        mark = "✓ " if (not chosen or name in chosen) else ""
-        lines.append(f"{mark}<b>{esc(name)}</b> — {esc(theme.description)}")
+    for name in themes:
+        mark = "✓" if (not chosen or name in chosen) else "·"
+        lines.append(f"{mark} <b>{esc(theme_heading(name, lang))}</b> · {esc(name)}")
+    example = next(iter(themes), "llm")
+    lines.append(t("themes_footer", lang, slug=example, name=theme_heading(example, lang)))
     return "\n".join(lines)
 
 
@@ -89,10 +94,20 @@ def render_settings(subscriber: Subscriber, lang: str) -> str:
     )
 
 
-def frequency_text(frequency: str, weekly_day: int, lang: str) -> str:
+def frequency_text(frequency: str, weekly_day: int, lang: str) -> Html:
     if frequency != "weekly":
-        return word("daily", lang)
-    return t("weekly", lang, day=WEEKDAYS[lang][weekly_day])
+        return Html(esc(word("daily", lang)))
+    return Html(t("weekly", lang, day=WEEKDAYS[lang][weekly_day]))
+
+
+def setting_value(subscriber: Subscriber, done_key: str, typed: str) -> str:
+    """A changed setting as the confirmation shows it, in the subscriber's language ("每周五", not "weekly Friday")."""
+    lang = subscriber.lang
+    if done_key == "frequency_set":
+        return frequency_text(subscriber.frequency, subscriber.weekly_day, lang)
+    if done_key == "quiet_set" and not subscriber.quiet:
+        return word("alerts_off", lang)
+    return typed
 
 
 def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | None = None) -> list[str]:
@@ -109,9 +124,12 @@ def render_answer(answer: Answer, hits: Sequence[StoryHit], web: WebConfig | Non
     for cited in answer.citations:
         hit = by_story.get(cited.story_id)
         detail = f" — {esc(outlets_label(hit, lang))} · {esc('/'.join(hit.story.langs))}" if hit else ""
+        date = f"{cited.published:%Y-%m-%d} · " if cited.published else ""
         page = web.story_url(cited.story_id) if web else None
         more = f" · {link(page, word('web.all_coverage', lang))}" if page else ""
-        lines.append(f"[{cited.number}] {link(cited.url, cited.title)}{detail}{more}")
+        lines.append(f"[{cited.number}] {date}{link(cited.url, cited.title)}{detail}{more}")
+        if cited.summary:
+            lines.append(f"    <i>{esc(cited.summary)}</i>")
     return chunk_lines(lines)
 
 
@@ -138,9 +156,8 @@ def _source_line(source: SourceConfig, state: SourceState, added: bool, lang: st
     else:
         health = t("source_unfetched", lang)
     tag = Html(t("source_added", lang)) if added else ""
-    return t(
-        "source_line", lang, name=source.name, tag=tag, kind=source.kind, items=state.items_total, health=Html(health)
-    )
+    name = f"{source.title} ({source.name})" if source.title and source.title != source.name else source.name
+    return t("source_line", lang, name=name, tag=tag, kind=source.kind, items=state.items_total, health=Html(health))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,27 +182,38 @@ def render_stats(stats: Stats, lang: str) -> str:
 
 
 def render_timeline(name: str, events: Sequence[MoveEvent], lang: str) -> list[str]:
+    """/who: one line per person and story (their most complete move), each source once, newest first."""
     if not events:
         return [t("who_none", lang, name=name)]
     lines = [t("who_header", lang, name=name)]
-    lines.extend(
-        f"{event.when:%Y-%m-%d} · {_move_text(event.move, lang)}\n    {link(event.url, event.title)}"
-        for event in events
-    )
+    for group in _one_per_person_and_source(events):
+        event, move = group[0], richest([e.move for e in group])
+        lines.append(f"{event.when:%Y-%m-%d} · {_move_text(move, lang)}\n    {link(event.url, event.title)}")
     return chunk_lines(lines)
 
 
+def _one_per_person_and_source(events: Sequence[MoveEvent]) -> list[list[MoveEvent]]:
+    """Events grouped when they tell of one person (any spelling) in one source (its link), in order."""
+    groups: list[list[MoveEvent]] = []
+    for event in events:
+        person = event.move.get("person", "")
+        group = next(
+            (g for g in groups if g[0].url == event.url and same_person(g[0].move.get("person", ""), person)), None
+        )
+        if group is None:
+            groups.append([event])
+        else:
+            group.append(event)
+    return groups
+
+
 def _move_text(move: Mapping[str, str], lang: str) -> str:
-    action = move.get("action", "")
-    action = word(f"action.{action}", lang) if has_word(f"action.{action}") else action
-    parts = [f"<b>{esc(move.get('person', ''))}</b> {esc(action)} {esc(move.get('to_org') or '')}".rstrip()]
-    if move.get("from_org") and move.get("action") != "leave":
-        parts.append(f"(← {esc(move['from_org'])})")
-    elif move.get("from_org"):
-        parts[0] = f"{parts[0]} {esc(move['from_org'])}"
-    if move.get("role"):
-        parts.append(f"· {esc(move['role'])}")
-    return " ".join(parts)
+    """The move as a sentence in `lang`, the person in bold; a bare name says a move was reported."""
+    return move_sentence(move, lang, esc, _bold) or word("move.unknown", lang, person=_bold(move.get("person", "")))
+
+
+def _bold(name: str) -> str:
+    return f"<b>{esc(name)}</b>"
 
 
 def render_follows(follows: Sequence[Follow], lang: str) -> str:
@@ -202,11 +230,31 @@ def _when(moment: datetime) -> str:
 
 
 def parse_themes(words: Sequence[str], known: Sequence[str]) -> tuple[tuple[str, ...], list[str]]:
-    """Theme names from `/subscribe llm, robotics` (case-insensitive): (chosen, unknown)."""
-    by_lower = {name.lower(): name for name in known}
-    wanted = [part for word in words for part in re.split(r"[,，、\s]+", word) if part]
-    chosen = tuple(dict.fromkeys(by_lower[w.lower()] for w in wanted if w.lower() in by_lower))
-    return chosen, [w for w in wanted if w.lower() not in by_lower]
+    """Themes from `/subscribe llm, robotics` or `/subscribe 大模型, Auto-bidding and ads`: a slug or a display
+    name in either language, case-insensitive. (chosen, unknown)."""
+    by_name = {_theme_key(alias): name for name in known for alias in (name, *_display_names(name))}
+    text = " ".join(words).strip()
+    parts = [part.strip() for part in re.split(r"[,，、]+", text) if part.strip()]
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for part in parts:  # a display name may hold spaces; otherwise each word is a theme of its own
+        if _theme_key(part) in by_name:
+            chosen.append(by_name[_theme_key(part)])
+            continue
+        for single in part.split():
+            if _theme_key(single) in by_name:
+                chosen.append(by_name[_theme_key(single)])
+            else:
+                unknown.append(single)
+    return tuple(dict.fromkeys(chosen)), unknown
+
+
+def _display_names(theme: str) -> tuple[str, ...]:
+    return tuple(theme_heading(theme, lang) for lang in LANGS)
+
+
+def _theme_key(text: str) -> str:
+    return " ".join(text.casefold().replace("_", " ").split())
 
 
 class SettingError(ValueError):

@@ -37,6 +37,7 @@ from bot.app import App
 from bot.core.config import Settings, SourceConfig
 from bot.core.errors import BotError
 from bot.core.models import SourceState, Subscriber
+from bot.demo import DEMO_MARK
 from bot.ingest.harvest import Harvester, SourceOutcome
 from bot.ingest.pipeline import Pipeline
 from bot.ingest.sources import FeedHttp, is_due
@@ -242,15 +243,22 @@ class Service:
         return True
 
     async def _apply_retention(self, now: datetime) -> None:
+        """Prune stories older than `storage.retention`, saying how many and up to when (data is deleted: it is
+        logged as a warning); the demo's data dir (marked by `bot demo`) is never pruned."""
         retention = self.settings.storage.retention
         if retention is None or (self._pruned_at and now - self._pruned_at < timedelta(days=1)):
             return
         self._pruned_at = now
+        kept = f"storage.retention {retention.total_seconds() / 86400:g}d"
+        if await self._in_thread(self.pipeline.store.get_meta, DEMO_MARK):
+            log.warning("%s not applied: %s holds the demo's data (made by bot demo)", kept, self.app.paths.data_dir)
+            return
+        cutoff = now - retention
         with self._tracked():
-            removed = await self._in_thread(self.pipeline.prune, now - retention)
+            removed = await self._in_thread(self.pipeline.prune, cutoff)
         if removed:
             self._index_dirty = True
-            log.info("retention: removed %d items older than %s", removed, retention)
+            log.warning("%s: removed %d items of stories last updated before %s", kept, removed, f"{cutoff:%Y-%m-%d}")
 
     async def check_config(self, now: datetime | None = None) -> bool:
         """Reload when a watched file's mtime changed; True when a new config was applied."""

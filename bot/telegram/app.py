@@ -23,7 +23,7 @@ from bot.app import App as BotApp
 from bot.core.config import Settings
 from bot.core.errors import ConfigError
 from bot.query.llm import make_llm
-from bot.telegram.handlers import HANDLERS, ask, on_error, unknown_command
+from bot.telegram.handlers import BUTTON_HANDLERS, HANDLERS, ask, on_error, unknown_command
 from bot.telegram.services import NO_PREVIEW, SERVICES, App, Services, services_of, utc_now
 from bot.telegram.services import send_alerts as send_alerts  # re-exported for `bot run` and the tests
 from bot.telegram.services import send_digest as send_digest
@@ -31,7 +31,7 @@ from bot.telegram.services import send_digest as send_digest
 BOOTSTRAP_RETRIES = -1  # a service keeps retrying getMe/deleteWebhook through a Telegram or network outage
 RATE_LIMIT_RETRIES = 3  # AIORateLimiter retries a 429 after its retry_after this many times
 TOKEN_REJECTED = "Telegram rejected the bot token (check telegram.token_env)"
-ALLOWED_UPDATES = [Update.MESSAGE]  # commands and questions; nothing else is handled
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # commands, questions and button presses
 COMMANDS = [
     ("help", "what I can do · 帮助"),
     ("subscribe", "daily digest [themes] · 订阅"),
@@ -77,6 +77,7 @@ def build_application(
     application.bot_data[SERVICES] = Services(app, now)
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
+    application.add_handlers(BUTTON_HANDLERS)
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, ask))
     application.add_error_handler(on_error)

@@ -14,27 +14,39 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.core.config import Settings
 from bot.core.errors import BotError
 from bot.core.models import Follow, Subscriber
-from bot.core.words import word
+from bot.core.words import LANGS, theme_heading, word
+from bot.deliver.digest import story_summaries
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
-from bot.query.answer import answer_question
+from bot.query.answer import answer_question, asker_language
 from bot.query.search import Filters, people_timeline, search_stories
 from bot.render import telegram as render
 from bot.storage import Store
-from bot.telegram.services import NO_PREVIEW, Context, send_digest, send_trends, services_of, utc_now
+from bot.telegram.services import (
+    MORE_PREFIX,
+    NO_PREVIEW,
+    Context,
+    send_digest,
+    send_trends,
+    services_of,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 
 ASK_STORIES = 5
+MORE_LOOKBACK = timedelta(days=7)  # `/digest more` typed without a digest before it in this run: the last week
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -42,12 +54,17 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 # -- small helpers for handlers ----------------------------------------------------------------
 
 
-async def _reply(update: Update, messages: str | list[str]) -> None:
+async def _reply(update: Update, messages: str | list[str], markup: InlineKeyboardMarkup | None = None) -> None:
+    """Send the reply (or its messages); `markup` goes under the last one."""
     message = update.effective_message
     if message is None:
         return
-    for text in [messages] if isinstance(messages, str) else messages:
-        await message.reply_text(text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+    texts = [messages] if isinstance(messages, str) else messages
+    for index, text in enumerate(texts):
+        keyboard = markup if index == len(texts) - 1 else None
+        await message.reply_text(
+            text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, reply_markup=keyboard
+        )
 
 
 def _ids(update: Update) -> tuple[int, int]:
@@ -102,15 +119,15 @@ def edit_subscriber(store: Store, chat_id: int, user_id: int, lang: str, /, **ch
 
 
 async def start(update: Update, context: Context) -> None:
-    """Greet in both languages and remember the chat."""
-    services = services_of(context)
-    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), await _lang(update, context))
-    await _reply(update, render.help_text())
+    """Greet in the chat's language (the Telegram client's, until /settings lang changes it) and remember the chat."""
+    services, lang = services_of(context), await _lang(update, context)
+    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
+    await _reply(update, render.help_text(lang))
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """List the commands, in both languages."""
-    await _reply(update, render.help_text())
+    """List the commands in the chat's language."""
+    await _reply(update, render.help_text(await _lang(update, context)))
 
 
 async def subscribe(update: Update, context: Context) -> None:
@@ -118,7 +135,7 @@ async def subscribe(update: Update, context: Context) -> None:
     services, lang = services_of(context), await _lang(update, context)
     chosen, unknown = render.parse_themes(context.args or [], list(services.settings.themes))
     if unknown:
-        themes = ", ".join(services.settings.themes) or "-"
+        themes = render.theme_names(list(services.settings.themes), lang) or "-"
         await _reply(update, render.t("unknown_themes", lang, names=", ".join(unknown), themes=themes))
         return
     subscriber = await services.run(
@@ -130,9 +147,9 @@ async def subscribe(update: Update, context: Context) -> None:
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
-    """Turn the daily digest off (settings are kept)."""
+    """Stop everything the bot pushes: the digest and breaking alerts (other settings are kept)."""
     services, lang = services_of(context), await _lang(update, context)
-    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang, subscribed=False)
+    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang, subscribed=False, alerts=False)
     await _reply(update, render.t("unsubscribed", lang))
 
 
@@ -141,7 +158,8 @@ async def themes(update: Update, context: Context) -> None:
     services, lang = services_of(context), await _lang(update, context)
     subscriber = await services.run(services.pipeline.store.subscriber, _ids(update)[0])
     chosen = subscriber.themes if subscriber else ()
-    await _reply(update, render.render_themes(services.settings.themes, chosen, lang))
+    themes = services.settings.themes
+    await _reply(update, render.render_themes(themes, chosen, lang), _themes_keyboard(list(themes), chosen, lang))
 
 
 async def settings_command(update: Update, context: Context) -> None:
@@ -150,7 +168,7 @@ async def settings_command(update: Update, context: Context) -> None:
     store = services.pipeline.store
     if not context.args:
         subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
-        await _reply(update, render.render_settings(subscriber, lang))
+        await _reply(update, render.render_settings(subscriber, lang), _settings_keyboard(subscriber))
         return
     try:
         changes, done_key, value = render.parse_setting(context.args)
@@ -160,7 +178,7 @@ async def settings_command(update: Update, context: Context) -> None:
     subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, **changes)
     if context.chat_data is not None:
         context.chat_data["lang"] = subscriber.lang
-    await _reply(update, render.t(done_key, subscriber.lang, value=value))
+    await _reply(update, render.t(done_key, subscriber.lang, value=render.setting_value(subscriber, done_key, value)))
 
 
 async def alerts(update: Update, context: Context) -> None:
@@ -186,12 +204,37 @@ async def trends(update: Update, context: Context) -> None:
 
 
 async def digest(update: Update, context: Context) -> None:
-    """Send what is new since the chat's last digest (or the last 24 hours) right now."""
+    """Send what is new since the chat's last digest (or the last 24 hours) right now; `/digest more`
+    sends the next page of the last digest's window (what it did not show)."""
     services, lang = services_of(context), await _lang(update, context)
+    chat_data = context.chat_data if context.chat_data is not None else {}
+    more = (context.args or [""])[0].lower() in ("more", "更多")
+    since = (chat_data.get("digest_since") or services.now() - MORE_LOOKBACK) if more else None
+    await _send_digest_page(update, context, lang, since, more)
+
+
+async def digest_more(update: Update, context: Context) -> None:
+    """The "more" button under a capped digest: the next page of that digest's window; the button goes away."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    since = datetime.fromtimestamp(int((query.data or "").removeprefix(MORE_PREFIX)), UTC)
+    await query.edit_message_reply_markup(None)
+    await _send_digest_page(update, context, await _lang(update, context), since, True)
+
+
+async def _send_digest_page(update: Update, context: Context, lang: str, since: datetime | None, more: bool) -> None:
+    services = services_of(context)
     subscriber = await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang)
-    sent = await send_digest(context.application, services.app, subscriber, services.now(), llm=services.llm)
+    window = since or subscriber.last_digest_at
+    sent = await send_digest(
+        context.application, services.app, subscriber, services.now(), since=since, llm=services.llm, more=more
+    )
+    if context.chat_data is not None and window is not None:
+        context.chat_data["digest_since"] = window
     if not sent:
-        await _reply(update, render.t("nothing_new", lang))
+        await _reply(update, render.t("nothing_more" if more else "nothing_new", lang))
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -202,9 +245,17 @@ async def ask(update: Update, context: Context) -> None:
     if not question.strip():
         await _reply(update, render.t("ask_usage", await _lang(update, context)))
         return
+    # The answer's words follow the chat; a question in Chinese is answered in Chinese whatever the chat's setting.
+    lang = "zh" if asker_language(question) == "zh" else await _lang(update, context)
     filters_ = Filters(now=services.now())
     hits = await services.run(search_stories, services.pipeline, question, ASK_STORIES, filters_)
-    answer = await asyncio.to_thread(answer_question, question, hits, services.settings, services.llm)
+    # Summaries read the store, so they are made under the app's lock, before the answer; an LLM answer is
+    # written without the lock (it may take seconds) and needs no summaries: its text is the answer.
+    stories, llm = [hit.story for hit in hits], services.llm
+    summaries = {} if llm else await services.run(story_summaries, services.pipeline, stories, lang, None)
+    answer = await asyncio.to_thread(
+        answer_question, question, hits, services.settings, llm, lambda *_: summaries, lang=lang
+    )
     await _reply(update, render.render_answer(answer, hits, services.settings.web))
 
 
@@ -316,6 +367,88 @@ async def on_error(update: object, context: Context) -> None:
             log.warning("could not tell the user about the error", exc_info=True)
 
 
+# -- buttons: themes, digest time, language and frequency without typing ---------------------------
+
+PICK_PREFIX = (
+    "pick:"  # callback data: pick:theme:<slug> | pick:lang:<en|zh> | pick:time:<HH:MM> | pick:freq:<daily|weekly>
+)
+TIME_CHOICES = ("07:00", "08:30", "12:00", "18:00", "21:00")
+
+
+def _themes_keyboard(themes: list[str], chosen: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
+    """One toggle per theme, two to a row, marked ✓ when the digest carries it (none chosen = all)."""
+    buttons = [
+        InlineKeyboardButton(
+            f"{'✓ ' if not chosen or theme in chosen else ''}{theme_heading(theme, lang)}",
+            callback_data=f"{PICK_PREFIX}theme:{theme}",
+        )
+        for theme in themes
+    ]
+    return InlineKeyboardMarkup([buttons[start : start + 2] for start in range(0, len(buttons), 2)])
+
+
+def _settings_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
+    """Language, digest time and frequency as buttons; the current choice is marked ✓."""
+
+    def button(label: str, kind: str, value: str, current: bool) -> InlineKeyboardButton:
+        return InlineKeyboardButton(f"✓ {label}" if current else label, callback_data=f"{PICK_PREFIX}{kind}:{value}")
+
+    lang = subscriber.lang
+    return InlineKeyboardMarkup(
+        [
+            [button(word(f"language_{code}", lang), "lang", code, code == lang) for code in LANGS],
+            [button(clock, "time", clock, clock == subscriber.digest_time) for clock in TIME_CHOICES],
+            [
+                button(word("daily", lang), "freq", "daily", subscriber.frequency == "daily"),
+                button(word("weekly_short", lang), "freq", "weekly", subscriber.frequency == "weekly"),
+            ],
+        ]
+    )
+
+
+def toggled_themes(chosen: tuple[str, ...], theme: str, known: list[str]) -> tuple[str, ...]:
+    """The chat's themes after a tap on `theme` (none chosen means all: a tap then leaves that one out)."""
+    current = [name for name in known if name in chosen] if chosen else list(known)
+    after = [name for name in current if name != theme] if theme in current else [*current, theme]
+    ordered = tuple(name for name in known if name in after)
+    return () if not ordered or len(ordered) == len(known) else ordered
+
+
+async def pick(update: Update, context: Context) -> None:
+    """A button under /themes or /settings: apply the choice and redraw that message with the new state."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    services, lang = services_of(context), await _lang(update, context)
+    kind, _, value = (query.data or "").removeprefix(PICK_PREFIX).partition(":")
+    store, known = services.pipeline.store, list(services.settings.themes)
+    current = await services.run(edit_subscriber, store, *_ids(update), lang)
+    if kind == "theme" and value in known:
+        themes = toggled_themes(current.themes, value, known)
+        subscriber = await services.run(
+            edit_subscriber, store, *_ids(update), lang, themes=themes, subscribed=True, active=True
+        )
+        text = render.render_themes(services.settings.themes, subscriber.themes, subscriber.lang)
+        await query.edit_message_text(text, reply_markup=_themes_keyboard(known, subscriber.themes, subscriber.lang))
+        return
+    changes = {"lang": {"lang": value}, "time": {"digest_time": value}, "freq": {"frequency": value}}.get(kind)
+    if (
+        changes is None
+        or (kind == "lang" and value not in LANGS)
+        or (kind == "freq" and value not in ("daily", "weekly"))
+    ):
+        return  # a button of an older version of the bot: nothing to apply
+    if kind == "time" and value not in TIME_CHOICES:
+        return
+    subscriber = await services.run(edit_subscriber, store, *_ids(update), lang, **changes)
+    if context.chat_data is not None:
+        context.chat_data["lang"] = subscriber.lang
+    await query.edit_message_text(
+        render.render_settings(subscriber, subscriber.lang), reply_markup=_settings_keyboard(subscriber)
+    )
+
+
 HANDLERS = {
     "start": start,
     "help": help_command,
@@ -335,6 +468,10 @@ HANDLERS = {
     "follow": follow,
     "unfollow": unfollow,
 }
+BUTTON_HANDLERS: list[BaseHandler[Update, Any, Any]] = [
+    CallbackQueryHandler(digest_more, pattern=f"^{MORE_PREFIX}\\d+$"),
+    CallbackQueryHandler(pick, pattern=f"^{PICK_PREFIX}"),
+]
 
 
 # -- what the admin and people commands call ---------------------------------------------------

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 import httpx
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes
@@ -30,6 +30,7 @@ from telegram.ext import Application, ContextTypes
 from bot.app import App as BotApp
 from bot.core.config import Settings
 from bot.core.models import Subscriber
+from bot.core.words import word
 from bot.deliver.digest import mark_sent, prepare_digest, render_alert, render_digest, story_summaries
 from bot.deliver.report import chart_png, prepare_report, render_caption, render_report, subscriber_trends
 from bot.ingest.pipeline import Pipeline
@@ -44,6 +45,8 @@ RETRY_BACKOFF = 0.5  # seconds before the 2nd attempt; doubles each time
 SEND_READ_TIMEOUT = 10.0  # seconds to wait for Telegram's answer to one sendMessage
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 SERVICES = "services"  # the `bot_data` key of the `Services`
+DIGEST_STORIES = 30  # stories per digest message set; the rest wait behind the "more" button
+MORE_PREFIX = "digest:more:"  # callback data of the "more" button: this prefix + the window's start (Unix seconds)
 _DELIVERY_UNKNOWN = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 
 P = ParamSpec("P")
@@ -99,21 +102,33 @@ async def send_digest(
     *,
     since: datetime | None = None,
     llm: LlmClient | None = None,
+    more: bool = False,
 ) -> int:
     """Send `subscriber` what is new for them; the number of messages delivered (0: nothing new).
 
     The digest is recorded as sent (so neither a second call nor a restart repeats it) as soon as
-    any message of it may have arrived. A chat that blocked the bot is marked inactive.
+    any message of it may have arrived; only the stories shown count. When more stories were new
+    than one digest shows, its last message carries a "more" button holding the window's start;
+    `more=True` (with that start as `since`) sends the next page of that window.
+    A chat that blocked the bot is marked inactive.
     """
     bot = target.bot if isinstance(target, Application) else target
     pipeline, settings, lock = app.pipeline, app.settings, app.lock()
     async with lock:
-        prepared, links = await asyncio.to_thread(prepare_digest, pipeline, subscriber, settings, now, since)
+        prepared, links = await asyncio.to_thread(
+            prepare_digest, pipeline, subscriber, settings, now, since, limit=DIGEST_STORIES, page=more
+        )
         if not prepared.story_ids:
             return 0
         summaries = await asyncio.to_thread(story_summaries, pipeline, prepared.stories, subscriber.lang, llm)
-    messages = render_digest(prepared, subscriber.lang, links, summaries=summaries, web=settings.web)
-    delivered = await _deliver(app, subscriber.chat_id, [_text(bot, subscriber.chat_id, m) for m in messages])
+    messages = render_digest(prepared, subscriber.lang, links, summaries=summaries, web=settings.web, pageable=True)
+    markups: list[InlineKeyboardMarkup | None] = [None] * len(messages)
+    if prepared.overflow and prepared.since is not None:
+        markups[-1] = more_button(prepared.overflow, prepared.since, subscriber.lang)
+    chat = subscriber.chat_id
+    delivered = await _deliver(
+        app, chat, [_text(bot, chat, m, markup) for m, markup in zip(messages, markups, strict=True)]
+    )
     if delivered:
         async with lock:
             await asyncio.to_thread(mark_sent, pipeline.store, prepared, now)
@@ -184,6 +199,12 @@ async def send_trends(target: App | Bot, app: BotApp, subscriber: Subscriber, no
     return await _deliver(app, subscriber.chat_id, [_photo(bot, subscriber.chat_id, png, caption)])
 
 
+def more_button(left: int, since: datetime, lang: str) -> InlineKeyboardMarkup:
+    """The button under a capped digest that sends its next page (the window travels in the callback data)."""
+    label = word("digest.more_button", lang, n=left)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"{MORE_PREFIX}{int(since.timestamp())}")]])
+
+
 def scheduled_delivery(
     target: App | Bot, app: BotApp, llm: Callable[[], LlmClient | None]
 ) -> Callable[[Subscriber, datetime], Awaitable[int]]:
@@ -199,9 +220,14 @@ def scheduled_delivery(
 Send = Callable[[], Awaitable[object]]
 
 
-def _text(bot: Bot, chat_id: int, text: str) -> Send:
+def _text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Send:
     return lambda: bot.send_message(
-        chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, read_timeout=SEND_READ_TIMEOUT
+        chat_id,
+        text,
+        parse_mode=ParseMode.HTML,
+        link_preview_options=NO_PREVIEW,
+        read_timeout=SEND_READ_TIMEOUT,
+        reply_markup=markup,
     )
 
 

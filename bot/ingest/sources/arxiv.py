@@ -168,8 +168,30 @@ def _describe(exc: Exception, timeout: float) -> str:
     if isinstance(exc, requests.Timeout) or "timed out" in str(exc):
         return f"arXiv API timed out after {timeout:g}s"
     if isinstance(exc, requests.ConnectionError):
-        return f"cannot connect to the arXiv API: {_first_line(exc)}"
+        return f"cannot connect to the arXiv API: {_connection_reason(exc)}"
     return f"arXiv API request failed: {_first_line(exc)}"
+
+
+def _connection_reason(exc: requests.ConnectionError) -> str:
+    """What went wrong in words, not urllib3's `HTTPSConnectionPool(host=…): Max retries exceeded …` chain."""
+    text = str(exc)
+    host = re.search(r"host='([^']+)'", text)
+    name = host[1] if host else "the API host"
+    for marker, reason in _CONNECTION_REASONS:
+        if marker in text:
+            return reason.format(host=name)
+    return f"network error reaching {name}"
+
+
+_CONNECTION_REASONS = (  # (text in the urllib3 error, what to say)
+    ("NameResolutionError", "{host} does not resolve (no network or DNS?)"),
+    ("Failed to resolve", "{host} does not resolve (no network or DNS?)"),
+    ("Connection refused", "{host} refused the connection"),
+    ("Network is unreachable", "the network is unreachable"),
+    ("SSLError", "the TLS handshake with {host} failed"),
+    ("Connection reset", "{host} reset the connection"),
+    ("RemoteDisconnected", "{host} closed the connection without answering"),
+)
 
 
 def _first_line(exc: Exception) -> str:
