@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -413,3 +414,50 @@ def test_lone_surrogates_in_a_question_do_not_crash_ask(demo_db: Path, empty_con
     question = b"Who joined Microsoft? \xff\xfe".decode("utf-8", "surrogateescape")  # as argv decodes bad bytes
     code = main(["--config", str(empty_config), "--data-dir", str(data), "ask", question])
     assert code == 0
+
+
+# C. A proxy from the environment would resolve names for us, past the private-address check ------
+
+
+@pytest.fixture
+def env_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    """A second local server named as the HTTP(S) proxy in the environment: a proxied request would
+    reach it as `GET http://host:port/path`, which its request log records under `/path`."""
+    proxy = FeedServer().start()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy.origin)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+async def fetch_with(config: FetchConfig, url: str):
+    async with FeedHttp(config) as http:
+        return await fetch_rss(SourceConfig(name="feed", kind="rss", url=url), SourceState(name="feed"), http, NOW)
+
+
+async def test_proxy_in_the_environment_is_ignored(feed_server: FeedServer, env_proxy: FeedServer) -> None:
+    url = feed_server.serve_file("/direct.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    result = await fetch_with(FetchConfig(allow_private=True, timeout=2, total_timeout=5), url)
+    assert result.status is FetchStatus.OK and result.entries
+    assert len(feed_server.requests_to("/direct.xml")) == 1
+    assert env_proxy.requests == []
+    refused = await fetch_with(FetchConfig(timeout=2, total_timeout=5), url)  # allow_private off: the check holds
+    assert refused.status is FetchStatus.ERROR and "not a public address" in refused.error
+    assert env_proxy.requests == [] and len(feed_server.requests_to("/direct.xml")) == 1
+
+
+async def test_configured_proxy_is_used_and_private_hosts_are_still_refused(
+    feed_server: FeedServer, env_proxy: FeedServer
+) -> None:
+    url = feed_server.serve_file("/via-proxy.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    env_proxy.serve_file("/via-proxy.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    result = await fetch_with(FetchConfig(allow_private=True, proxy=env_proxy.origin, timeout=2, total_timeout=5), url)
+    assert result.status is FetchStatus.OK
+    assert len(env_proxy.requests_to("/via-proxy.xml")) == 1 and feed_server.requests == []
+    refused = await fetch_with(FetchConfig(proxy=env_proxy.origin, timeout=2, total_timeout=5), url)
+    assert refused.status is FetchStatus.ERROR and "not a public address" in refused.error
+    assert len(env_proxy.requests_to("/via-proxy.xml")) == 1  # the proxy was never asked for it

@@ -159,6 +159,9 @@ class FetchConfig(_Strict):
     max_backoff: Duration = timedelta(hours=24)
     fallback_after: int = Field(default=3, ge=1)
     allow_private: bool = False
+    # Feeds go direct unless this names a proxy: HTTP(S)_PROXY in the environment is ignored, since a
+    # proxy resolves names itself and the private-address check could not see where it connects.
+    proxy: Annotated[str, AfterValidator(lambda url: checked_url(url, ("http", "https")))] | None = None
 
 
 class ArxivConfig(_Strict):
