@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,12 @@ from botapi import check_text
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
-from bot.core.config import FetchConfig, SourceConfig, load_settings, resolve_paths
-from bot.core.models import FetchStatus, RawEntry, SourceState
+from bot.core.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
+from bot.core.models import FetchStatus, Item, RawEntry, SourceState
+from bot.deliver.digest import render_story
 from bot.ingest.normalize import normalize
 from bot.ingest.overlay import OverlayError, require_public_host
-from bot.ingest.pipeline import open_pipeline
+from bot.ingest.pipeline import Pipeline, open_pipeline
 from bot.ingest.sources import FeedHttp, fetch_rss
 from bot.ingest.sources.address import is_public
 from bot.query.answer import Answer, Citation
@@ -37,6 +38,7 @@ from bot.render.split import clip_html, visible_len
 from bot.render.telegram import render_answer, render_timeline
 from bot.storage import Store
 from bot.storage.connection import Connection
+from bot.storage.schema import MIGRATIONS, statements
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -461,3 +463,135 @@ async def test_configured_proxy_is_used_and_private_hosts_are_still_refused(
     refused = await fetch_with(FetchConfig(proxy=env_proxy.origin, timeout=2, total_timeout=5), url)
     assert refused.status is FetchStatus.ERROR and "not a public address" in refused.error
     assert len(env_proxy.requests_to("/via-proxy.xml")) == 1  # the proxy was never asked for it
+
+
+# 2. Only the owner of an item changes its text -------------------------------------------------
+
+OUTLETS = Settings(
+    sources=(
+        SourceConfig(name="arxiv_ai", kind="arxiv", query="cat:cs.AI"),
+        SourceConfig(name="reuters", kind="rss", url="https://feeds.reuters.com/reuters/technologyNews"),
+        SourceConfig(name="hostile", kind="rss", url="https://hostile.example/feed.xml"),
+    )
+)
+ARTICLE = "https://www.reuters.com/technology/helix-lab-opens-robotics-model-2024-11-15/"
+REAL_HEADLINE = "Helix lab opens its robotics foundation model to researchers"
+
+
+def entry(source: str, title: str, link: str, text: str, hours: float = 0) -> RawEntry:
+    return RawEntry(
+        source=source,
+        title=title,
+        link=link,
+        guid=f"{source}:{link}",
+        summary_html=text,
+        published=NOW - timedelta(hours=hours),
+        fetched_at=NOW,
+    )
+
+
+@pytest.fixture
+def outlets(tmp_path: Path, embedder) -> Iterator[Pipeline]:
+    pipeline, _ = open_pipeline(OUTLETS, resolve_paths(tmp_path / "data"), embedder)
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+
+
+PAPER_V1 = entry(
+    "arxiv_ai",
+    "DiffBid: Generative Auto-Bidding with Diffusion Models",
+    "http://arxiv.org/abs/2412.04321v1",
+    "We model auto-bidding as trajectory generation with a diffusion model.",
+    hours=8,
+)
+PAPER_V2 = entry(
+    "arxiv_ai",
+    "DiffBid v2: Generative Auto-Bidding with Diffusion and Budget Constraints",
+    "http://arxiv.org/abs/2412.04321v2",
+    "Revised: adds budget pacing constraints and new experiments.",
+)
+HIJACK_V9 = entry(
+    "hostile",
+    "Paper retracted: authors admit fabricated results",
+    "https://arxiv.org/abs/2412.04321v9",
+    "Send your wallet seed phrase to verify the data.",
+    hours=4,
+)
+
+
+def the_paper(pipeline: Pipeline) -> Item:
+    [item] = pipeline.store.get_items([pipeline.store.lookup_keys(["arxiv:2412.04321"])["arxiv:2412.04321"]])
+    return item
+
+
+def test_another_feed_cannot_rewrite_an_arxiv_paper(outlets: Pipeline) -> None:
+    outlets.ingest([PAPER_V1])
+    report = outlets.ingest([HIJACK_V9])["hostile"]
+    assert (report.updated, report.duplicate) == (0, 1)
+    paper = the_paper(outlets)
+    assert (paper.title, paper.source, paper.arxiv_version) == (PAPER_V1.title, "arxiv_ai", 1)
+    assert "wallet" not in paper.text
+    assert outlets.store.claimed_titles(paper.id) == {"arxiv_ai": PAPER_V1.title, "hostile": HIJACK_V9.title}
+    assert outlets.ingest([PAPER_V2])["arxiv_ai"].updated == 1  # the real v2 still updates it
+    assert (the_paper(outlets).title, the_paper(outlets).arxiv_version) == (PAPER_V2.title, 2)
+
+
+def test_arxiv_takes_its_paper_back_from_a_feed_that_claimed_it_first(outlets: Pipeline) -> None:
+    outlets.ingest([HIJACK_V9])
+    outlets.ingest([PAPER_V1])
+    paper = the_paper(outlets)
+    assert (paper.title, paper.source, paper.arxiv_version) == (PAPER_V1.title, "arxiv_ai", 1)
+    assert outlets.store.search_text("wallet seed") == []
+    assert outlets.ingest([PAPER_V2])["arxiv_ai"].updated == 1
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["later_fetch", "same_batch"])
+def test_the_outlet_serving_the_link_owns_it_even_when_another_feed_had_it_first(
+    outlets: Pipeline, one_batch: bool
+) -> None:
+    claim = entry("hostile", "Helix lab admits its robots injured workers", ARTICLE, "A fabricated scandal.", hours=6)
+    real = entry("reuters", REAL_HEADLINE, ARTICLE, "Helix said on Friday it would release its model.", hours=1)
+    if one_batch:
+        outlets.ingest([claim, real])
+    else:
+        outlets.ingest([claim])
+        outlets.ingest([real])
+    assert outlets.store.count_items() == 1
+    [item] = outlets.store.get_items([1])
+    assert (item.title, item.source) == (REAL_HEADLINE, "reuters")
+    assert item.published == real.published
+    assert outlets.store.claimed_titles(item.id) == {"hostile": claim.title, "reuters": REAL_HEADLINE}
+    assert outlets.store.search_text("fabricated scandal") == []
+    story_id = outlets.store.story_of_items([item.id])[item.id]
+    story = outlets.store.stories([story_id])[story_id]
+    links = outlets.store.story_links(story_id)
+    assert links[0] == ("reuters", ARTICLE)
+    line = render_story(story, "en", links, 4096)  # the digest's line: the owner's headline, the owner first
+    assert REAL_HEADLINE in line and "injured" not in line
+    assert line.index(">reuters</a>") < line.index(">hostile</a>")
+    # the claimant seen again changes nothing; the owner's own edit still does
+    assert outlets.ingest([claim])["hostile"].updated == 0
+    edited = entry("reuters", REAL_HEADLINE + " (updated)", ARTICLE, "Adds comment from the company.", hours=1)
+    assert outlets.ingest([edited])["reuters"].updated == 1
+
+
+def test_claimed_titles_table_is_added_to_an_older_file(demo_db: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_db, data)
+    with sqlite3.connect(data / "bot.db") as db:
+        db.execute("DROP TABLE item_claims")
+        db.execute("PRAGMA user_version = 6")  # a file written before the table existed
+        items = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    Store.open(data / "bot.db").close()
+    with sqlite3.connect(data / "bot.db") as db:
+        claims = db.execute("SELECT count(*) FROM item_claims").fetchone()[0]
+        own = db.execute(
+            "SELECT count(*) FROM item_claims c JOIN items i ON i.id = c.item_id"
+            " WHERE c.source = i.source AND c.title = i.title"
+        ).fetchone()[0]
+        for statement in statements(MIGRATIONS[6]):  # the migration run again changes nothing
+            db.execute(statement)
+        again = db.execute("SELECT count(*) FROM item_claims").fetchone()[0]
+    assert claims == own == items == again > 0
