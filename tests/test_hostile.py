@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -595,3 +596,51 @@ def test_claimed_titles_table_is_added_to_an_older_file(demo_db: Path, tmp_path:
             db.execute(statement)
         again = db.execute("SELECT count(*) FROM item_claims").fetchone()[0]
     assert claims == own == items == again > 0
+
+
+# 9. A document that costs minutes to parse -------------------------------------------------------
+
+
+def nested_feed(depth: int, encoding: str = "utf-8") -> bytes:
+    """An RSS document whose one description nests `depth` elements (~7 bytes each): 10 MB at 1.4 M."""
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>deep</title>'
+        "<item><title>deep</title><link>https://deep.example/1</link><description>"
+        + "<a>" * depth
+        + "x"
+        + "</a>" * depth
+        + "</description></item></channel></rss>"
+    )
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+async def test_deeply_nested_document_is_refused_in_bounded_time_and_memory(
+    feed_server: FeedServer, encoding: str
+) -> None:
+    body = nested_feed(1_400_000 if encoding == "utf-8" else 700_000, encoding)
+    assert len(body) >= 9_800_000
+    url = feed_server.serve("/deep.xml", body)
+    config = FetchConfig(allow_private=True, max_bytes=10_000_000, timeout=5, total_timeout=10)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        result = await fetch_with(config, url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 5  # feedparser alone took 70 s and 0.85 GB on it
+    assert peak < 80_000_000  # the body, a copy to scan, and slack for the other threads of the test process
+    assert result.status is FetchStatus.ERROR
+    assert result.error.startswith("too many elements to parse: more than 100000 tags")
+
+
+async def test_a_large_real_feed_is_still_parsed(feed_server: FeedServer) -> None:
+    items = "".join(
+        f"<item><title>Story {n}</title><link>https://big.example/{n}</link>"
+        f"<description>&lt;p&gt;Paragraph {n}&lt;/p&gt;</description></item>"
+        for n in range(5000)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
+    result = await fetch_with(FetchConfig(allow_private=True), feed_server.serve("/big.xml", body))
+    assert result.status is FetchStatus.OK and len(result.entries) == 5000
