@@ -10,10 +10,12 @@ import ipaddress
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import check_text
+from botapi import BotApi, check_text
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
@@ -644,3 +646,66 @@ async def test_a_large_real_feed_is_still_parsed(feed_server: FeedServer) -> Non
     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
     result = await fetch_with(FetchConfig(allow_private=True), feed_server.serve("/big.xml", body))
     assert result.status is FetchStatus.OK and len(result.entries) == 5000
+
+
+# 9. Telegram unreachable at start ------------------------------------------------------------------
+
+
+def test_bot_run_fetches_while_telegram_is_unreachable_then_serves(feed_server: FeedServer, tmp_path: Path) -> None:
+    """The Bot API stand-in is bound but not answering yet (getMe times out), then starts answering."""
+    url = feed_server.serve_file("/en.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    api = BotApi()  # listening socket open, no one answering until start()
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        f"telegram: {{base_url: '{api.base_url}'}}\nfetch: {{allow_private: true}}\n"
+        f"sources:\n  - {{name: en_news, kind: rss, url: '{url}'}}\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "--data-dir", str(data), "run"],
+        env={**os.environ, "PYTHONPATH": str(REPO), "TELEGRAM_BOT_TOKEN": api.token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: stored_items(data) > 0, 90), "nothing was fetched while Telegram was down"
+        assert wait_for(lambda: any("Telegram not reachable yet" in line for line in lines), 30), lines
+        api.start()
+        api.queue_message(chat_id=7, user_id=7, text="/help")
+        assert api.wait_for_sent(7, 1, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if not api._thread.is_alive():
+            api.start()  # shutdown() waits for a serve loop that was never started
+        api.stop()
+    err = "".join(lines)
+    warnings = [line for line in lines if "Telegram not reachable yet" in line]
+    assert len(warnings) == 1 and "fetching goes on, retrying" in warnings[0], err
+    assert "Traceback" not in err
+
+
+def stored_items(data: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{data / 'bot.db'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM items").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
