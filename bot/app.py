@@ -143,7 +143,9 @@ class App:
         if self._pipeline is None:
             from bot.ingest.pipeline import open_pipeline
 
-            self._pipeline, repair = open_pipeline(self._settings, self.paths, self._embedder, store=self.store)
+            self._pipeline, repair = open_pipeline(
+                self._settings, self.paths, self._embedder, store=self.store, sources=lambda: self.settings.sources
+            )
             if repair.reason:
                 log.info("vector index %s", repair.reason)
         return self._pipeline

@@ -10,24 +10,29 @@ import ipaddress
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from datetime import UTC, datetime
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import check_text
+from botapi import BotApi, check_text
 from feedserver import OWN_FEEDS, FeedServer
 
 from bot.cli import main
-from bot.core.config import FetchConfig, SourceConfig, load_settings, resolve_paths
-from bot.core.models import FetchStatus, RawEntry, SourceState
+from bot.core.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
+from bot.core.models import FetchStatus, Item, RawEntry, SourceState
+from bot.deliver.digest import render_story
 from bot.ingest.normalize import normalize
 from bot.ingest.overlay import OverlayError, require_public_host
-from bot.ingest.pipeline import open_pipeline
+from bot.ingest.pipeline import Pipeline, open_pipeline
 from bot.ingest.sources import FeedHttp, fetch_rss
 from bot.ingest.sources.address import is_public
 from bot.query.answer import Answer, Citation
@@ -36,6 +41,7 @@ from bot.render.split import clip_html, visible_len
 from bot.render.telegram import render_answer, render_timeline
 from bot.storage import Store
 from bot.storage.connection import Connection
+from bot.storage.schema import MIGRATIONS, statements
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -413,3 +419,293 @@ def test_lone_surrogates_in_a_question_do_not_crash_ask(demo_db: Path, empty_con
     question = b"Who joined Microsoft? \xff\xfe".decode("utf-8", "surrogateescape")  # as argv decodes bad bytes
     code = main(["--config", str(empty_config), "--data-dir", str(data), "ask", question])
     assert code == 0
+
+
+# C. A proxy from the environment would resolve names for us, past the private-address check ------
+
+
+@pytest.fixture
+def env_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
+    """A second local server named as the HTTP(S) proxy in the environment: a proxied request would
+    reach it as `GET http://host:port/path`, which its request log records under `/path`."""
+    proxy = FeedServer().start()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy.origin)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+async def fetch_with(config: FetchConfig, url: str):
+    async with FeedHttp(config) as http:
+        return await fetch_rss(SourceConfig(name="feed", kind="rss", url=url), SourceState(name="feed"), http, NOW)
+
+
+async def test_proxy_in_the_environment_is_ignored(feed_server: FeedServer, env_proxy: FeedServer) -> None:
+    url = feed_server.serve_file("/direct.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    result = await fetch_with(FetchConfig(allow_private=True, timeout=2, total_timeout=5), url)
+    assert result.status is FetchStatus.OK and result.entries
+    assert len(feed_server.requests_to("/direct.xml")) == 1
+    assert env_proxy.requests == []
+    refused = await fetch_with(FetchConfig(timeout=2, total_timeout=5), url)  # allow_private off: the check holds
+    assert refused.status is FetchStatus.ERROR and "not a public address" in refused.error
+    assert env_proxy.requests == [] and len(feed_server.requests_to("/direct.xml")) == 1
+
+
+async def test_configured_proxy_is_used_and_private_hosts_are_still_refused(
+    feed_server: FeedServer, env_proxy: FeedServer
+) -> None:
+    url = feed_server.serve_file("/via-proxy.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    env_proxy.serve_file("/via-proxy.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    result = await fetch_with(FetchConfig(allow_private=True, proxy=env_proxy.origin, timeout=2, total_timeout=5), url)
+    assert result.status is FetchStatus.OK
+    assert len(env_proxy.requests_to("/via-proxy.xml")) == 1 and feed_server.requests == []
+    refused = await fetch_with(FetchConfig(proxy=env_proxy.origin, timeout=2, total_timeout=5), url)
+    assert refused.status is FetchStatus.ERROR and "not a public address" in refused.error
+    assert len(env_proxy.requests_to("/via-proxy.xml")) == 1  # the proxy was never asked for it
+
+
+# 2. Only the owner of an item changes its text -------------------------------------------------
+
+OUTLETS = Settings(
+    sources=(
+        SourceConfig(name="arxiv_ai", kind="arxiv", query="cat:cs.AI"),
+        SourceConfig(name="reuters", kind="rss", url="https://feeds.reuters.com/reuters/technologyNews"),
+        SourceConfig(name="hostile", kind="rss", url="https://hostile.example/feed.xml"),
+    )
+)
+ARTICLE = "https://www.reuters.com/technology/helix-lab-opens-robotics-model-2024-11-15/"
+REAL_HEADLINE = "Helix lab opens its robotics foundation model to researchers"
+
+
+def entry(source: str, title: str, link: str, text: str, hours: float = 0) -> RawEntry:
+    return RawEntry(
+        source=source,
+        title=title,
+        link=link,
+        guid=f"{source}:{link}",
+        summary_html=text,
+        published=NOW - timedelta(hours=hours),
+        fetched_at=NOW,
+    )
+
+
+@pytest.fixture
+def outlets(tmp_path: Path, embedder) -> Iterator[Pipeline]:
+    pipeline, _ = open_pipeline(OUTLETS, resolve_paths(tmp_path / "data"), embedder)
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+
+
+PAPER_V1 = entry(
+    "arxiv_ai",
+    "DiffBid: Generative Auto-Bidding with Diffusion Models",
+    "http://arxiv.org/abs/2412.04321v1",
+    "We model auto-bidding as trajectory generation with a diffusion model.",
+    hours=8,
+)
+PAPER_V2 = entry(
+    "arxiv_ai",
+    "DiffBid v2: Generative Auto-Bidding with Diffusion and Budget Constraints",
+    "http://arxiv.org/abs/2412.04321v2",
+    "Revised: adds budget pacing constraints and new experiments.",
+)
+HIJACK_V9 = entry(
+    "hostile",
+    "Paper retracted: authors admit fabricated results",
+    "https://arxiv.org/abs/2412.04321v9",
+    "Send your wallet seed phrase to verify the data.",
+    hours=4,
+)
+
+
+def the_paper(pipeline: Pipeline) -> Item:
+    [item] = pipeline.store.get_items([pipeline.store.lookup_keys(["arxiv:2412.04321"])["arxiv:2412.04321"]])
+    return item
+
+
+def test_another_feed_cannot_rewrite_an_arxiv_paper(outlets: Pipeline) -> None:
+    outlets.ingest([PAPER_V1])
+    report = outlets.ingest([HIJACK_V9])["hostile"]
+    assert (report.updated, report.duplicate) == (0, 1)
+    paper = the_paper(outlets)
+    assert (paper.title, paper.source, paper.arxiv_version) == (PAPER_V1.title, "arxiv_ai", 1)
+    assert "wallet" not in paper.text
+    assert outlets.store.claimed_titles(paper.id) == {"arxiv_ai": PAPER_V1.title, "hostile": HIJACK_V9.title}
+    assert outlets.ingest([PAPER_V2])["arxiv_ai"].updated == 1  # the real v2 still updates it
+    assert (the_paper(outlets).title, the_paper(outlets).arxiv_version) == (PAPER_V2.title, 2)
+
+
+def test_arxiv_takes_its_paper_back_from_a_feed_that_claimed_it_first(outlets: Pipeline) -> None:
+    outlets.ingest([HIJACK_V9])
+    outlets.ingest([PAPER_V1])
+    paper = the_paper(outlets)
+    assert (paper.title, paper.source, paper.arxiv_version) == (PAPER_V1.title, "arxiv_ai", 1)
+    assert outlets.store.search_text("wallet seed") == []
+    assert outlets.ingest([PAPER_V2])["arxiv_ai"].updated == 1
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["later_fetch", "same_batch"])
+def test_the_outlet_serving_the_link_owns_it_even_when_another_feed_had_it_first(
+    outlets: Pipeline, one_batch: bool
+) -> None:
+    claim = entry("hostile", "Helix lab admits its robots injured workers", ARTICLE, "A fabricated scandal.", hours=6)
+    real = entry("reuters", REAL_HEADLINE, ARTICLE, "Helix said on Friday it would release its model.", hours=1)
+    if one_batch:
+        outlets.ingest([claim, real])
+    else:
+        outlets.ingest([claim])
+        outlets.ingest([real])
+    assert outlets.store.count_items() == 1
+    [item] = outlets.store.get_items([1])
+    assert (item.title, item.source) == (REAL_HEADLINE, "reuters")
+    assert item.published == real.published
+    assert outlets.store.claimed_titles(item.id) == {"hostile": claim.title, "reuters": REAL_HEADLINE}
+    assert outlets.store.search_text("fabricated scandal") == []
+    story_id = outlets.store.story_of_items([item.id])[item.id]
+    story = outlets.store.stories([story_id])[story_id]
+    links = outlets.store.story_links(story_id)
+    assert links[0] == ("reuters", ARTICLE)
+    line = render_story(story, "en", links, 4096)  # the digest's line: the owner's headline, the owner first
+    assert REAL_HEADLINE in line and "injured" not in line
+    assert line.index(">reuters</a>") < line.index(">hostile</a>")
+    # the claimant seen again changes nothing; the owner's own edit still does
+    assert outlets.ingest([claim])["hostile"].updated == 0
+    edited = entry("reuters", REAL_HEADLINE + " (updated)", ARTICLE, "Adds comment from the company.", hours=1)
+    assert outlets.ingest([edited])["reuters"].updated == 1
+
+
+def test_claimed_titles_table_is_added_to_an_older_file(demo_db: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_db, data)
+    with sqlite3.connect(data / "bot.db") as db:
+        db.execute("DROP TABLE item_claims")
+        db.execute("PRAGMA user_version = 6")  # a file written before the table existed
+        items = db.execute("SELECT count(*) FROM items").fetchone()[0]
+    Store.open(data / "bot.db").close()
+    with sqlite3.connect(data / "bot.db") as db:
+        claims = db.execute("SELECT count(*) FROM item_claims").fetchone()[0]
+        own = db.execute(
+            "SELECT count(*) FROM item_claims c JOIN items i ON i.id = c.item_id"
+            " WHERE c.source = i.source AND c.title = i.title"
+        ).fetchone()[0]
+        for statement in statements(MIGRATIONS[6]):  # the migration run again changes nothing
+            db.execute(statement)
+        again = db.execute("SELECT count(*) FROM item_claims").fetchone()[0]
+    assert claims == own == items == again > 0
+
+
+# 9. A document that costs minutes to parse -------------------------------------------------------
+
+
+def nested_feed(depth: int, encoding: str = "utf-8") -> bytes:
+    """An RSS document whose one description nests `depth` elements (~7 bytes each): 10 MB at 1.4 M."""
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>deep</title>'
+        "<item><title>deep</title><link>https://deep.example/1</link><description>"
+        + "<a>" * depth
+        + "x"
+        + "</a>" * depth
+        + "</description></item></channel></rss>"
+    )
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+async def test_deeply_nested_document_is_refused_in_bounded_time_and_memory(
+    feed_server: FeedServer, encoding: str
+) -> None:
+    body = nested_feed(1_400_000 if encoding == "utf-8" else 700_000, encoding)
+    assert len(body) >= 9_800_000
+    url = feed_server.serve("/deep.xml", body)
+    config = FetchConfig(allow_private=True, max_bytes=10_000_000, timeout=5, total_timeout=10)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        result = await fetch_with(config, url)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 5  # feedparser alone took 70 s and 0.85 GB on it
+    assert peak < 80_000_000  # the body, a copy to scan, and slack for the other threads of the test process
+    assert result.status is FetchStatus.ERROR
+    assert result.error.startswith("too many elements to parse: more than 100000 tags")
+
+
+async def test_a_large_real_feed_is_still_parsed(feed_server: FeedServer) -> None:
+    items = "".join(
+        f"<item><title>Story {n}</title><link>https://big.example/{n}</link>"
+        f"<description>&lt;p&gt;Paragraph {n}&lt;/p&gt;</description></item>"
+        for n in range(5000)
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
+    result = await fetch_with(FetchConfig(allow_private=True), feed_server.serve("/big.xml", body))
+    assert result.status is FetchStatus.OK and len(result.entries) == 5000
+
+
+# 9. Telegram unreachable at start ------------------------------------------------------------------
+
+
+def test_bot_run_fetches_while_telegram_is_unreachable_then_serves(feed_server: FeedServer, tmp_path: Path) -> None:
+    """The Bot API stand-in is bound but not answering yet (getMe times out), then starts answering."""
+    url = feed_server.serve_file("/en.xml", OWN_FEEDS / "rss20_ai_news.xml")
+    api = BotApi()  # listening socket open, no one answering until start()
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        f"telegram: {{base_url: '{api.base_url}'}}\nfetch: {{allow_private: true}}\n"
+        f"sources:\n  - {{name: en_news, kind: rss, url: '{url}'}}\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "--data-dir", str(data), "run"],
+        env={**os.environ, "PYTHONPATH": str(REPO), "TELEGRAM_BOT_TOKEN": api.token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: stored_items(data) > 0, 90), "nothing was fetched while Telegram was down"
+        assert wait_for(lambda: any("Telegram not reachable yet" in line for line in lines), 30), lines
+        api.start()
+        api.queue_message(chat_id=7, user_id=7, text="/help")
+        assert api.wait_for_sent(7, 1, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        reader.join(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if not api._thread.is_alive():
+            api.start()  # shutdown() waits for a serve loop that was never started
+        api.stop()
+    err = "".join(lines)
+    warnings = [line for line in lines if "Telegram not reachable yet" in line]
+    assert len(warnings) == 1 and "fetching goes on, retrying" in warnings[0], err
+    assert "Traceback" not in err
+
+
+def stored_items(data: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{data / 'bot.db'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM items").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -46,10 +46,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 scheduled_delivery(application, app, lambda: services_of(application).llm),
                 send_alerts=lambda now: send_alerts(application, app, now),
             )
-            attach(application, service)
+            start_early = attach(application, service)
             if app.settings.web is not None:
                 _beside_the_bot(application, WebServer(app, app.settings.web))
-            run_polling(application)
+            run_polling(application, start_early)
         finally:
             app.close()
     return 0

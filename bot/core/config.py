@@ -160,6 +160,9 @@ class FetchConfig(_Strict):
     fallback_after: int = Field(default=3, ge=1)
     allow_private: bool = False
     max_entries_per_pass: int = Field(default=1000, ge=1)  # new entries stored per feed per pass; rest next pass
+    # Feeds go direct unless this names a proxy: HTTP(S)_PROXY in the environment is ignored, since a
+    # proxy resolves names itself and the private-address check could not see where it connects.
+    proxy: Annotated[str, AfterValidator(lambda url: checked_url(url, ("http", "https")))] | None = None
 
 
 class ArxivConfig(_Strict):

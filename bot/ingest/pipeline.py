@@ -13,21 +13,22 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from bot.core.config import Paths, Settings
+from bot.core.config import Paths, Settings, SourceConfig
 from bot.core.models import IngestReport, Item, RawEntry
 from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, profile
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
+from bot.ingest.ownership import owns
 from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
-from bot.storage import Labels, NewItem, Sighting, Store
+from bot.storage import ItemVersion, Labels, NewItem, Sighting, Store
 from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,10 @@ class Pipeline:
         classifier: ThemeClassifier | None = None,
         params: DedupParams | None = None,
         retention: timedelta | None = None,
+        sources: Callable[[], Sequence[SourceConfig]] = tuple,
     ) -> None:
         self.store = store
+        self.sources = sources  # the sources configured now (they change on reload): who owns which item
         self.index = index
         self.embedder = embedder
         self.paths = paths
@@ -241,23 +244,37 @@ class Pipeline:
         plan = _Plan()
         stored = self.store.lookup_keys(key for item in items for key in item.identities())
         versions = self.store.item_versions(stored.values())
+        configured = {source.name: source for source in self.sources()}
+
+        def owned(source: str, url: str, arxiv_id: str) -> bool:
+            return owns(configured.get(source), url, arxiv_id)
+
         batch: dict[str, int] = {}
         for item in items:
             report = plan.reports[item.source]
             item_id = next((stored[key] for key in item.identities() if key in stored), 0)
             if item_id:
-                changed = _is_new_wording(item, versions[item_id])
+                changed = _is_new_wording(item, versions[item_id], owned)
                 plan.seen.append((item_id, -1, item, changed))
                 if changed:
                     report.updated += 1
-                    versions[item_id] = (item.source, item.content_hash, item.arxiv_version)
+                    versions[item_id] = _version(item)
                 else:
                     report.duplicate += 1
                 continue
             ref = next((batch[key] for key in item.identities() if key in batch), -1)
             if ref >= 0:
+                first = plan.new[ref]
+                if owned(item.source, item.url, item.arxiv_id) and not owned(first.source, first.url, first.arxiv_id):
+                    # the owner's entry, in the same batch as a feed that carried its link: the owner's is stored
+                    plan.new[ref], item = item, first
+                    plan.reports[first.source].new -= 1
+                    plan.reports[first.source].duplicate += 1
+                    report.new += 1
+                    batch.update(dict.fromkeys(plan.new[ref].identities(), ref))
+                else:
+                    report.duplicate += 1
                 plan.seen.append((0, ref, item, False))
-                report.duplicate += 1
                 continue
             if max_new_per_source is not None and report.new >= max_new_per_source:
                 report.deferred += 1
@@ -314,20 +331,38 @@ def _story_labels(members: Sequence[Labels]) -> Labels:
     return Labels(themes=themes, moves=[asdict(move) for move in moves])
 
 
-def _is_new_wording(item: Item, stored: tuple[str, str, int]) -> bool:
-    """Same item, new text: a newer arXiv version, or its own source edited it."""
-    source, content_hash, arxiv_version = stored
-    if content_hash == item.content_hash:
+def _is_new_wording(item: Item, stored: ItemVersion, owned: Callable[[str, str, str], bool]) -> bool:
+    """Same item, text that may replace the stored one: only the item's owner (see `ownership`) changes it.
+
+    The owner's entry replaces what a feed that carried the link first said; then the owner's own edit
+    or newer arXiv version does. Another feed's wording never does. An item no configured source owns
+    (a link to a site we do not follow) keeps the first carrier's text, which only that carrier edits.
+    """
+    mine, theirs = owned(item.source, item.url, item.arxiv_id), owned(stored.source, stored.url, stored.arxiv_id)
+    if mine != theirs:
+        return mine
+    if stored.content_hash == item.content_hash:
         return False
     if item.arxiv_id:
-        return item.arxiv_version > arxiv_version
-    return item.source == source
+        return item.arxiv_version > stored.arxiv_version and (mine or item.source == stored.source)
+    return item.source == stored.source
+
+
+def _version(item: Item) -> ItemVersion:
+    return ItemVersion(item.source, item.url, item.content_hash, item.arxiv_id, item.arxiv_version)
 
 
 def open_pipeline(
-    settings: Settings, paths: Paths, embedder: Embedder | None = None, store: Store | None = None
+    settings: Settings,
+    paths: Paths,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+    sources: Callable[[], Sequence[SourceConfig]] | None = None,
 ) -> tuple[Pipeline, Repair]:
-    """Open the store (unless given), the embedder and the index, repairing the index from the store if needed."""
+    """Open the store (unless given), the embedder and the index, repairing the index from the store if needed.
+
+    `sources` gives the sources configured at each ingest (an app's settings change on reload); by default
+    those of `settings`."""
     store = store or Store.open(paths.db)
     embedder = embedder or make_embedder(settings.embedding)
     index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
@@ -336,7 +371,15 @@ def open_pipeline(
         log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
     remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
     classifier = ThemeClassifier(settings.themes, remembered) if settings.themes else None
-    pipeline = Pipeline(store, index, embedder, paths, classifier, retention=settings.storage.retention)
+    pipeline = Pipeline(
+        store,
+        index,
+        embedder,
+        paths,
+        classifier,
+        retention=settings.storage.retention,
+        sources=sources or (lambda: settings.sources),
+    )
     if pipeline.backfill_vectors():
         repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")
     return pipeline, repair

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.service.scheduler import Service
@@ -36,14 +37,21 @@ async def run_headless(service: Service, stop: asyncio.Event | None = None) -> N
         await service.shutdown()
 
 
-def attach(application: Any, service: Service) -> None:
+def attach(application: Any, service: Service) -> Callable[[], Awaitable[None]]:
     """Run `service` inside a python-telegram-bot `Application`: started after its `post_init`,
     stopped in `post_stop` (before the bot shuts down, so a digest being sent can finish), or in
     `post_shutdown` when the application never got as far as running.
 
-    Hooks already set by the application's builder keep running; the service is published in
-    `bot_data[SCHEDULER]` so handlers can reload it after adding a source.
+    Returns `start_early`: run on the bot's loop before the bot's start-up, it starts fetching at once,
+    so an unreachable Telegram (whose getMe the bot retries) delays only the digests and alerts, which
+    `post_init` then adds. Hooks already set by the application's builder keep running; the service is
+    published in `bot_data[SCHEDULER]` so handlers can reload it after adding a source.
     """
+
+    async def start_early() -> None:
+        await service.start(deliveries=False)
+        watch_reload_signal(service)
+
     previous_init, previous_stop, previous_shutdown = (
         application.post_init,
         application.post_stop,
@@ -53,8 +61,11 @@ def attach(application: Any, service: Service) -> None:
     async def post_init(app: Any) -> None:
         if previous_init is not None:
             await previous_init(app)
-        await service.start()
-        watch_reload_signal(service)
+        if service.started:
+            service.start_deliveries()
+        else:
+            await service.start()
+            watch_reload_signal(service)
 
     async def post_stop(app: Any) -> None:
         await service.shutdown()
@@ -68,3 +79,4 @@ def attach(application: Any, service: Service) -> None:
 
     application.post_init, application.post_stop, application.post_shutdown = post_init, post_stop, post_shutdown
     application.bot_data[SCHEDULER] = service
+    return start_early

@@ -152,8 +152,15 @@ class Service:
     def pipeline(self) -> Pipeline:
         return self.app.pipeline
 
-    async def start(self, paused: bool = False, now: datetime | None = None) -> None:
-        """Open the HTTP client and add every job; call on the loop the bot runs on."""
+    @property
+    def started(self) -> bool:
+        return self._http is not None
+
+    async def start(self, paused: bool = False, now: datetime | None = None, deliveries: bool = True) -> None:
+        """Open the HTTP client and add every job; call on the loop the bot runs on.
+
+        Without `deliveries` the digest and alert jobs wait for `start_deliveries` (Telegram not up yet),
+        while fetching already runs."""
         self._lock = self.app.lock()
         self._http = FeedHttp(self.settings.fetch)
         self._harvester = Harvester(lambda: self.app.settings, self.pipeline, self._http, lock=self._lock)
@@ -162,6 +169,8 @@ class Service:
         for source in enabled_sources(self.settings).values():
             self._add_fetch_job(source, states.get(source.name), now or datetime.now(UTC))
         self._add_service_jobs()
+        if deliveries:
+            self.start_deliveries()
         await self._heartbeat(now or datetime.now(UTC))
         log.info("scheduler started: %d sources", len(enabled_sources(self.settings)))
 
@@ -314,7 +323,8 @@ class Service:
             replace_existing=True,
         )
 
-    def _add_service_jobs(self) -> None:
+    def start_deliveries(self) -> None:
+        """Add the digest and alert jobs (once Telegram answers)."""
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
         if self.deliver is not None:
             self.scheduler.add_job(
@@ -325,6 +335,9 @@ class Service:
             self.scheduler.add_job(
                 self.alert_tick, IntervalTrigger(seconds=every, timezone=UTC), id=ALERT_JOB, **common
             )
+
+    def _add_service_jobs(self) -> None:
+        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
         every = self.timing.index_every.total_seconds()
         self.scheduler.add_job(
             self.housekeeping, IntervalTrigger(seconds=every, timezone=UTC), id=HOUSEKEEPING_JOB, **common

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from bot.storage.items import ItemsPart
 from bot.storage.meta import MetaPart
-from bot.storage.records import BatchIds, Coverage, Labels, Member, NewItem, Sighting, StorySummary, StoryView
+from bot.storage.records import (
+    BatchIds,
+    Coverage,
+    ItemVersion,
+    Labels,
+    Member,
+    NewItem,
+    Sighting,
+    StorySummary,
+    StoryView,
+)
 from bot.storage.schema import SCHEMA_VERSION
 from bot.storage.sources import SourcesPart
 from bot.storage.stories import StoriesPart
@@ -27,6 +37,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "BatchIds",
     "Coverage",
+    "ItemVersion",
     "Labels",
     "Member",
     "NewItem",

@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.core.models import Item
 from bot.storage.connection import Connection
-from bot.storage.records import BatchIds, Labels, NewItem, Sighting
+from bot.storage.records import BatchIds, ItemVersion, Labels, NewItem, Sighting
 from bot.storage.schema import iso, item_row, row_item
 from bot.storage.stories import create_story, refresh_story
 
@@ -29,12 +29,18 @@ class ItemsPart(Connection):
         rows = self._select_in("SELECT key, item_id FROM item_keys WHERE key IN ({marks})", list(dict.fromkeys(keys)))
         return {row[0]: row[1] for row in rows}
 
-    def item_versions(self, item_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
-        """(source, content_hash, arxiv_version) per item id: what decides an update."""
+    def item_versions(self, item_ids: Iterable[int]) -> dict[int, ItemVersion]:
+        """Whose text each item holds and which version: what decides an update."""
         rows = self._select_in(
-            "SELECT id, source, content_hash, arxiv_version FROM items WHERE id IN ({marks})", list(set(item_ids))
+            "SELECT id, source, url, content_hash, arxiv_id, arxiv_version FROM items WHERE id IN ({marks})",
+            list(set(item_ids)),
         )
-        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        return {row[0]: ItemVersion(*row[1:]) for row in rows}
+
+    def claimed_titles(self, item_id: int) -> dict[str, str]:
+        """What each source that carried the item titled it (its latest wording), the owner's among them."""
+        rows = self._db.execute("SELECT source, title FROM item_claims WHERE item_id=? ORDER BY source", (item_id,))
+        return {row[0]: row[1] for row in rows}
 
     def write_batch(
         self,
@@ -120,9 +126,16 @@ class ItemsPart(Connection):
         new_outlet = self._add_identities(db, item_id, item)
         if sighting.vector is None:
             return new_outlet
+        # the owner taking its item back from a feed that carried the link first brings its own date
         db.execute(
-            "UPDATE items SET title=?, text=?, lang=?, content_hash=?, arxiv_version=?, authors=?, tags=? WHERE id=?",
+            "UPDATE items SET published = CASE WHEN source = ? THEN published ELSE ? END, source=?, guid=?, url=?,"
+            " title=?, text=?, lang=?, content_hash=?, arxiv_version=?, authors=?, tags=? WHERE id=?",
             (
+                item.source,
+                iso(item.published),
+                item.source,
+                item.guid,
+                item.url,
                 item.title,
                 item.text,
                 item.lang,
@@ -148,11 +161,16 @@ class ItemsPart(Connection):
 
     @staticmethod
     def _add_identities(db: sqlite3.Connection, item_id: int, item: Item) -> bool:
-        """Tie the item's identities (URL, GUID, arXiv id) and this source's sighting of it to `item_id`;
-        whether this source is new for the item."""
+        """Tie the item's identities (URL, GUID, arXiv id) and this source's sighting of it, with its title, to
+        `item_id`; whether this source is new for the item."""
         db.executemany(
             "INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
             [(key, item_id) for key in item.identities()],
+        )
+        db.execute(
+            "INSERT INTO item_claims (item_id, source, title) VALUES (?, ?, ?)"
+            " ON CONFLICT(item_id, source) DO UPDATE SET title = excluded.title",
+            (item_id, item.source, item.title),
         )
         cursor = db.execute(
             "INSERT OR IGNORE INTO item_sources (item_id, source, url, first_seen) VALUES (?,?,?,?)",
@@ -178,8 +196,11 @@ class ItemsPart(Connection):
         return [by_id[i] for i in ids if i in by_id]
 
     def item_sources(self, item_id: int) -> list[tuple[str, str]]:
+        """(source, url) of everyone that carried the item: the source whose text it holds first."""
         rows = self._db.execute(
-            "SELECT source, url FROM item_sources WHERE item_id=? ORDER BY first_seen, source", (item_id,)
+            "SELECT s.source, s.url FROM item_sources s JOIN items i ON i.id = s.item_id WHERE s.item_id=?"
+            " ORDER BY s.source != i.source, s.first_seen, s.source",
+            (item_id,),
         )
         return [(row[0], row[1]) for row in rows]
 

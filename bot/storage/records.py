@@ -1,6 +1,6 @@
 """The values the store takes and gives back, beyond the plain models of `bot.core.models`.
 
-They describe what a batch writes (`NewItem`, `Sighting`, `Labels`) and what the readers get
+They describe what a batch writes (`NewItem`, `Sighting`, `Labels`, `ItemVersion`) and what the readers get
 (`Member`, `StoryView`, `StorySummary`, `BatchIds`). They live apart from the SQL so that the
 pipeline, digests and search can name them without caring how they are stored; no I/O here.
 """
@@ -50,6 +50,17 @@ class Sighting:
     new_ref: int = -1
     vector: np.ndarray | None = None  # set when the wording changed: the new text replaces the old
     labels: Labels | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemVersion:
+    """Whose text a stored item holds and which version of it: what decides whether an entry may replace it."""
+
+    source: str
+    url: str
+    content_hash: str
+    arxiv_id: str
+    arxiv_version: int
 
 
 @dataclass(frozen=True, slots=True)

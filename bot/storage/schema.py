@@ -158,6 +158,18 @@ MIGRATIONS: tuple[str, ...] = (
                    WHERE i.story_id = stories.id)
     WHERE items != (SELECT count(*) FROM items WHERE story_id = stories.id);
     """,
+    # What each source titled an item, kept apart from the item's own text, which only the item's owner
+    # writes (a feed carrying another outlet's link must not put its headline under that outlet's name).
+    # Written so that running it again changes nothing; existing items start with their own source's title.
+    """
+    CREATE TABLE IF NOT EXISTS item_claims (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        title TEXT NOT NULL,
+        PRIMARY KEY (item_id, source)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO item_claims (item_id, source, title) SELECT id, source, title FROM items;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -170,10 +170,11 @@ class StoriesPart(Connection):
         }
 
     def story_links(self, story_id: int) -> list[tuple[str, str]]:
-        """(source, url) of every item of a story, earliest first, each once."""
+        """(source, url) of every item of a story, earliest first (each item's owner before its other carriers),
+        each once."""
         rows = self._db.execute(
             "SELECT s.source, s.url FROM item_sources s JOIN items i ON i.id = s.item_id"
-            " WHERE i.story_id=? ORDER BY i.published, s.first_seen",
+            " WHERE i.story_id=? ORDER BY i.published, s.source != i.source, s.first_seen",
             (story_id,),
         )
         return list(dict.fromkeys((row[0], row[1]) for row in rows if row[1]))

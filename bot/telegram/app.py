@@ -8,15 +8,16 @@ own loop; `serving` runs it inside an existing one, beside the scheduler.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, Defaults, MessageHandler, filters
 
 from bot.app import App as BotApp
@@ -27,6 +28,8 @@ from bot.telegram.handlers import BUTTON_HANDLERS, HANDLERS, ask, on_error, unkn
 from bot.telegram.services import NO_PREVIEW, SERVICES, App, Services, services_of, utc_now
 from bot.telegram.services import send_alerts as send_alerts  # re-exported for `bot run` and the tests
 from bot.telegram.services import send_digest as send_digest
+
+log = logging.getLogger(__name__)
 
 BOOTSTRAP_RETRIES = -1  # a service keeps retrying getMe/deleteWebhook through a Telegram or network outage
 RATE_LIMIT_RETRIES = 3  # AIORateLimiter retries a 429 after its retry_after this many times
@@ -84,12 +87,31 @@ def build_application(
     return application
 
 
-def run_polling(application: App) -> None:
-    """Run until interrupted (blocking); startup retries through outages instead of crashing."""
+def run_polling(application: App, start_early: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run until interrupted (blocking); startup retries through outages instead of crashing.
+
+    `start_early` runs first on the bot's loop (the scheduler's fetching), so it goes on while the
+    bot retries reaching Telegram; an unreachable Telegram is said once, as a warning."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the loop PTB's run_polling takes, and closes at the end
     try:
+        if start_early is not None:
+            loop.run_until_complete(start_early())
+        loop.run_until_complete(_first_contact(application))
         application.run_polling(bootstrap_retries=BOOTSTRAP_RETRIES, allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:
         raise ConfigError(TOKEN_REJECTED) from None
+
+
+async def _first_contact(application: App) -> None:
+    """Try Telegram once before PTB's own retry loop (which logs only at debug level): say when it is not
+    reachable. A rejected token is left for that loop to raise, so the bot's shutdown hooks run."""
+    try:
+        await application.initialize()
+    except NetworkError as exc:
+        log.warning("Telegram not reachable yet (%s); fetching goes on, retrying", exc or type(exc).__name__)
+    except InvalidToken:
+        pass
 
 
 @asynccontextmanager

@@ -27,7 +27,7 @@ import httpx
 
 from bot.core.config import FetchConfig
 from bot.core.errors import FetchError
-from bot.ingest.sources.address import pinned_transport
+from bot.ingest.sources.address import pinned_transport, public_addresses
 
 _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -68,6 +68,9 @@ class FeedHttp:
             max_redirects=config.max_redirects,
             headers={"User-Agent": config.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
             transport=None if config.allow_private else pinned_transport(),
+            trust_env=False,  # no proxy, netrc or CA bundle from the environment: see `FetchConfig.proxy`
+            proxy=config.proxy,
+            event_hooks={"request": [_check_before_proxy]} if config.proxy and not config.allow_private else None,
         )
         self._global = asyncio.Semaphore(config.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -171,6 +174,12 @@ class _CappedBody:
         if self._size > self._cap:
             raise FetchError(f"response larger than {human_size(self._cap)} cap")
         self._chunks.append(data)
+
+
+async def _check_before_proxy(request: httpx.Request) -> None:
+    """Through a configured proxy the connection is the proxy's, so the feed's host is checked here, on
+    every request and redirect, by our own lookup (the proxy may still resolve it again: see docs/sources.md)."""
+    await public_addresses(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
