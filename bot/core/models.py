@@ -161,6 +161,9 @@ class Subscriber:
     weekly_day: int = 0
     alerts: bool = False  # breaking alerts pushed at once, outside `quiet` ("HH:MM-HH:MM", local time)
     quiet: str = ""
+    mutes: tuple[str, ...] = ()  # words and phrases whose stories never reach the chat (/mute)
+    muted_sources: tuple[str, ...] = ()  # configured source names the chat does not want counted (/mute source)
+    previews: bool = False  # Telegram's link preview of the top story under a digest's first message
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,20 @@ EN: dict[str, str] = {
     "unfollow_usage": "Usage: /unfollow ID (see /follow)",
     "unfollowed": "Stopped following #{id}.",
     "unfollow_unknown": "You follow no topic #{id}.",
+    "mutes_none": (
+        "You mute nothing. /mute WORD keeps stories that mention it out of everything I send "
+        '(a phrase in quotes: /mute "stable diffusion"); /mute source NAME stops counting a source.'
+    ),
+    "mutes_header": "<b>Muted</b> (remove one with /unmute WORD or /unmute source NAME)",
+    "mute_source_line": "source: {name}",
+    "muted": "Muted: {words}. Stories that mention it no longer reach you (/mute lists your mutes).",
+    "mute_too_long": "{value} is too long to mute: at most {n} characters.",
+    "mute_full": "You mute {value} words already, the most I keep. /unmute one first.",
+    "muted_source": "Muted source {name}: its items no longer count for you; a story only it carries is left out.",
+    "mute_unknown_source": "No source named {name}. /sources lists them.",
+    "unmute_usage": "Usage: /unmute WORD or /unmute source NAME (/mute lists your mutes).",
+    "unmuted": "Unmuted {value}.",
+    "unmute_unknown": "{value} is not muted. /mute lists your mutes.",
     "sources_label": "Sources:",
     "help": (
         "<b>AI news monitor</b> — English and Chinese sources, one digest a day.\n"
@@ -108,6 +122,7 @@ EN: dict[str, str] = {
         "/ask QUESTION — or just send a question\n"
         "/who NAME — people moves\n"
         "/follow WORDS — follow a topic · /unfollow ID\n"
+        "/mute WORD — never show stories that mention it · /mute source NAME · /unmute\n"
         "/alerts on|off — breaking stories at once · /trends — the weekly picture\n"
         "/settings — time, time zone, language, daily or weekly, quiet hours\n"
         "/sources — what I watch · /unsubscribe — stop"
@@ -298,11 +313,26 @@ ZH: dict[str, str] = {
     "unfollow_usage": "用法：/unfollow 编号（见 /follow）",
     "unfollowed": "已取消关注 #{id}。",
     "unfollow_unknown": "没有编号为 #{id} 的关注。",
+    "mutes_none": (
+        '还没有屏蔽任何词。/mute 词语 可屏蔽提到它的报道（短语加引号：/mute "stable diffusion"）；'
+        "/mute source 来源名 可不再计入某个来源。"
+    ),
+    "mutes_header": "<b>已屏蔽</b>（用 /unmute 词语 或 /unmute source 来源名 取消）",
+    "mute_source_line": "来源：{name}",
+    "muted": "已屏蔽：{words}。提到它的报道不会再推送给你（/mute 查看全部屏蔽）。",
+    "mute_too_long": "{value} 太长，无法屏蔽：最多 {n} 个字符。",
+    "mute_full": "你已屏蔽 {value} 个词，已达上限。请先用 /unmute 取消一个。",
+    "muted_source": "已屏蔽来源 {name}：它的内容不再计入；只有它报道的事件不再推送。",
+    "mute_unknown_source": "没有名为 {name} 的来源。/sources 查看全部来源。",
+    "unmute_usage": "用法：/unmute 词语 或 /unmute source 来源名（/mute 查看全部屏蔽）。",
+    "unmuted": "已取消屏蔽 {value}。",
+    "unmute_unknown": "没有屏蔽 {value}。/mute 查看全部屏蔽。",
     "sources_label": "来源：",
     "help": (
         "<b>AI 新闻监控</b>——中英文来源，每天一份摘要。\n"
         "/subscribe [主题] 订阅每日摘要 · /digest 立即查看 · /ask 提问（或直接发送问题）\n"
         "/who 名字 人事变动 · /follow 关键词 关注话题 · /alerts on|off 突发提醒 · /trends 趋势图\n"
+        "/mute 词语 屏蔽相关报道 · /mute source 来源名 屏蔽来源 · /unmute 取消\n"
         "/settings 时间、时区、语言、每日或每周、免打扰 · /sources 来源"
     ),
     "move.switch": "{person}离开{from_org}，加入{to_org}",

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from bot.core.config import AlertsConfig
 from bot.core.models import Subscriber
 from bot.ingest.pipeline import Pipeline
-from bot.query.interest import follow_matches, in_themes
+from bot.query.interest import follow_matches, in_themes, muted_stories
 from bot.storage import Coverage, StorySummary
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _fresh(subscriber: Subscriber, moment: datetime, now: datetime, config: Aler
 
 
 def pending_alerts(pipeline: Pipeline, config: AlertsConfig, now: datetime) -> list[Alert]:
-    """Every (chat, story) alert due now, from stories that changed within the alert window."""
+    """Every (chat, story) alert due now, from stories that changed within the alert window (none the chat muted)."""
     store = pipeline.store
     subscribers = [s for s in store.subscribers(subscribed_only=False) if s.alerts and s.active]
     if not subscribers:
@@ -152,7 +152,10 @@ def pending_alerts(pipeline: Pipeline, config: AlertsConfig, now: datetime) -> l
     for subscriber in subscribers:
         scores, texts = follow_matches(pipeline, subscriber.chat_id, ids)
         alerted = store.alerted(subscriber.chat_id, ids)
+        muted = muted_stories(store, subscriber, stories)
         for story in stories:
+            if story.id in muted:
+                continue
             try:
                 reason = decide_alert(
                     subscriber,

@@ -1,17 +1,25 @@
-"""What a reader asked for, as tests on stories: the themes they chose and the topics they follow.
+"""What a reader asked for, as tests on stories: the themes they chose, the topics they follow, and
+what they muted (words, sources).
 
-Shared by the digest, the weekly report and breaking alerts, so the three agree on what belongs
+Shared by the digest, the weekly report and breaking alerts, so they agree on what belongs
 to a reader.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
+from bot.core.models import Subscriber
 from bot.ingest.pipeline import Pipeline
-from bot.storage import StorySummary
+from bot.storage import Store, StorySummary
+
+MAX_MUTES = 50  # words per chat: a list the chat can still read in one /mute reply
+MAX_MUTE_CHARS = 60  # per word or phrase
+LEDE_CHARS = 400  # of each item's text matched against mutes: where a digest's one-line summary comes from
 
 
 def in_themes(story: StorySummary, chosen: Collection[str]) -> bool:
@@ -37,3 +45,45 @@ def follow_matches(
         scores[story_id] = float(similarity[:, column].max())
         best[story_id] = texts[column]
     return scores, best
+
+
+def mute_key(text: str) -> str:
+    """A muted word as it is stored and compared: NFKC, case-folded, inner whitespace one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def mentions_muted(texts: Iterable[str], mutes: Collection[str]) -> bool:
+    """Whether any text mentions a muted word or phrase, case-insensitively. A Latin word matches whole words
+    ("AI" is not in "said", but is in "AI芯片"); Chinese has no spaces between words, so a Chinese end matches
+    inside a word."""
+    keys = [key for key in map(mute_key, mutes) if key]
+    if not keys:
+        return False
+    pattern = re.compile("|".join(map(_mute_pattern, keys)))
+    return any(pattern.search(mute_key(text)) for text in texts if text)
+
+
+def _mute_pattern(mute: str) -> str:
+    body = r"\s+".join(re.escape(part) for part in mute.split())
+    left = r"(?<![0-9a-z])" if mute[0].isascii() and mute[0].isalnum() else ""
+    right = r"(?![0-9a-z])" if mute[-1].isascii() and mute[-1].isalnum() else ""
+    return f"{left}{body}{right}"
+
+
+def muted_stories(store: Store, subscriber: Subscriber, stories: Sequence[StorySummary]) -> set[int]:
+    """The ids of the stories this chat muted: one that mentions a muted word (in any item's title in either
+    language, a source's title for it, an item's lede or a cached summary), or one carried only by muted sources.
+    The digest and breaking alerts both ask this, so a muted story reaches the chat by neither."""
+    words, sources = subscriber.mutes, set(subscriber.muted_sources)
+    if not stories or not (words or sources):
+        return set()
+    ids = [story.id for story in stories]
+    texts = store.story_texts(ids, LEDE_CHARS) if words else {}
+    outlets = store.story_coverage(ids) if sources else {}
+    hidden: set[int] = set()
+    for story in stories:
+        own = (story.title, story.title_en, story.title_zh, *texts.get(story.id, ()))
+        carriers = {seen.outlet for seen in outlets.get(story.id, ())}
+        if mentions_muted(own, words) or (carriers and carriers <= sources):
+            hidden.add(story.id)
+    return hidden

@@ -23,6 +23,7 @@ from bot.core.models import Follow, SourceState, Subscriber
 from bot.core.words import LANGS, theme_heading, word
 from bot.insight.alerts import parse_quiet
 from bot.query.answer import Answer, outlets_label
+from bot.query.interest import MAX_MUTE_CHARS, MAX_MUTES, mute_key
 from bot.query.search import MoveEvent, StoryHit
 from bot.render.moves import move_sentence, richest, same_person
 from bot.render.split import pack_blocks
@@ -222,6 +223,16 @@ def render_follows(follows: Sequence[Follow], lang: str) -> str:
     return "\n".join([t("follows_header", lang), *(f"#{follow.id} {esc(follow.text)}" for follow in follows)])
 
 
+def render_mutes(subscriber: Subscriber, sources: Sequence[SourceConfig], lang: str) -> str:
+    """/mute alone: the chat's muted words and sources (by their display titles), and how to remove one."""
+    if not subscriber.mutes and not subscriber.muted_sources:
+        return t("mutes_none", lang)
+    titles = {source.name: source.title or source.name for source in sources}
+    lines = [t("mutes_header", lang), *(f"• {esc(word)}" for word in subscriber.mutes)]
+    lines += [f"• {t('mute_source_line', lang, name=titles.get(name, name))}" for name in subscriber.muted_sources]
+    return "\n".join(lines)
+
+
 def _when(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 
@@ -247,6 +258,39 @@ def parse_themes(words: Sequence[str], known: Sequence[str]) -> tuple[tuple[str,
             else:
                 unknown.append(single)
     return tuple(dict.fromkeys(chosen)), unknown
+
+
+_MUTE_WORD = re.compile(r'"([^"]*)"|“([^”]*)”|「([^」]*)」|(\S+)')
+SOURCE_WORDS = ("source", "来源")  # `/mute source NAME`, `/mute 来源 NAME`
+
+
+def parse_mutes(text: str) -> list[str]:
+    """`crypto "stable diffusion" 比特币` → the words and quoted phrases, as muting compares them."""
+    found = (next(part for part in match.groups() if part is not None) for match in _MUTE_WORD.finditer(text))
+    return list(dict.fromkeys(key for key in map(mute_key, found) if key))
+
+
+def source_argument(text: str) -> str | None:
+    """The NAME of `source NAME` (what `/mute source` and `/unmute source` take), else None."""
+    first, _, rest = text.strip().partition(" ")
+    return rest.strip() if first.casefold() in SOURCE_WORDS and rest.strip() else None
+
+
+def with_mutes(current: Sequence[str], words: Sequence[str]) -> tuple[str, ...]:
+    """The chat's mutes with `words` added; a SettingError when one is too long or the list would be too long."""
+    for word_ in words:
+        if len(word_) > MAX_MUTE_CHARS:
+            raise SettingError("mute_too_long", word_)
+    after = tuple(dict.fromkeys((*current, *words)))
+    if len(after) > MAX_MUTES:
+        raise SettingError("mute_full", str(MAX_MUTES))
+    return after
+
+
+def find_source(sources: Sequence[SourceConfig], name: str) -> SourceConfig | None:
+    """A configured source by its name or its display `title:`, case-insensitively."""
+    wanted = mute_key(name)
+    return next((source for source in sources if wanted in {mute_key(source.name), mute_key(source.title)}), None)
 
 
 def _display_names(theme: str) -> tuple[str, ...]:

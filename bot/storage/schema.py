@@ -170,6 +170,14 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT OR IGNORE INTO item_claims (item_id, source, title) SELECT id, source, title FROM items;
     """,
+    # What a chat keeps out of what it is sent (/mute), and whether its digest shows the top story's preview.
+    # ALTER TABLE cannot say IF NOT EXISTS; the runner applies it and the version bump in one transaction,
+    # so it runs once or not at all.
+    """
+    ALTER TABLE subscribers ADD COLUMN mutes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE subscribers ADD COLUMN muted_sources TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE subscribers ADD COLUMN previews INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -261,6 +269,9 @@ def row_subscriber(row: sqlite3.Row) -> Subscriber:
         weekly_day=row["weekly_day"],
         alerts=bool(row["alerts"]),
         quiet=row["quiet"],
+        mutes=tuple(json.loads(row["mutes"])),
+        muted_sources=tuple(json.loads(row["muted_sources"])),
+        previews=bool(row["previews"]),
     )
 
 

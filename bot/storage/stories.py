@@ -179,6 +179,25 @@ class StoriesPart(Connection):
         )
         return list(dict.fromkeys((row[0], row[1]) for row in rows if row[1]))
 
+    def story_texts(self, story_ids: Iterable[int], lede_chars: int) -> dict[int, list[str]]:
+        """Per story, the words a reader meets about it: every item's title, every title a source gave it,
+        the first `lede_chars` of each item's text (where a summary is drawn from) and its cached summaries."""
+        ids = list(set(story_ids))
+        texts: dict[int, list[str]] = {story_id: [] for story_id in ids}
+        queries: list[tuple[str, tuple[object, ...]]] = [
+            ("SELECT story_id, title, substr(text, 1, ?) FROM items WHERE story_id IN ({marks})", (lede_chars,)),
+            (
+                "SELECT i.story_id, c.title, '' FROM item_claims c JOIN items i ON i.id = c.item_id"
+                " WHERE i.story_id IN ({marks})",
+                (),
+            ),
+            ("SELECT story_id, text, '' FROM story_summaries WHERE story_id IN ({marks})", ()),
+        ]
+        for sql, params in queries:
+            for story_id, title, lede in self._select_in(sql, ids, *params):
+                texts[story_id] += [title, lede]
+        return texts
+
     def prune_stories(self, cutoff: datetime) -> list[int]:
         """Delete stories whose newest item was published before `cutoff`, with their items; returns the item ids."""
         old_stories = "SELECT id FROM stories WHERE last_published < ?"

@@ -32,8 +32,8 @@ class SubscribersPart(Connection):
     def save_subscriber(self, subscriber: Subscriber) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO subscribers (chat_id, user_id, lang, themes, digest_time, timezone, subscribed,"
-            " active, last_digest_at, created_at, frequency, weekly_day, alerts, quiet)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " active, last_digest_at, created_at, frequency, weekly_day, alerts, quiet, mutes, muted_sources, previews)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 subscriber.chat_id,
                 subscriber.user_id,
@@ -49,6 +49,9 @@ class SubscribersPart(Connection):
                 subscriber.weekly_day,
                 int(subscriber.alerts),
                 subscriber.quiet,
+                json.dumps(list(subscriber.mutes), ensure_ascii=False),
+                json.dumps(list(subscriber.muted_sources), ensure_ascii=False),
+                int(subscriber.previews),
             ),
         )
 

@@ -42,6 +42,8 @@ COMMANDS = [
     ("ask", "ask a question · 提问"),
     ("who", "people moves · 人事变动"),
     ("follow", "follow a topic · 关注话题"),
+    ("mute", "mute words or a source · 屏蔽"),
+    ("unmute", "unmute · 取消屏蔽"),
     ("alerts", "breaking alerts on/off · 突发提醒"),
     ("trends", "the weekly trend picture · 趋势图"),
     ("settings", "time, frequency, quiet hours, language · 设置"),

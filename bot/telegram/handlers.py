@@ -30,6 +30,7 @@ from bot.deliver.digest import story_summaries
 from bot.ingest.overlay import OverlayError, admit_source, load_overlay, remove_source
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import answer_question, asker_language
+from bot.query.interest import MAX_MUTE_CHARS, mute_key
 from bot.query.search import Filters, people_timeline, search_stories
 from bot.render import telegram as render
 from bot.storage import Store
@@ -344,6 +345,61 @@ async def unfollow(update: Update, context: Context) -> None:
     await _reply(update, render.t("unfollowed" if removed else "unfollow_unknown", lang, id=raw))
 
 
+async def mute(update: Update, context: Context) -> None:
+    """Mute words or quoted phrases (`/mute crypto "stable diffusion"`) or a source (`/mute source NAME`):
+    their stories reach the chat in no digest, page or alert. Alone, list the chat's mutes."""
+    services, lang = services_of(context), await _lang(update, context)
+    store, text = services.pipeline.store, _argument_text(update)
+    subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
+    named = render.source_argument(text)
+    if not text:
+        await _reply(update, render.render_mutes(subscriber, services.settings.sources, lang))
+    elif named is not None:
+        source = render.find_source(services.settings.sources, named)
+        if source is None:
+            await _reply(update, render.t("mute_unknown_source", lang, name=named))
+            return
+        muted = tuple(dict.fromkeys((*subscriber.muted_sources, source.name)))
+        await services.run(edit_subscriber, store, *_ids(update), lang, muted_sources=muted)
+        await _reply(update, render.t("muted_source", lang, name=source.title or source.name))
+    else:
+        words = render.parse_mutes(text)
+        try:
+            mutes = render.with_mutes(subscriber.mutes, words)
+        except render.SettingError as problem:
+            await _reply(update, render.t(problem.key, lang, value=problem.value, n=MAX_MUTE_CHARS))
+            return
+        await services.run(edit_subscriber, store, *_ids(update), lang, mutes=mutes)
+        await _reply(update, render.t("muted", lang, words=", ".join(words)))
+
+
+async def unmute(update: Update, context: Context) -> None:
+    """Remove one mute: `/unmute WORD` (or a quoted phrase) or `/unmute source NAME`."""
+    services, lang = services_of(context), await _lang(update, context)
+    store, text = services.pipeline.store, _argument_text(update)
+    subscriber = await services.run(edit_subscriber, store, *_ids(update), lang)
+    named, words = render.source_argument(text), render.parse_mutes(text)
+    if named is not None:
+        source = render.find_source(services.settings.sources, named)
+        name = source.name if source else named  # a source gone from the config is still removable by its name
+        if name in subscriber.muted_sources:
+            left = tuple(muted for muted in subscriber.muted_sources if muted != name)
+            await services.run(edit_subscriber, store, *_ids(update), lang, muted_sources=left)
+            await _reply(update, render.t("unmuted", lang, value=named))
+        else:
+            await _reply(update, render.t("unmute_unknown", lang, value=named))
+        return
+    key = words[0] if len(words) == 1 else mute_key(text)  # `/unmute stable diffusion` without quotes too
+    if not key:
+        await _reply(update, render.t("unmute_usage", lang))
+    elif key in subscriber.mutes:
+        left = tuple(muted for muted in subscriber.mutes if muted != key)
+        await services.run(edit_subscriber, store, *_ids(update), lang, mutes=left)
+        await _reply(update, render.t("unmuted", lang, value=key))
+    else:
+        await _reply(update, render.t("unmute_unknown", lang, value=key))
+
+
 async def unknown_command(update: Update, context: Context) -> None:
     """Any other command: say so and point at /help."""
     message = update.effective_message
@@ -467,6 +523,8 @@ HANDLERS = {
     "who": who,
     "follow": follow,
     "unfollow": unfollow,
+    "mute": mute,
+    "unmute": unmute,
 }
 BUTTON_HANDLERS: list[BaseHandler[Update, Any, Any]] = [
     CallbackQueryHandler(digest_more, pattern=f"^{MORE_PREFIX}\\d+$"),

@@ -1,0 +1,123 @@
+"""Per-chat mutes and link previews (issue 15, "also expected"): muted words and sources keep stories out of
+digests, "more" pages and breaking alerts; the top story's link preview on request. Through real
+python-telegram-bot against the Bot API stand-in, over the real data dir of tests/test_telegram.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from botapi import TOKEN
+from test_telegram import NOW, golden, make_settings, paths, reply_to  # noqa: F401 (fixtures)
+
+from bot.app import App
+from bot.core.config import AlertsConfig
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.alerts import pending_alerts
+from bot.query.interest import mentions_muted
+from bot.storage import Store
+from bot.storage.schema import MIGRATIONS, SCHEMA_VERSION, statements
+from bot.telegram.app import build_application, serving
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+ZEPHYR_FOLLOW = "Aurora Labs releases Zephyr-7 open-weight reasoning model"
+ALERTS = AlertsConfig(within=timedelta(hours=12), follow_similarity=0.5)  # a follow alert for Zephyr-7 is due
+
+
+@pytest.fixture
+def settings(api):
+    api.reset()
+    return make_settings(api)
+
+
+@pytest.fixture
+def pipeline(settings, paths, embedder):  # noqa: F811
+    opened, _ = open_pipeline(settings, paths, embedder)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+async def bot(settings, pipeline):
+    async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1) as running:
+        yield running
+
+
+def _alerted(pipeline, chat: int) -> list[str]:
+    return [alert.story.title_en for alert in pending_alerts(pipeline, ALERTS, NOW) if alert.chat_id == chat]
+
+
+def test_a_muted_word_matches_whole_latin_words_and_inside_chinese_text():
+    assert mentions_muted(["OpenAI ships a model"], ["openai"])
+    assert not mentions_muted(["He said so"], ["ai"]) and mentions_muted(["AI芯片出口"], ["ai"])
+    assert mentions_muted(["人形机器人完成融资"], ["机器人"])
+    assert mentions_muted(["Stable  Diffusion 4 is out"], ["stable diffusion"])
+    assert not mentions_muted(["anything"], []) and not mentions_muted(["anything"], [""])
+
+
+async def test_muted_words_keep_stories_out_of_digests_pages_and_alerts(api, bot, pipeline):
+    """A Chinese word only the zh item's headline has hides the bilingual Zephyr-7 story from an English
+    digest; a phrase only in an item's lede hides Nimbus; /unmute brings Nimbus back on the next page."""
+    chat = 1101
+    await reply_to(api, chat, "/subscribe", "/alerts on", f"/follow {ZEPHYR_FOLLOW}")
+    assert _alerted(pipeline, chat)  # the follow alert would go out
+    muted, again, listing = await reply_to(
+        api, chat, '/mute 开源推理模型 "series  C" <b>&amp;', '/mute "SERIES c"', "/mute"
+    )
+    assert muted.startswith("Muted: 开源推理模型, series c, &lt;b&gt;&amp;amp;. Stories that mention it")
+    assert again.startswith("Muted: series c")
+    assert listing.startswith("<b>Muted</b>") and "• &lt;b&gt;&amp;amp;" in listing and "/unmute WORD" in listing
+    assert pipeline.store.subscriber(chat).mutes == ("开源推理模型", "series c", "<b>&amp;")
+    assert _alerted(pipeline, chat) == []  # no breaking alert for a muted story, even one the chat follows
+
+    digest = "\n".join(await reply_to(api, chat, "/digest"))
+    assert "Dana Whitfield" in digest and "Q-9" in digest
+    assert "Zephyr-7" not in digest and "Nimbus" not in digest
+    assert await reply_to(api, chat, "/digest more") == ["That was all: every new story has been shown."]
+    unmuted, unknown, page = await reply_to(api, chat, '/unmute "Series C"', "/unmute series c", "/digest more")
+    assert (unmuted, unknown) == ("Unmuted series c.", "series c is not muted. /mute lists your mutes.")
+    assert "Nimbus" in page and "Zephyr-7" not in page
+
+
+async def test_mutes_are_bounded_and_answered_in_chinese(api, bot, pipeline):
+    chat = 1102
+    too_long = "x" * 61
+    replies = await reply_to(api, chat, f"/mute {too_long}", "/mute", "/unmute", language_code="zh-hans")
+    assert replies[0] == f"{too_long} 太长，无法屏蔽：最多 60 个字符。"
+    assert replies[1].startswith("还没有屏蔽任何词")
+    assert replies[2].startswith("用法：/unmute")
+    many = " ".join(f"w{n}" for n in range(50))
+    _, full = await reply_to(api, chat, f"/mute {many}", "/mute one-more")
+    assert full == "你已屏蔽 50 个词，已达上限。请先用 /unmute 取消一个。"
+    assert len(pipeline.store.subscriber(chat).mutes) == 50
+
+
+def test_the_mute_migration_opens_an_older_file_and_keeps_its_subscribers(tmp_path: Path):
+    path = tmp_path / "bot.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:7]:  # the schema before mutes and previews
+        for statement in statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version=7")
+    db.execute(
+        "INSERT INTO subscribers (chat_id, digest_time, subscribed, alerts, created_at)"
+        " VALUES (5, '07:15', 1, 1, '2024-01-01T00:00:00+00:00')"
+    )
+    db.close()
+    for _ in range(2):  # opened twice: the migration ran once, the second open changes nothing
+        store = Store.open(path)
+        try:
+            assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            old = store.subscriber(5)
+            assert (old.digest_time, old.alerts, old.mutes, old.muted_sources, old.previews) == (
+                "07:15",
+                True,
+                (),
+                (),
+                False,
+            )
+        finally:
+            store.close()
