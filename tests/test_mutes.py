@@ -13,7 +13,7 @@ from botapi import TOKEN
 from test_telegram import NOW, golden, make_settings, paths, reply_to  # noqa: F401 (fixtures)
 
 from bot.app import App
-from bot.core.config import AlertsConfig
+from bot.core.config import AlertsConfig, SourceConfig
 from bot.ingest.pipeline import open_pipeline
 from bot.insight.alerts import pending_alerts
 from bot.query.interest import mentions_muted
@@ -121,3 +121,48 @@ def test_the_mute_migration_opens_an_older_file_and_keeps_its_subscribers(tmp_pa
             )
         finally:
             store.close()
+
+
+SOURCES = [
+    {"name": "lab_wire", "kind": "rss", "url": "https://lab.example/feed", "title": "Lab Wire"},
+    {"name": "ai_cn", "kind": "rss", "url": "https://aicn.example/feed", "title": "AI 中文"},
+    {"name": "tech_daily", "kind": "rss", "url": "https://techdaily.example/feed"},
+    {"name": "money_news", "kind": "rss", "url": "https://money.example/feed"},
+    {"name": "robot_news", "kind": "rss", "url": "https://robot.example/feed"},
+]
+
+
+@pytest.fixture
+async def sourced_bot(api, pipeline):
+    """The bot with the five test sources configured (never fetched here), two of them with display titles."""
+    sources = tuple(SourceConfig.model_validate(source) for source in SOURCES)
+    settings = make_settings(api).model_copy(update={"sources": sources})
+    async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1) as running:
+        yield running
+
+
+async def test_a_muted_source_is_not_counted_linked_or_alerted(api, sourced_bot, pipeline):
+    """Muting money_news drops Nimbus (only it carries the story); muting AI 中文 (by its title) keeps the
+    bilingual Zephyr-7 story, from Lab Wire alone: one outlet, English, the Chinese link gone. Muting Lab Wire
+    too drops Zephyr-7 from the alerts its follow would bring."""
+    chat = 1103
+    await reply_to(api, chat, "/subscribe", "/alerts on", f"/follow {ZEPHYR_FOLLOW}")
+    replies = await reply_to(api, chat, "/mute source money_news", "/mute source ai 中文", "/mute source nosuch", "/mute")
+    assert replies[0].startswith("Muted source money_news: its items no longer count")
+    assert replies[1].startswith("Muted source AI 中文")
+    assert replies[2] == "No source named nosuch. /sources lists them."
+    assert "• source: money_news" in replies[3] and "• source: AI 中文" in replies[3]
+    assert pipeline.store.subscriber(chat).muted_sources == ("money_news", "ai_cn")
+    (alert,) = [alert for alert in pending_alerts(pipeline, ALERTS, NOW) if alert.chat_id == chat]
+    assert (alert.story.outlets, alert.story.langs, alert.muted_sources) == (1, ("en",), {"money_news", "ai_cn"})
+
+    digest = "\n".join(await reply_to(api, chat, "/digest"))
+    zephyr = next(line for line in digest.split("\n") if line.startswith("• ") and "Zephyr-7" in line)
+    assert "1 outlet · en ·" in zephyr and "aurora.example/zephyr-7" in zephyr and "aicn.example" not in zephyr
+    assert "Nimbus" not in digest and "Dana Whitfield" in digest
+
+    await reply_to(api, chat, "/mute source lab_wire")
+    assert _alerted(pipeline, chat) == []
+    unmuted, unknown = await reply_to(api, chat, "/unmute source Lab Wire", "/unmute source Lab Wire")
+    assert (unmuted, unknown) == ("Unmuted Lab Wire.", "Lab Wire is not muted. /mute lists your mutes.")
+    assert pipeline.store.subscriber(chat).muted_sources == ("money_news", "ai_cn")

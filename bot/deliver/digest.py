@@ -27,7 +27,7 @@ from bot.core.models import OTHER_THEME, PEOPLE_THEME, Subscriber
 from bot.core.words import theme_heading, word
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import Summarize
-from bot.query.interest import follow_matches, in_themes, muted_stories
+from bot.query.interest import as_counted, counted, follow_matches, in_themes, muted_stories
 from bot.query.llm import LlmClient
 from bot.query.summary import summarize_stories
 from bot.render.moves import move_sentence, richest, same_person
@@ -420,7 +420,8 @@ def prepare_digest(
     Candidates are stories stored or grown since `since`, else since the subscriber's last
     digest, else over the last day; what this chat already had is left out by the store's record,
     so a `page` over an earlier digest's window (`Digest.since`) shows exactly what it did not.
-    What the chat muted (`interest.muted_stories`) is left out like what it already had.
+    What the chat muted (`interest.muted_stories`) is left out like what it already had; a muted source is
+    neither counted in a story's outlets nor linked.
     """
     store = pipeline.store
     start = since or subscriber.last_digest_at or now - DEFAULT_LOOKBACK
@@ -432,9 +433,12 @@ def prepare_digest(
         story.id for story in candidates if story.id in alerted and not grew_since_alert(story, alerted[story.id])
     }
     delivered |= muted_stories(store, subscriber, [story for story in candidates if story.id not in delivered])
-    fresh = [story for story in candidates if story.id not in delivered]
+    fresh = as_counted(store, subscriber, [story for story in candidates if story.id not in delivered])
     scores, texts = follow_matches(pipeline, subscriber.chat_id, [story.id for story in fresh])
-    links = {story.id: store.story_links(story.id) for story in fresh}
+    links = {
+        story.id: [(source, url) for source, url in store.story_links(story.id) if counted(subscriber, source)]
+        for story in fresh
+    }
     digest = select_digest(
         fresh,
         delivered,

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from bot.core.config import AlertsConfig
 from bot.core.models import Subscriber
 from bot.ingest.pipeline import Pipeline
-from bot.query.interest import follow_matches, in_themes, muted_stories
+from bot.query.interest import as_counted, counted, follow_matches, in_themes, muted_stories
 from bot.storage import Coverage, StorySummary
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Alert:
     story: StorySummary
     reason: str
     follow_text: str = ""
+    muted_sources: frozenset[str] = frozenset()  # the chat's muted sources: not linked under the alert
 
 
 # -- pure core -------------------------------------------------------------------------------
@@ -138,7 +139,8 @@ def _fresh(subscriber: Subscriber, moment: datetime, now: datetime, config: Aler
 
 
 def pending_alerts(pipeline: Pipeline, config: AlertsConfig, now: datetime) -> list[Alert]:
-    """Every (chat, story) alert due now, from stories that changed within the alert window (none the chat muted)."""
+    """Every (chat, story) alert due now, from stories that changed within the alert window (none the chat muted;
+    its muted sources neither count towards a breadth alert nor are linked)."""
     store = pipeline.store
     subscribers = [s for s in store.subscribers(subscribed_only=False) if s.alerts and s.active]
     if not subscribers:
@@ -153,14 +155,15 @@ def pending_alerts(pipeline: Pipeline, config: AlertsConfig, now: datetime) -> l
         scores, texts = follow_matches(pipeline, subscriber.chat_id, ids)
         alerted = store.alerted(subscriber.chat_id, ids)
         muted = muted_stories(store, subscriber, stories)
-        for story in stories:
+        for story in as_counted(store, subscriber, stories):
             if story.id in muted:
                 continue
+            seen = [one for one in coverage.get(story.id, []) if counted(subscriber, one.outlet)]
             try:
                 reason = decide_alert(
                     subscriber,
                     story,
-                    coverage.get(story.id, []),
+                    seen,
                     now,
                     config,
                     follow_score=scores.get(story.id, 0.0),
@@ -171,5 +174,6 @@ def pending_alerts(pipeline: Pipeline, config: AlertsConfig, now: datetime) -> l
                 break
             if reason:
                 follow_text = texts.get(story.id, "") if reason == FOLLOW else ""
-                alerts.append(Alert(subscriber.chat_id, subscriber.lang, story, reason, follow_text))
+                muted_sources = frozenset(subscriber.muted_sources)
+                alerts.append(Alert(subscriber.chat_id, subscriber.lang, story, reason, follow_text, muted_sources))
     return alerts

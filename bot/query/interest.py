@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -74,16 +75,35 @@ def muted_stories(store: Store, subscriber: Subscriber, stories: Sequence[StoryS
     """The ids of the stories this chat muted: one that mentions a muted word (in any item's title in either
     language, a source's title for it, an item's lede or a cached summary), or one carried only by muted sources.
     The digest and breaking alerts both ask this, so a muted story reaches the chat by neither."""
-    words, sources = subscriber.mutes, set(subscriber.muted_sources)
+    words, sources = subscriber.mutes, subscriber.muted_sources
     if not stories or not (words or sources):
         return set()
     ids = [story.id for story in stories]
     texts = store.story_texts(ids, LEDE_CHARS) if words else {}
-    outlets = store.story_coverage(ids) if sources else {}
+    outlets = store.story_coverage(ids) if sources else {}  # every carrier, muted or not
     hidden: set[int] = set()
     for story in stories:
         own = (story.title, story.title_en, story.title_zh, *texts.get(story.id, ()))
         carriers = {seen.outlet for seen in outlets.get(story.id, ())}
-        if mentions_muted(own, words) or (carriers and carriers <= sources):
+        if mentions_muted(own, words) or (carriers and not any(counted(subscriber, c) for c in carriers)):
             hidden.add(story.id)
     return hidden
+
+
+def counted(subscriber: Subscriber, outlet: str) -> bool:
+    """Whether a source's items count for this chat: not when it muted the source (/mute source NAME)."""
+    return outlet not in subscriber.muted_sources
+
+
+def as_counted(store: Store, subscriber: Subscriber, stories: Sequence[StorySummary]) -> list[StorySummary]:
+    """The stories as this chat counts them: outlets and languages only from sources it did not mute, so a
+    story's breadth (its rank, its "3 outlets · en/zh") is what the chat would read, not what it muted."""
+    if not subscriber.muted_sources or not stories:
+        return list(stories)
+    coverage = store.story_coverage([story.id for story in stories])
+    counted_stories = []
+    for story in stories:
+        kept = [seen for seen in coverage.get(story.id, ()) if counted(subscriber, seen.outlet)]
+        langs = tuple(lang for lang in story.langs if any(seen.lang == lang for seen in kept))
+        counted_stories.append(replace(story, outlets=len({seen.outlet for seen in kept}), langs=langs))
+    return counted_stories

@@ -146,7 +146,8 @@ async def send_alerts(target: App | Bot, app: BotApp, now: datetime) -> int:
     for alert in alerts:
         web = app.settings.web
         page = web.story_url(alert.story.id) if web else None
-        text = render_alert(alert.story, alert.lang, links[alert.story.id], alert.follow_text, page)
+        shown = [(source, url) for source, url in links[alert.story.id] if source not in alert.muted_sources]
+        text = render_alert(alert.story, alert.lang, shown, alert.follow_text, page)
         if await _deliver(app, alert.chat_id, [_text(bot, alert.chat_id, text)]):
             story = alert.story
             async with lock:
