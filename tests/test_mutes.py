@@ -147,7 +147,9 @@ async def test_a_muted_source_is_not_counted_linked_or_alerted(api, sourced_bot,
     too drops Zephyr-7 from the alerts its follow would bring."""
     chat = 1103
     await reply_to(api, chat, "/subscribe", "/alerts on", f"/follow {ZEPHYR_FOLLOW}")
-    replies = await reply_to(api, chat, "/mute source money_news", "/mute source ai 中文", "/mute source nosuch", "/mute")
+    replies = await reply_to(
+        api, chat, "/mute source money_news", "/mute source ai 中文", "/mute source nosuch", "/mute"
+    )
     assert replies[0].startswith("Muted source money_news: its items no longer count")
     assert replies[1].startswith("Muted source AI 中文")
     assert replies[2] == "No source named nosuch. /sources lists them."
