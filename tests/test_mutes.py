@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from botapi import TOKEN
-from test_telegram import NOW, golden, make_settings, paths, reply_to  # noqa: F401 (fixtures)
+from test_telegram import NOW, USER, _buttons, golden, make_settings, paths, raw, reply_to  # noqa: F401 (fixtures)
 
 from bot.app import App
 from bot.core.config import AlertsConfig, SourceConfig
@@ -168,3 +168,55 @@ async def test_a_muted_source_is_not_counted_linked_or_alerted(api, sourced_bot,
     unmuted, unknown = await reply_to(api, chat, "/unmute source Lab Wire", "/unmute source Lab Wire")
     assert (unmuted, unknown) == ("Unmuted Lab Wire.", "Lab Wire is not muted. /mute lists your mutes.")
     assert pipeline.store.subscriber(chat).muted_sources == ("money_news", "ai_cn")
+
+
+TOPICS = [
+    "chip export rules tighten for data centre accelerators",
+    "a hospital deploys speech recognition for clinical notes",
+    "a weather model forecasts typhoon tracks ten days ahead",
+    "farm drones map soil moisture across wheat fields",
+    "a court rules on copyright for generated illustrations",
+    "a bank pilots fraud detection on card transactions",
+    "a city trials autonomous buses on a night route",
+    "protein design software proposes new enzymes for plastics",
+    "a game studio uses procedural voices for minor characters",
+    "a university opens a compute cluster for climate research",
+    "satellite imagery counts ships waiting outside ports",
+    "a translation app adds offline mode for twelve languages",
+]
+
+
+async def test_previews_on_show_the_top_storys_link_under_the_first_message_only(api, bot, pipeline):
+    """Off by default, as before; `/settings previews on` (or the /settings button) gives the first message of a
+    digest Telegram's preview of the top story's link (Zephyr-7: two outlets in two languages), the others none."""
+    pipeline.ingest(
+        [
+            raw(
+                f"wire_{n}",
+                f"{topic.capitalize()}: {topic} ({'details ' * 30}){n}",
+                f"https://n{n}.example/a",
+                topic,
+                2,
+            )
+            for n, topic in enumerate(TOPICS)
+        ]
+    )
+    chat = 1104
+    set_on, shown = await reply_to(api, chat, "/settings previews on", "/settings")
+    assert set_on == "Link preview of the top story: on."
+    assert "link preview of the top story: on" in shown
+    message = next(m for m in api.sent_messages(chat) if m["text"] == shown)
+    assert _buttons(message)["✓ Top story preview"] == "pick:previews:off"
+    assert await reply_to(api, chat, "/settings previews maybe") == ["maybe is neither on nor off."]
+
+    digest = await reply_to(api, chat, "/digest")
+    assert len(digest) >= 2
+    sent = [m for m in api.sent_messages(chat) if m["text"] in digest]
+    assert sent[0]["link_preview_options"] == {"is_disabled": False, "url": "https://aurora.example/zephyr-7"}
+    assert all(m["link_preview_options"] == {"is_disabled": True} for m in sent[1:])
+
+    api.press(chat, USER, message["message_id"], "pick:previews:off")  # the button turns it off again
+    await reply_to(api, chat)
+    assert pipeline.store.subscriber(chat).previews is False
+    _, zh = await reply_to(api, chat, "/settings lang zh", "/settings")
+    assert "头条链接预览：关闭" in zh

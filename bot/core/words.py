@@ -32,11 +32,12 @@ EN: dict[str, str] = {
         "subscription: {state}\n"
         "breaking alerts: {alerts}\n"
         "quiet hours: {quiet}\n"
+        "link preview of the top story: {previews}\n"
         "\n"
         "Change: /settings time 08:30 · "
         "/settings tz Asia/Shanghai · "
         "/settings lang zh · /settings frequency weekly mon · "
-        "/settings quiet 23:00-07:00 · /alerts on"
+        "/settings quiet 23:00-07:00 · /settings previews on · /alerts on"
     ),
     "daily": "daily",
     "weekly": "weekly on {day}",
@@ -52,12 +53,15 @@ EN: dict[str, str] = {
         "Usage: /settings time HH:MM · "
         "/settings tz Area/City · "
         "/settings lang en|zh · "
-        "/settings frequency daily|weekly [day] · /settings quiet HH:MM-HH:MM|off"
+        "/settings frequency daily|weekly [day] · /settings quiet HH:MM-HH:MM|off · /settings previews on|off"
     ),
     "bad_frequency": "{value} is not a frequency: use daily, or weekly with a day, e.g. weekly mon.",
     "bad_quiet": "{value} is not a quiet-hours range: use HH:MM-HH:MM, e.g. 23:00-07:00, or off.",
     "frequency_set": "Digest frequency: {value}.",
     "quiet_set": "Quiet hours: {value}.",
+    "previews_set": "Link preview of the top story: {value}.",
+    "bad_previews": "{value} is neither on nor off.",
+    "previews_button": "Top story preview",
     "alerts_usage": "Usage: /alerts on|off — breaking stories pushed at once (outside your quiet hours). Now: {state}.",
     "alerts_set": "Breaking alerts {state}.",
     "bad_time": "{value} is not a time of day; use 24-hour HH:MM, e.g. 08:30.",
@@ -250,11 +254,12 @@ ZH: dict[str, str] = {
         "订阅：{state}\n"
         "突发提醒：{alerts}\n"
         "免打扰：{quiet}\n"
+        "头条链接预览：{previews}\n"
         "\n"
         "修改：/settings time 08:30 · "
         "/settings tz Asia/Shanghai · "
         "/settings lang en · /settings frequency weekly mon · "
-        "/settings quiet 23:00-07:00 · /alerts on"
+        "/settings quiet 23:00-07:00 · /settings previews on · /alerts on"
     ),
     "daily": "每天",
     "weekly": "每周{day}",
@@ -269,12 +274,15 @@ ZH: dict[str, str] = {
     "settings_usage": (
         "用法：/settings time HH:MM · "
         "/settings tz 地区/城市 · /settings lang en|zh · "
-        "/settings frequency daily|weekly [星期] · /settings quiet HH:MM-HH:MM|off"
+        "/settings frequency daily|weekly [星期] · /settings quiet HH:MM-HH:MM|off · /settings previews on|off"
     ),
     "bad_frequency": "{value} 不是有效频率：请用 daily，或 weekly 加星期，例如 weekly mon。",
     "bad_quiet": "{value} 不是有效的免打扰时段：请用 HH:MM-HH:MM，例如 23:00-07:00，或 off。",
     "frequency_set": "推送频率：{value}。",
     "quiet_set": "免打扰时段：{value}。",
+    "previews_set": "头条链接预览：{value}。",
+    "bad_previews": "{value} 不是 on 或 off。",
+    "previews_button": "头条预览",
     "alerts_usage": "用法：/alerts on|off —— 重大新闻即时推送（免打扰时段除外）。当前：{state}。",
     "alerts_set": "突发提醒已{state}。",
     "bad_time": "{value} 不是有效时间，请用 24 小时制 HH:MM，例如 08:30。",

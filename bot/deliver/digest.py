@@ -158,6 +158,16 @@ def select_digest(
     )
 
 
+def preview_url(digest: Digest, links: Links) -> str | None:
+    """The link whose preview a chat that asked for previews sees under a digest: the top-ranked story's first
+    link (its earliest outlet), if it is a safe http(s) link."""
+    entries = [entry for _, section in digest.sections for entry in section]
+    if not entries:
+        return None
+    top = min(entries, key=_rank_key).story
+    return next((url for _, url in links.get(top.id, ()) if _safe_url(url)), None)
+
+
 def grew_since_alert(story: StorySummary, alerted: tuple[int, int]) -> bool:
     """Whether a story the chat got an alert for has more outlets or languages than then (so a digest shows it)."""
     outlets, langs = alerted

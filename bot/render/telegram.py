@@ -92,6 +92,7 @@ def render_settings(subscriber: Subscriber, lang: str) -> str:
         state=word("on" if subscriber.subscribed and subscriber.active else "off", lang),
         alerts=word("alerts_on" if subscriber.alerts else "alerts_off", lang),
         quiet=subscriber.quiet or word("none", lang),
+        previews=word("alerts_on" if subscriber.previews else "alerts_off", lang),
     )
 
 
@@ -108,6 +109,8 @@ def setting_value(subscriber: Subscriber, done_key: str, typed: str) -> str:
         return frequency_text(subscriber.frequency, subscriber.weekly_day, lang)
     if done_key == "quiet_set" and not subscriber.quiet:
         return word("alerts_off", lang)
+    if done_key == "previews_set":
+        return word("alerts_on" if subscriber.previews else "alerts_off", lang)
     return typed
 
 
@@ -319,13 +322,17 @@ def parse_weekday(word: str) -> int | None:
 
 
 def parse_setting(args: Sequence[str]) -> tuple[dict[str, Any], str, str]:
-    """`time 08:30` | `tz Asia/Shanghai` | `lang zh` | `frequency weekly mon` | `quiet 23:00-07:00`
+    """`time 08:30` | `tz Asia/Shanghai` | `lang zh` | `frequency weekly mon` | `quiet 23:00-07:00` | `previews on`
     → (subscriber changes, done message key, value shown back)."""
     if len(args) >= 2 and args[0].lower() in ("frequency", "freq"):
         return _parse_frequency(args[1:])
     if len(args) != 2:
         raise SettingError("settings_usage")
     what, value = args[0].lower(), args[1]
+    if what in ("previews", "preview"):
+        if value.lower() not in ("on", "off"):
+            raise SettingError("bad_previews", value)
+        return {"previews": value.lower() == "on"}, "previews_set", value.lower()
     if what == "quiet":
         if value.lower() in ("off", "none", "关闭"):
             return {"quiet": ""}, "quiet_set", "off"

@@ -427,6 +427,7 @@ async def on_error(update: object, context: Context) -> None:
 
 PICK_PREFIX = (
     "pick:"  # callback data: pick:theme:<slug> | pick:lang:<en|zh> | pick:time:<HH:MM> | pick:freq:<daily|weekly>
+    # | pick:previews:<on|off>
 )
 TIME_CHOICES = ("07:00", "08:30", "12:00", "18:00", "21:00")
 
@@ -444,7 +445,8 @@ def _themes_keyboard(themes: list[str], chosen: tuple[str, ...], lang: str) -> I
 
 
 def _settings_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
-    """Language, digest time and frequency as buttons; the current choice is marked ✓."""
+    """Language, digest time, frequency and the top story's preview (a toggle) as buttons; the current choice
+    is marked ✓."""
 
     def button(label: str, kind: str, value: str, current: bool) -> InlineKeyboardButton:
         return InlineKeyboardButton(f"✓ {label}" if current else label, callback_data=f"{PICK_PREFIX}{kind}:{value}")
@@ -457,6 +459,14 @@ def _settings_keyboard(subscriber: Subscriber) -> InlineKeyboardMarkup:
             [
                 button(word("daily", lang), "freq", "daily", subscriber.frequency == "daily"),
                 button(word("weekly_short", lang), "freq", "weekly", subscriber.frequency == "weekly"),
+            ],
+            [
+                button(
+                    word("previews_button", lang),
+                    "previews",
+                    "off" if subscriber.previews else "on",
+                    subscriber.previews,
+                )
             ],
         ]
     )
@@ -488,11 +498,17 @@ async def pick(update: Update, context: Context) -> None:
         text = render.render_themes(services.settings.themes, subscriber.themes, subscriber.lang)
         await query.edit_message_text(text, reply_markup=_themes_keyboard(known, subscriber.themes, subscriber.lang))
         return
-    changes = {"lang": {"lang": value}, "time": {"digest_time": value}, "freq": {"frequency": value}}.get(kind)
+    changes = {
+        "lang": {"lang": value},
+        "time": {"digest_time": value},
+        "freq": {"frequency": value},
+        "previews": {"previews": value == "on"},
+    }.get(kind)
     if (
         changes is None
         or (kind == "lang" and value not in LANGS)
         or (kind == "freq" and value not in ("daily", "weekly"))
+        or (kind == "previews" and value not in ("on", "off"))
     ):
         return  # a button of an older version of the bot: nothing to apply
     if kind == "time" and value not in TIME_CHOICES:

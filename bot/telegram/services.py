@@ -31,7 +31,7 @@ from bot.app import App as BotApp
 from bot.core.config import Settings
 from bot.core.models import Subscriber
 from bot.core.words import word
-from bot.deliver.digest import mark_sent, prepare_digest, render_alert, render_digest, story_summaries
+from bot.deliver.digest import mark_sent, prepare_digest, preview_url, render_alert, render_digest, story_summaries
 from bot.deliver.report import chart_png, prepare_report, render_caption, render_report, subscriber_trends
 from bot.ingest.pipeline import Pipeline
 from bot.insight.alerts import Alert, pending_alerts
@@ -108,7 +108,8 @@ async def send_digest(
 
     The digest is recorded as sent (so neither a second call nor a restart repeats it) as soon as
     any message of it may have arrived; only the stories shown count. When more stories were new
-    than one digest shows, its last message carries a "more" button holding the window's start;
+    than one digest shows, its last message carries a "more" button holding the window's start; a chat that
+    turned previews on sees the top story's link preview under the first message (the others show none);
     `more=True` (with that start as `since`) sends the next page of that window.
     A chat that blocked the bot is marked inactive.
     """
@@ -125,10 +126,14 @@ async def send_digest(
     markups: list[InlineKeyboardMarkup | None] = [None] * len(messages)
     if prepared.overflow and prepared.since is not None:
         markups[-1] = more_button(prepared.overflow, prepared.since, subscriber.lang)
+    previews: list[LinkPreviewOptions] = [NO_PREVIEW] * len(messages)
+    url = preview_url(prepared, links) if subscriber.previews else None
+    if url:
+        # under the first message only; is_disabled said outright, or PTB fills it from the bot's defaults (True)
+        previews[0] = LinkPreviewOptions(is_disabled=False, url=url)
     chat = subscriber.chat_id
-    delivered = await _deliver(
-        app, chat, [_text(bot, chat, m, markup) for m, markup in zip(messages, markups, strict=True)]
-    )
+    sends = [_text(bot, chat, *message) for message in zip(messages, markups, previews, strict=True)]
+    delivered = await _deliver(app, chat, sends)
     if delivered:
         async with lock:
             await asyncio.to_thread(mark_sent, pipeline.store, prepared, now)
@@ -221,12 +226,18 @@ def scheduled_delivery(
 Send = Callable[[], Awaitable[object]]
 
 
-def _text(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> Send:
+def _text(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    preview: LinkPreviewOptions = NO_PREVIEW,
+) -> Send:
     return lambda: bot.send_message(
         chat_id,
         text,
         parse_mode=ParseMode.HTML,
-        link_preview_options=NO_PREVIEW,
+        link_preview_options=preview,
         read_timeout=SEND_READ_TIMEOUT,
         reply_markup=markup,
     )
