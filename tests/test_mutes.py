@@ -5,6 +5,7 @@ python-telegram-bot against the Bot API stand-in, over the real data dir of test
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,20 +108,27 @@ def test_the_mute_migration_opens_an_older_file_and_keeps_its_subscribers(tmp_pa
         " VALUES (5, '07:15', 1, 1, '2024-01-01T00:00:00+00:00')"
     )
     db.close()
-    for _ in range(2):  # opened twice: the migration ran once, the second open changes nothing
-        store = Store.open(path)
-        try:
-            assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-            old = store.subscriber(5)
-            assert (old.digest_time, old.alerts, old.mutes, old.muted_sources, old.previews) == (
-                "07:15",
-                True,
-                (),
-                (),
-                False,
-            )
-        finally:
-            store.close()
+    store = Store.open(path)
+    try:
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        old = store.subscriber(5)
+        assert (old.digest_time, old.alerts, old.mutes, old.muted_sources, old.previews) == (
+            "07:15",
+            True,
+            (),
+            (),
+            False,
+        )
+        store.save_subscriber(replace(old, mutes=("crypto",), previews=True))
+        store._db.execute("PRAGMA user_version=7")  # as on a file whose mark fell behind: the migration runs again
+    finally:
+        store.close()
+    store = Store.open(path)
+    try:
+        kept = store.subscriber(5)
+        assert (kept.digest_time, kept.mutes, kept.previews) == ("07:15", ("crypto",), True)
+    finally:
+        store.close()
 
 
 SOURCES = [

@@ -170,13 +170,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT OR IGNORE INTO item_claims (item_id, source, title) SELECT id, source, title FROM items;
     """,
-    # What a chat keeps out of what it is sent (/mute), and whether its digest shows the top story's preview.
-    # ALTER TABLE cannot say IF NOT EXISTS; the runner applies it and the version bump in one transaction,
-    # so it runs once or not at all.
+    # What a chat keeps out of what it is sent (/mute), and whether its digest shows the top story's preview:
+    # a table beside `subscribers` (a chat without a row has the defaults), since ALTER TABLE ADD COLUMN cannot
+    # be run twice and migrations must be safe to run again on a file that already has them.
     """
-    ALTER TABLE subscribers ADD COLUMN mutes TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE subscribers ADD COLUMN muted_sources TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE subscribers ADD COLUMN previews INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS chat_filters (
+        chat_id INTEGER PRIMARY KEY,
+        mutes TEXT NOT NULL DEFAULT '[]',
+        muted_sources TEXT NOT NULL DEFAULT '[]',
+        previews INTEGER NOT NULL DEFAULT 0
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -269,8 +272,8 @@ def row_subscriber(row: sqlite3.Row) -> Subscriber:
         weekly_day=row["weekly_day"],
         alerts=bool(row["alerts"]),
         quiet=row["quiet"],
-        mutes=tuple(json.loads(row["mutes"])),
-        muted_sources=tuple(json.loads(row["muted_sources"])),
+        mutes=tuple(json.loads(row["mutes"] or "[]")),
+        muted_sources=tuple(json.loads(row["muted_sources"] or "[]")),
         previews=bool(row["previews"]),
     )
 

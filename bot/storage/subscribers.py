@@ -8,6 +8,7 @@ their vector beside the text, so a topic is matched in meaning without embedding
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -17,23 +18,35 @@ from bot.core.models import Follow, Subscriber
 from bot.storage.connection import Connection
 from bot.storage.schema import iso, row_subscriber
 
+# A subscriber is its row joined with its filters (mutes, previews); a chat without filters has the defaults.
+_WITH_FILTERS = (
+    "SELECT s.*, f.mutes, f.muted_sources, coalesce(f.previews, 0) AS previews"
+    " FROM subscribers s LEFT JOIN chat_filters f ON f.chat_id = s.chat_id"
+)
+
 
 class SubscribersPart(Connection):
     """The store's subscribers, deliveries and follows."""
 
     def subscriber(self, chat_id: int) -> Subscriber | None:
-        row = self._db.execute("SELECT * FROM subscribers WHERE chat_id=?", (chat_id,)).fetchone()
+        row = self._db.execute(f"{_WITH_FILTERS} WHERE s.chat_id=?", (chat_id,)).fetchone()
         return row_subscriber(row) if row else None
 
     def subscribers(self, subscribed_only: bool = True) -> list[Subscriber]:
-        where = " WHERE subscribed=1 AND active=1" if subscribed_only else ""
-        return [row_subscriber(row) for row in self._db.execute(f"SELECT * FROM subscribers{where} ORDER BY chat_id")]
+        where = " WHERE s.subscribed=1 AND s.active=1" if subscribed_only else ""
+        return [row_subscriber(row) for row in self._db.execute(f"{_WITH_FILTERS}{where} ORDER BY s.chat_id")]
 
     def save_subscriber(self, subscriber: Subscriber) -> None:
-        self._db.execute(
+        """The chat's row and its filters, in one transaction."""
+        with self.transaction() as db:
+            self._save_subscriber(db, subscriber)
+
+    @staticmethod
+    def _save_subscriber(db: sqlite3.Connection, subscriber: Subscriber) -> None:
+        db.execute(
             "INSERT OR REPLACE INTO subscribers (chat_id, user_id, lang, themes, digest_time, timezone, subscribed,"
-            " active, last_digest_at, created_at, frequency, weekly_day, alerts, quiet, mutes, muted_sources, previews)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " active, last_digest_at, created_at, frequency, weekly_day, alerts, quiet)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 subscriber.chat_id,
                 subscriber.user_id,
@@ -49,6 +62,12 @@ class SubscribersPart(Connection):
                 subscriber.weekly_day,
                 int(subscriber.alerts),
                 subscriber.quiet,
+            ),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO chat_filters (chat_id, mutes, muted_sources, previews) VALUES (?,?,?,?)",
+            (
+                subscriber.chat_id,
                 json.dumps(list(subscriber.mutes), ensure_ascii=False),
                 json.dumps(list(subscriber.muted_sources), ensure_ascii=False),
                 int(subscriber.previews),
