@@ -159,7 +159,7 @@ class FetchConfig(_Strict):
     max_backoff: Duration = timedelta(hours=24)
     fallback_after: int = Field(default=3, ge=1)
     allow_private: bool = False
-    max_entries_per_pass: int = Field(default=1000, ge=1)  # new entries stored per feed per pass; rest next pass
+    max_entries_per_pass: int = Field(default=50_000, ge=1)  # new entries a feed adds per pass, in chunks
 
 
 class ArxivConfig(_Strict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,6 +102,23 @@ class Pipeline:
         batch = Prepared(items, max_new_per_source, self._plan(self._wanted_of(items), max_new_per_source))
         batch.generation = self._generation
         return batch
+
+    def prepare_rest(self, batch: Prepared, leave: Collection[str] = ()) -> Prepared | None:
+        """The next chunk of a capped batch: the items `batch` deferred, planned afresh (reads only).
+
+        Only the deferred items are planned again, not the whole batch, so a 20k-entry feed taken
+        in chunks costs one plan per entry, not one per entry and chunk. Sources in `leave` have had
+        their share of this pass and keep their deferred items for the next. None when nothing is left.
+        """
+        planned = {id(item) for item in batch.plan.new} | {id(item) for _, _, item, _ in batch.plan.seen}
+        rest = [
+            item for item in batch.items if id(item) not in planned and item.source not in leave and self._wanted(item)
+        ]
+        if not rest:
+            return None
+        chunk = Prepared(rest, batch.max_new, self._plan(rest, batch.max_new))
+        chunk.generation = self._generation
+        return chunk
 
     def embed(self, batch: Prepared) -> None:
         """Embed what `batch` will store and has no vector for yet; touches neither store nor index,
