@@ -196,7 +196,7 @@ class StorageConfig(_Strict):
 class IndexConfig(_Strict):
     """How the vector index is built: exact search while it is small, approximate beyond `exact_below` vectors."""
 
-    exact_below: int = Field(default=200_000, ge=0)
+    exact_below: int = Field(default=50_000, ge=0)  # past it, IVF: dedup and related stories stop scanning all
     nprobe: int = Field(default=32, ge=1)  # IVF lists scanned per query: recall against latency (bench/search.py)
 
 
