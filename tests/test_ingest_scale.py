@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -204,6 +205,31 @@ def test_a_question_does_not_rewrite_the_index_file(tmp_path, capsys, embedder, 
     after = index_file.stat()
     assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
     assert "big.example" in capsys.readouterr().out
+
+
+def test_ask_with_v_says_where_its_time_went(tmp_path, capsys, feed_server: FeedServer):
+    data = tmp_path / "data"
+    url = feed_server.serve("/big.xml", big_feed(20, datetime.now(UTC)))
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"fetch:\n  allow_private: true\nsources:\n  - name: big\n    kind: rss\n    url: {url}\n")
+    assert main(["--config", str(config), "--data-dir", str(data), "fetch", "--all"]) == 0
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "--data-dir", str(data), "ask", "-v", "which lab ships a model?"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "big.example" in out
+    (line,) = [line for line in err.splitlines() if line.startswith("time:")]
+    phases = dict(re.findall(r"([a-z][a-z ,()-]+?) (\d+) ms", line.removeprefix("time: ")))
+    assert set(phases) == {
+        "start-up (interpreter, imports, config)",
+        "open store and index",
+        "model load (first encode)",
+        "search",
+        "answer",
+        "total",
+    }
+    assert int(phases["start-up (interpreter, imports, config)"]) > 0  # this test process has run for a while
 
 
 class CountingEmbedder:
