@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
 MOVE_TEXT_CHARS = 600  # people moves are stated in the headline and the lead
+PROFILES_KEPT = 4096  # stored items' dedup profiles kept between batches (the recent ones are the candidates)
 THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
 
 
@@ -83,6 +84,7 @@ class Pipeline:
         self.retention = retention
         self.names = NameStats(*store.name_counts())
         self._generation = 0  # batches committed and prunes done: a plan made before a change is stale
+        self._profiles: OrderedDict[int, tuple[tuple[Any, ...], Profile]] = OrderedDict()  # see _stored_profile
 
     def ingest(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> dict[str, IngestReport]:
         """Store what is new in `entries`; idempotent, so feeding the same entries twice adds nothing.
@@ -224,21 +226,29 @@ class Pipeline:
             return [[] for _ in range(len(vectors))]
         scores, ids = self.index.search(vectors, NEIGHBOURS)
         wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
-        known = {
-            row["id"]: profile(
-                row["id"],
-                row["story_id"],
-                datetime.fromisoformat(row["published"]),
-                row["source"],
-                row["title"],
-                row["lead"],
-            )
-            for row in self.store.dedup_rows(wanted)
-        }
+        known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
+        while len(self._profiles) > PROFILES_KEPT:
+            self._profiles.popitem(last=False)
         return [
             [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
             for id_row, score_row in zip(ids, scores, strict=True)
         ]
+
+    def _stored_profile(self, row: Any) -> Profile:  # a `store.dedup_rows` row
+        """A stored item's dedup profile, reused while its row is unchanged.
+
+        Recent items are candidates of batch after batch; building a profile (headline names, versions,
+        the move verb) and, for near-copies, its trigram shingles again each time was a fifth of story
+        assignment. The row's values are the key, so a new wording or another story builds a new one.
+        """
+        stamp = (row["story_id"], row["published"], row["source"], row["title"], row["lead"])
+        kept = self._profiles.get(row["id"])
+        if kept is None or kept[0] != stamp:
+            published = datetime.fromisoformat(row["published"])
+            kept = (stamp, profile(row["id"], row["story_id"], published, row["source"], row["title"], row["lead"]))
+            self._profiles[row["id"]] = kept
+        self._profiles.move_to_end(row["id"])
+        return kept[1]
 
     def _story_labels(
         self, stories: Sequence[int], new_labels: Sequence[Labels], sightings: Sequence[Sighting]
