@@ -503,9 +503,9 @@ def _fill_presized(index: faiss.IndexIVFScalarQuantizer, source: VectorSource, i
     """
     assigned_ids, assigned_lists = [], []
     for chunk_ids, vectors in _chunks_of(source, ids):
-        _, lists = index.quantizer.search(vectors, 1)
+        _, nearest = index.quantizer.search(vectors, 1)
         assigned_ids.append(chunk_ids)
-        assigned_lists.append(lists.ravel())
+        assigned_lists.append(nearest.ravel())
     if not assigned_ids:
         return
     every_id = np.concatenate(assigned_ids)
@@ -513,7 +513,9 @@ def _fill_presized(index: faiss.IndexIVFScalarQuantizer, source: VectorSource, i
     sorted_ids, list_of = every_id[order], np.concatenate(assigned_lists)[order]
     del assigned_ids, assigned_lists
     sizes = np.bincount(list_of, minlength=index.nlist)
-    lists = faiss.downcast_InvertedLists(index.invlists)
+    if index.invlists is None:
+        raise TypeError("an IVF index without inverted lists")
+    lists = faiss.downcast_InvertedLists(index.invlists)  # an ArrayInvertedLists: sized and written in place
     for number in np.flatnonzero(sizes):
         lists.resize(int(number), int(sizes[number]))
     filled = np.zeros(index.nlist, dtype=np.int64)
