@@ -16,7 +16,7 @@ in 5% of the feeds, the rest 304). Contestants are interleaved inside each pass,
 (`--repeat`, default 3) and min/median are reported; peak RSS is each child's own maximum.
 
     python bench/fetch.py [--n 100] [--repeat 3] [--json]
-    python bench/fetch.py --big 20000     # one 20k-entry feed, in chunks of fetch.max_entries_per_pass
+    python bench/fetch.py --big 20000     # one 20k-entry feed: stored in chunks from one download
 """
 
 from __future__ import annotations
@@ -371,7 +371,8 @@ def summarize(n: int, results: list[dict[str, Any]], threads: int) -> dict[str, 
 
 def big_feed(count: int, pool: list[tuple[str, str]], threads: int) -> dict[str, Any]:
     """One feed of `count` entries (an outlet's whole archive, one a day-ish), fetched pass after pass
-    in one process until nothing is deferred; beside it the embedder alone on the same texts."""
+    in one process until nothing is deferred (one pass, unless it is over `fetch.max_entries_per_pass`);
+    beside it the embedder alone on the same texts."""
     from bot.core.config import FetchConfig, Settings, SourceConfig, resolve_paths
     from bot.ingest.embed import UseEmbedder
     from bot.ingest.harvest import fetch_pass

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import faiss
 import numpy as np
 import pytest
 
@@ -260,3 +261,18 @@ def test_a_sidecar_from_before_structures_loads_as_flat(tmp_path):
     (tmp_path / INDEX_META_FILE).write_text(json.dumps(old))
     loaded = VectorIndex.load(tmp_path, DIM, MODEL)
     assert loaded is not None and loaded.structure == FLAT and len(loaded) == 50
+
+
+def test_an_ivf_built_with_presized_lists_answers_as_one_filled_by_adding():
+    """The build writes codes straight into exactly-sized lists; it must hold what `add_with_ids` would."""
+    vectors = clustered(1500, draw=3)
+    ids = np.arange(1, 1501, dtype=np.int64)
+    built = VectorIndex.build(DIM, MODEL, ArraySource(ids, vectors, chunk=170), ids, IndexConfig(exact_below=500))
+    assert built.structure == IVF_SQ8
+    added = faiss.clone_index(built._index)
+    added.reset()
+    added.add_with_ids(vectors, ids)
+    queries = near(vectors[::15], seed=4)
+    scores, found = built.search(queries, 10)
+    expected_scores, expected = added.search(queries, 10)
+    assert (found == expected).all() and np.allclose(scores, expected_scores)

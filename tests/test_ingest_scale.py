@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,14 +14,17 @@ from pathlib import Path
 import numpy as np
 from feedserver import FeedServer
 
+from bot.app import App
 from bot.cli import main
 from bot.core.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
 from bot.core.models import RawEntry
 from bot.demo import FEEDS_DIR
+from bot.ingest import harvest as harvest_module
 from bot.ingest.embed import UseEmbedder
-from bot.ingest.harvest import fetch_pass
+from bot.ingest.harvest import Harvester, SourceOutcome, fetch_pass
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.ingest.sources import FeedHttp
 from bot.ingest.sources.rss import parse_feed
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +111,86 @@ def test_a_feed_larger_than_the_cap_is_stored_over_passes_and_nothing_is_lost(
     pipeline.close()
 
 
+def big_feed_harvest(settings: Settings, app: App) -> tuple[asyncio.Task[SourceOutcome], asyncio.Task[None], list[int]]:
+    """Start harvesting the one source on the running loop under the app's lock, and a reader beside
+    it asking the store's item count through `app.run` (as a chat command does) until it is done;
+    returns the harvest task, the reader's task and the counts the reader saw."""
+    seen: list[int] = []
+
+    async def harvest() -> SourceOutcome:
+        async with FeedHttp(settings.fetch) as http:
+            harvester = Harvester(lambda: settings, app.pipeline, http, lock=app.lock())
+            return await harvester.harvest_source(settings.sources[0])
+
+    task = asyncio.create_task(harvest())
+
+    async def read_until_done() -> None:
+        while not task.done():
+            seen.append(await app.run(app.pipeline.store.count_items))
+            await asyncio.sleep(0.01)
+
+    return task, asyncio.create_task(read_until_done()), seen
+
+
+def test_a_big_feed_is_stored_in_chunks_in_one_pass_and_readers_get_through(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """Chunks of 40 new items (the module's chunk size, made small so the feed is quick to embed):
+    the whole feed goes in from one download, and a reader gets answers between the chunks."""
+    monkeypatch.setattr(harvest_module, "INGEST_BATCH", 40)
+    url = feed_server.serve("/big.xml", big_feed(200, datetime.now(UTC)), etag='"big-1"')
+    settings = Settings(sources=(SourceConfig(name="big", kind="rss", url=url),), fetch=FetchConfig(allow_private=True))
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=embedder)
+    app = App.around(pipeline, settings)
+
+    async def scenario() -> tuple[SourceOutcome, list[int]]:
+        task, reader, seen = big_feed_harvest(settings, app)
+        outcome = await task
+        await reader
+        return outcome, seen
+
+    outcome, seen = asyncio.run(scenario())
+    assert (outcome.report.new, outcome.report.deferred) == (200, 0)
+    assert len(feed_server.requests_to("/big.xml")) == 1
+    assert len({count for count in seen if 0 < count < 200}) >= 2  # the reader got in between chunks
+    assert pipeline.store.source_state("big").etag == '"big-1"'
+    pipeline.close()
+
+
+def test_a_pass_stopped_between_chunks_keeps_the_cursor_and_the_next_pass_stores_the_rest(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """A pass cancelled once some chunks are stored (as a process stopped midway) leaves the source's
+    cursor and ETag where they were, so the next pass downloads the whole feed again and loses nothing."""
+    monkeypatch.setattr(harvest_module, "INGEST_BATCH", 40)
+    url = feed_server.serve("/big.xml", big_feed(200, datetime.now(UTC)), etag='"big-1"')
+    settings = Settings(sources=(SourceConfig(name="big", kind="rss", url=url),), fetch=FetchConfig(allow_private=True))
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=embedder)
+    app = App.around(pipeline, settings)
+
+    async def stopped_midway() -> None:
+        task, reader, seen = big_feed_harvest(settings, app)
+        while not any(0 < count < 200 for count in seen):
+            assert not task.done()
+            await asyncio.sleep(0.005)
+        task.cancel()
+        await asyncio.gather(task, reader, return_exceptions=True)
+        async with app.lock():  # the chunk in a worker thread when cancelled finishes its write
+            pass
+
+    asyncio.run(stopped_midway())
+    assert 0 < pipeline.store.count_items() < 200
+    state = pipeline.store.source_state("big")
+    assert (state.etag, state.cursor) == (None, None)
+
+    (outcome,) = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+    assert outcome.report.deferred == 0 and outcome.report.new == 200 - outcome.report.duplicate
+    links = {row["url"] for row in pipeline.store._db.execute("SELECT url FROM items")}
+    assert links == {f"https://big.example/{n}" for n in range(200)}
+    assert feed_server.requests_to("/big.xml")[-1].headers.get("if-none-match") is None
+    pipeline.close()
+
+
 def test_a_question_does_not_rewrite_the_index_file(tmp_path, capsys, embedder, feed_server: FeedServer):
     data = tmp_path / "data"
     url = feed_server.serve("/big.xml", big_feed(20, datetime.now(UTC)))
@@ -121,6 +205,31 @@ def test_a_question_does_not_rewrite_the_index_file(tmp_path, capsys, embedder, 
     after = index_file.stat()
     assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
     assert "big.example" in capsys.readouterr().out
+
+
+def test_ask_with_v_says_where_its_time_went(tmp_path, capsys, feed_server: FeedServer):
+    data = tmp_path / "data"
+    url = feed_server.serve("/big.xml", big_feed(20, datetime.now(UTC)))
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"fetch:\n  allow_private: true\nsources:\n  - name: big\n    kind: rss\n    url: {url}\n")
+    assert main(["--config", str(config), "--data-dir", str(data), "fetch", "--all"]) == 0
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "--data-dir", str(data), "ask", "-v", "which lab ships a model?"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "big.example" in out
+    (line,) = [line for line in err.splitlines() if line.startswith("time:")]
+    phases = dict(re.findall(r"([a-z][a-z ,()-]+?) (\d+) ms", line.removeprefix("time: ")))
+    assert set(phases) == {
+        "start-up (interpreter, imports, config)",
+        "open store and index",
+        "model load (first encode)",
+        "search",
+        "answer",
+        "total",
+    }
+    assert int(phases["start-up (interpreter, imports, config)"]) > 0  # this test process has run for a while
 
 
 class CountingEmbedder:

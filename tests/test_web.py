@@ -369,3 +369,29 @@ def test_bot_run_without_telegram_serves_the_site_on_the_same_loop(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+
+
+def test_a_first_story_view_embeds_nothing_and_finds_related_stories(tmp_path, embedder):
+    """The story page's first view reads stored vectors only: the related stories' centre and an
+    item-level summary come from them, with no embedder call while the reader waits."""
+    from test_ingest_scale import CountingEmbedder, demo_entries
+
+    from bot.core.config import Settings
+    from bot.ingest.pipeline import open_pipeline
+    from bot.web import views
+
+    counting = CountingEmbedder(embedder)
+    pipeline, _ = open_pipeline(Settings(), resolve_paths(tmp_path), embedder=counting)
+    pipeline.ingest(demo_entries())
+    (story_id, _), *_ = pipeline.store._db.execute(
+        "SELECT story_id, COUNT(*) AS size FROM items GROUP BY story_id ORDER BY size DESC, story_id LIMIT 1"
+    ).fetchall()
+    members = pipeline.store.story_items(story_id)
+    encoded = counting.texts
+
+    page = views.story_page(pipeline, story_id, "en", views.RelatedCache())
+
+    assert counting.texts == encoded
+    assert page is not None and page.related and story_id not in {story.id for story in page.related}
+    assert page.card.summary and any(page.card.summary.rstrip("…") in f"{m.title} {m.text}" for m in members)
+    pipeline.close()

@@ -148,6 +148,9 @@ def _add_read_commands(commands: Commands) -> None:
     ask.add_argument("--since", type=_duration, help="only stories updated within this long, e.g. 7d or 12h")
     ask.add_argument("--k", type=int, default=5, help="how many stories to answer from (1-50, default 5)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument(
+        "-v", dest="timings", action="store_true", help="say on stderr where the time went (start-up, model, search)"
+    )
     ask.set_defaults(command="ask")
 
     digest = commands.add_parser("digest", help="render the digest a subscriber would get now (Telegram HTML)")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,7 @@ ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Search the stored stories for the question and answer it with citations (extractive, or by the LLM)."""
+    laps = _Laps() if args.timings or args.verbose else None
     app = App.from_cli(args.config, args.data_dir)
     settings = app.settings
     _check_ask_usage(settings, app.paths, args)
@@ -41,17 +44,59 @@ def cmd_ask(args: argparse.Namespace) -> int:
     llm = make_llm(settings)
     try:
         question = clean_text(args.question)  # argv may carry lone surrogates (undecodable bytes)
+        if laps:
+            laps.lap("start-up (interpreter, imports, config)", since_process_start=True)
+            app.pipeline  # noqa: B018 — opening is timed apart from the model
+            laps.lap("open store and index")
+            app.pipeline.embedder.encode([question])
+            laps.lap("model load (first encode)")
         hits = search_stories(app.pipeline, question, k=args.k, filters=filters)
+        if laps:
+            laps.lap("search")
         answer = answer_question(question, hits, settings, llm, summarizer(app.pipeline, llm))
+        if laps:
+            laps.lap("answer")
     finally:
         app.close()
         if llm is not None:
             llm.close()
+    if laps:
+        laps.report()
     if args.json:
         print(json.dumps(_ask_json(args.question, answer, hits), ensure_ascii=False))
     else:
         _print_answer(answer)
     return 0
+
+
+class _Laps:
+    """Where a command's time went, printed on stderr (`bot ask -v`): a one-shot command pays start-up
+    and model load before its search, and this says how much."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self._mark = time.perf_counter()
+
+    def lap(self, name: str, since_process_start: bool = False) -> None:
+        now = time.perf_counter()
+        started = _seconds_since_process_start() if since_process_start else None
+        self.laps.append((name, started if started is not None else now - self._mark))
+        self._mark = now
+
+    def report(self) -> None:
+        parts = [f"{name} {seconds * 1000:.0f} ms" for name, seconds in self.laps]
+        total = sum(seconds for _, seconds in self.laps)
+        print(f"time: {' · '.join(parts)} · total {total * 1000:.0f} ms", file=sys.stderr)
+
+
+def _seconds_since_process_start() -> float | None:
+    """How long this process has run, from the kernel's record of its start (Linux); None elsewhere."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _check_ask_usage(settings: Settings, paths: Paths, args: argparse.Namespace) -> None:

@@ -159,7 +159,7 @@ class FetchConfig(_Strict):
     max_backoff: Duration = timedelta(hours=24)
     fallback_after: int = Field(default=3, ge=1)
     allow_private: bool = False
-    max_entries_per_pass: int = Field(default=1000, ge=1)  # new entries stored per feed per pass; rest next pass
+    max_entries_per_pass: int = Field(default=50_000, ge=1)  # new entries a feed adds per pass, in chunks
     # Feeds go direct unless this names a proxy: HTTP(S)_PROXY in the environment is ignored, since a
     # proxy resolves names itself and the private-address check could not see where it connects.
     proxy: Annotated[str, AfterValidator(lambda url: checked_url(url, ("http", "https")))] | None = None
@@ -199,7 +199,7 @@ class StorageConfig(_Strict):
 class IndexConfig(_Strict):
     """How the vector index is built: exact search while it is small, approximate beyond `exact_below` vectors."""
 
-    exact_below: int = Field(default=200_000, ge=0)
+    exact_below: int = Field(default=50_000, ge=0)  # past it, IVF: dedup and related stories stop scanning all
     nprobe: int = Field(default=32, ge=1)  # IVF lists scanned per query: recall against latency (bench/search.py)
 
 

@@ -3,12 +3,15 @@
 Fetching is I/O and runs concurrently (the HTTP layer limits per host and overall). Whatever has
 arrived is ingested together in a worker thread, never on the event loop, while the other fetches
 go on: the first sources are stored within seconds of a pass starting, a progress bar moves as they
-are, and embedding is batched across sources. The store lock is held to read the plan and to write,
-never while embedding, so a user's command waits for one write, not for a whole feed. A source
-gives at most `fetch.max_entries_per_pass` new entries a pass; the rest stay in the feed and come in
-on the next pass, which is due at once. A source's failure is a value (its `FetchResult`), recorded
-on that source with backoff; it never stops the other sources. `bot fetch`, the demo and the
-scheduler's per-source jobs all go through `Harvester`.
+are, and embedding is batched across sources. Two batches are in hand at once, so one is embedded
+while the other is labelled and written (`Pipeline.commit` re-plans a batch planned before the
+other's write, so the two never store an entry twice); embedding itself is one batch at a time. A
+big feed is stored from the one download in chunks of INGEST_BATCH new items; the store lock is held
+to plan and write each chunk, never while embedding, so a user's command waits for one chunk's
+write, not for a whole feed. A source gives at most `fetch.max_entries_per_pass` new entries a pass;
+the rest stay in the feed and come in on the next pass, which is due at once. A source's failure is
+a value (its `FetchResult`), recorded on that source with backoff; it never stops the other sources.
+`bot fetch`, the demo and the scheduler's per-source jobs all go through `Harvester`.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from typing import Any, TypeVar
 
 from bot.core.config import Settings, SourceConfig
 from bot.core.models import FetchResult, FetchStatus, IngestReport, RawEntry, SourceState
-from bot.ingest.pipeline import Pipeline
+from bot.ingest.pipeline import Pipeline, Prepared
 from bot.ingest.sources import FeedHttp, fetch_source
 from bot.ingest.sources.schedule import apply_result, is_due
 from bot.storage.connection import database_failure
 
 log = logging.getLogger(__name__)
 
-INGEST_BATCH = 512  # entries that have arrived are ingested together up to about this many: one embedding call
+INGEST_BATCH = 512  # entries ingested together (one embedding call), and new items a source adds per chunk
+ABSORBERS = 2  # batches in hand at once: one is embedded (numpy, off the GIL) while the other is written
 
 _T = TypeVar("_T")
 
@@ -70,6 +74,7 @@ class Harvester:
     http: FeedHttp
     rng: random.Random = field(default_factory=random.Random)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    embedding: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch embeds while another is written
 
     async def harvest_source(self, source: SourceConfig, now: datetime | None = None) -> SourceOutcome:
         """Fetch one source, ingest what it returned and record the source's new state."""
@@ -95,8 +100,10 @@ class Harvester:
 
         tasks = [asyncio.create_task(fetch_into_queue(source)) for source in sources]
         outcomes: list[SourceOutcome] = []
-        try:
-            while len(outcomes) < len(sources):
+        all_in = asyncio.Event()
+
+        async def absorb_arrivals() -> None:
+            while True:
                 batch = [await arrived.get()]
                 while not arrived.empty() and sum(len(f.result.entries) for f in batch) < INGEST_BATCH:
                     batch.append(arrived.get_nowait())
@@ -104,8 +111,18 @@ class Harvester:
                     outcomes.append(outcome)
                     if on_done:
                         on_done(outcome)
+                if len(outcomes) == len(sources):
+                    all_in.set()
+
+        absorbers = [asyncio.create_task(absorb_arrivals()) for _ in range(ABSORBERS)]
+        finished = asyncio.create_task(all_in.wait())
+        try:
+            if sources:
+                done, _ = await asyncio.wait([finished, *absorbers], return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # an absorber's failure (a full disk, a damaged store) is the caller's
         finally:
-            for task in tasks:
+            for task in [*tasks, *absorbers, finished]:
                 task.cancel()
         return outcomes
 
@@ -141,11 +158,26 @@ class Harvester:
                             reports[fetched.source.name] = own
         return await self._locked(self._record_all, batch, reports, now)
 
-    async def _ingest(self, entries: list[RawEntry], cap: int) -> dict[str, IngestReport]:
-        """Plan under the lock, embed outside it, write under it (`Pipeline.commit` re-plans if needed)."""
-        prepared = await self._locked(self.pipeline.prepare, entries, cap)
-        await asyncio.to_thread(self.pipeline.embed, prepared)
-        return await self._locked(self.pipeline.commit, prepared)
+    async def _ingest(self, entries: list[RawEntry], pass_cap: int) -> dict[str, IngestReport]:
+        """Store `entries` in chunks of at most INGEST_BATCH new items a source: each chunk planned
+        and written under the lock, embedded outside it, so a reader waits for one chunk's write, never
+        for a whole 20k-entry feed. A source stops at `pass_cap` new items; the rest stay deferred.
+        The caller moves a source's cursor only after this returns, so a process that dies between
+        chunks fetches the feed again and stores the rest (what was stored is then a duplicate)."""
+        chunk: Prepared | None = await self._locked(self.pipeline.prepare, entries, min(INGEST_BATCH, pass_cap))
+        reports: dict[str, IngestReport] = {}
+        while chunk is not None:
+            async with self.embedding:
+                await asyncio.to_thread(self.pipeline.embed, chunk)
+            chunk = await self._locked(self._commit_chunk, chunk, reports, pass_cap)
+        return reports
+
+    def _commit_chunk(self, chunk: Prepared, reports: dict[str, IngestReport], pass_cap: int) -> Prepared | None:
+        """Write `chunk`, add its counts to `reports`, and plan the next chunk in the same turn of the lock."""
+        for source, report in self.pipeline.commit(chunk).items():
+            reports[source] = _added(reports.get(source), report)
+        full = {source for source, report in reports.items() if report.new >= pass_cap}
+        return self.pipeline.prepare_rest(chunk, full)
 
     async def _locked(self, function: Callable[..., _T], *args: Any) -> _T:
         async with self.lock:
@@ -195,6 +227,19 @@ class Harvester:
             used_fallback=result.used_fallback,
             next_due=new_state.next_due,
         )
+
+
+def _added(before: IngestReport | None, chunk: IngestReport) -> IngestReport:
+    """A source's counts over the chunks so far; `deferred` is what its latest chunk left."""
+    if before is None:
+        return chunk
+    return IngestReport(
+        new=before.new + chunk.new,
+        duplicate=before.duplicate + chunk.duplicate,
+        updated=before.updated + chunk.updated,
+        skipped=before.skipped + chunk.skipped,
+        deferred=chunk.deferred,
+    )
 
 
 def _as_error(result: FetchResult, error: str) -> FetchResult:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
 MOVE_TEXT_CHARS = 600  # people moves are stated in the headline and the lead
+PROFILES_KEPT = 4096  # stored items' dedup profiles kept between batches (the recent ones are the candidates)
 THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
 
 
@@ -86,6 +87,7 @@ class Pipeline:
         self.retention = retention
         self.names = NameStats(*store.name_counts())
         self._generation = 0  # batches committed and prunes done: a plan made before a change is stale
+        self._profiles: OrderedDict[int, tuple[tuple[Any, ...], Profile]] = OrderedDict()  # see _stored_profile
 
     def ingest(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> dict[str, IngestReport]:
         """Store what is new in `entries`; idempotent, so feeding the same entries twice adds nothing.
@@ -105,6 +107,23 @@ class Pipeline:
         batch = Prepared(items, max_new_per_source, self._plan(self._wanted_of(items), max_new_per_source))
         batch.generation = self._generation
         return batch
+
+    def prepare_rest(self, batch: Prepared, leave: Collection[str] = ()) -> Prepared | None:
+        """The next chunk of a capped batch: the items `batch` deferred, planned afresh (reads only).
+
+        Only the deferred items are planned again, not the whole batch, so a 20k-entry feed taken
+        in chunks costs one plan per entry, not one per entry and chunk. Sources in `leave` have had
+        their share of this pass and keep their deferred items for the next. None when nothing is left.
+        """
+        planned = {id(item) for item in batch.plan.new} | {id(item) for _, _, item, _ in batch.plan.seen}
+        rest = [
+            item for item in batch.items if id(item) not in planned and item.source not in leave and self._wanted(item)
+        ]
+        if not rest:
+            return None
+        chunk = Prepared(rest, batch.max_new, self._plan(rest, batch.max_new))
+        chunk.generation = self._generation
+        return chunk
 
     def embed(self, batch: Prepared) -> None:
         """Embed what `batch` will store and has no vector for yet; touches neither store nor index,
@@ -210,21 +229,29 @@ class Pipeline:
             return [[] for _ in range(len(vectors))]
         scores, ids = self.index.search(vectors, NEIGHBOURS)
         wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
-        known = {
-            row["id"]: profile(
-                row["id"],
-                row["story_id"],
-                datetime.fromisoformat(row["published"]),
-                row["source"],
-                row["title"],
-                row["lead"],
-            )
-            for row in self.store.dedup_rows(wanted)
-        }
+        known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
+        while len(self._profiles) > PROFILES_KEPT:
+            self._profiles.popitem(last=False)
         return [
             [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
             for id_row, score_row in zip(ids, scores, strict=True)
         ]
+
+    def _stored_profile(self, row: Any) -> Profile:  # a `store.dedup_rows` row
+        """A stored item's dedup profile, reused while its row is unchanged.
+
+        Recent items are candidates of batch after batch; building a profile (headline names, versions,
+        the move verb) and, for near-copies, its trigram shingles again each time was a fifth of story
+        assignment. The row's values are the key, so a new wording or another story builds a new one.
+        """
+        stamp = (row["story_id"], row["published"], row["source"], row["title"], row["lead"])
+        kept = self._profiles.get(row["id"])
+        if kept is None or kept[0] != stamp:
+            published = datetime.fromisoformat(row["published"])
+            kept = (stamp, profile(row["id"], row["story_id"], published, row["source"], row["title"], row["lead"]))
+            self._profiles[row["id"]] = kept
+        self._profiles.move_to_end(row["id"])
+        return kept[1]
 
     def _story_labels(
         self, stories: Sequence[int], new_labels: Sequence[Labels], sightings: Sequence[Sighting]

@@ -146,6 +146,40 @@ def summarize_stories(
     return {story.id: summaries[story.id] for story in stories}
 
 
+def first_view_summary(
+    store: Store,
+    story: StorySummary,
+    items: Sequence[Item],
+    with_vectors: Sequence[Item],
+    vectors: np.ndarray,
+    lang: str,
+) -> str:
+    """The story's cached summary when one holds for its current `items`, else `central_lead`.
+
+    For a page a reader is waiting on (the story page): no embedder call and nothing written, so a
+    first view costs a read. The digest still computes and caches the sentence-level summary, which
+    every view after that shows. `vectors` are the stored vectors of `with_vectors`, row for row.
+    """
+    cached = store.cached_summary(story.id, lang, story_version(items))
+    if cached and _reusable(cached[0], None):
+        return cached[1]
+    return central_lead(with_vectors or items, vectors, lang)
+
+
+def central_lead(items: Sequence[Item], vectors: np.ndarray, lang: str) -> str:
+    """The first news sentence (else the headline) of the item nearest the centre of the story's item
+    vectors, among its items in `lang` when it has any: the extractive idea at the item level, from
+    vectors the store already holds (none given: the first such item)."""
+    if not items:
+        return ""
+    pool = [i for i, item in enumerate(items) if item.lang == lang] or list(range(len(items)))
+    centre = vectors.mean(axis=0) if len(vectors) else None
+    best = items[max(pool, key=lambda i: float(vectors[i] @ centre))] if centre is not None else items[pool[0]]
+    sentences = lede(best)
+    text = sentences[0] if sentences else " ".join(best.title.split())
+    return clip(text, sentence_language(text, best.lang))
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     """A story with no usable cached summary, its items and its current version."""

@@ -10,12 +10,13 @@ beyond the index (a crash between commit and save) — is repaired from the stor
 inner product over float32). A year of news is about a million vectors, and flat float32 at dim 512
 is 2 GB on its own, so above the threshold the vectors live in an inverted file with 8-bit scalar
 quantization (IVF-SQ8: 512 bytes a vector, about 4·√n lists, `IndexConfig.nprobe` of them scanned
-per query). IVF rather than HNSW because items leave the index every day (retention, new wording):
-IVF removes ids natively where HNSW cannot remove at all, and on two cores IVF trains k-means on a
-sample in well under a minute where an HNSW graph over a million vectors takes far longer to build.
-The IVF is retrained once as many vectors have been added or removed since it was built as it then
-held (growth, or a year's turnover, unbalances its lists), and goes back to flat only below half the
-threshold, so a store hovering at the threshold does not flap between structures.
+per query; a build allocates each list once at its final size, see `_fill_presized`). IVF rather
+than HNSW because items leave the index every day (retention, new wording): IVF removes ids natively
+where HNSW cannot remove at all, and on two cores IVF trains k-means on a sample in well under a
+minute where an HNSW graph over a million vectors takes far longer to build. The IVF is retrained
+once as many vectors have been added or removed since it was built as it then held (growth, or a
+year's turnover, unbalances its lists), and goes back to flat only below half the threshold, so a
+store hovering at the threshold does not flap between structures.
 
 **Rebuilds never stop ingest or queries.** A rebuild runs on a background thread: it snapshots the
 indexed ids, streams their vectors from the store a chunk at a time (never all of them as float32)
@@ -484,9 +485,63 @@ def _build(layout: Layout, dim: int, source: VectorSource, ids: np.ndarray) -> f
             False,  # codes of the vectors, not of residuals: same recall here, and no 300 MB of residuals to train
         )
         index.train(_training_sample(source, ids, dim, layout.lists * TRAIN_PER_LIST))
+        _fill_presized(index, source, ids)
+        return index
     for chunk_ids, vectors in _chunks_of(source, ids):
         index.add_with_ids(vectors, chunk_ids)
     return index
+
+
+def _fill_presized(index: faiss.IndexIVFScalarQuantizer, source: VectorSource, ids: np.ndarray) -> None:
+    """Add the vectors of `ids` to a trained, empty IVF with every inverted list allocated once, at its size.
+
+    `add_with_ids` chunk by chunk grows each list's arrays by doubling, which leaves on average about
+    a third of the codes' size as slack (some 250 MB at a million vectors). One pass assigns every
+    vector its list (8 bytes a vector kept), the lists are sized exactly, and a second pass writes
+    each chunk's codes in place. A vector gone from the source between the passes leaves its slot
+    unused; the list is cut to what was written.
+    """
+    assigned_ids, assigned_lists = [], []
+    for chunk_ids, vectors in _chunks_of(source, ids):
+        _, nearest = index.quantizer.search(vectors, 1)
+        assigned_ids.append(chunk_ids)
+        assigned_lists.append(nearest.ravel())
+    if not assigned_ids:
+        return
+    every_id = np.concatenate(assigned_ids)
+    order = np.argsort(every_id)
+    sorted_ids, list_of = every_id[order], np.concatenate(assigned_lists)[order]
+    del assigned_ids, assigned_lists
+    sizes = np.bincount(list_of, minlength=index.nlist)
+    if index.invlists is None:
+        raise TypeError("an IVF index without inverted lists")
+    lists = faiss.downcast_InvertedLists(index.invlists)  # an ArrayInvertedLists: sized and written in place
+    for number in np.flatnonzero(sizes):
+        lists.resize(int(number), int(sizes[number]))
+    filled = np.zeros(index.nlist, dtype=np.int64)
+    for chunk_ids, vectors in _chunks_of(source, ids):
+        at = np.minimum(np.searchsorted(sorted_ids, chunk_ids), len(sorted_ids) - 1)
+        known = sorted_ids[at] == chunk_ids
+        chunk_ids, chunk_lists = chunk_ids[known], list_of[at[known]]
+        # held in names while faiss reads them: a pointer does not keep a temporary array alive
+        chunk_vectors = np.ascontiguousarray(vectors[known], dtype=np.float32)
+        chunk_lists = np.ascontiguousarray(chunk_lists, dtype=np.int64)
+        codes = np.empty((len(chunk_ids), index.code_size), dtype=np.uint8)
+        index.encode_vectors(  # what `add_with_ids` stores for these vectors in these lists
+            len(chunk_ids), faiss.swig_ptr(chunk_vectors), faiss.swig_ptr(chunk_lists), faiss.swig_ptr(codes)
+        )
+        by_list = np.argsort(chunk_lists, kind="stable")
+        numbers, starts = np.unique(chunk_lists[by_list], return_index=True)
+        for number, start, end in zip(numbers, starts, [*starts[1:], len(by_list)], strict=True):
+            rows = by_list[start:end]
+            list_ids, list_codes = np.ascontiguousarray(chunk_ids[rows]), np.ascontiguousarray(codes[rows])
+            lists.update_entries(
+                int(number), int(filled[number]), len(rows), faiss.swig_ptr(list_ids), faiss.swig_ptr(list_codes)
+            )
+            filled[number] += len(rows)
+    for number in np.flatnonzero(filled < sizes):
+        lists.resize(int(number), int(filled[number]))
+    index.ntotal = int(filled.sum())
 
 
 def _chunks_of(source: VectorSource, ids: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -21,7 +21,7 @@ from bot.core.words import word
 from bot.ingest.pipeline import Pipeline
 from bot.insight.trends import Trends, load_trends, theme_of
 from bot.query.search import MoveEvent, people_timeline
-from bot.query.summary import summarize_stories
+from bot.query.summary import first_view_summary, summarize_stories
 from bot.render.chart import render_chart
 from bot.storage import Coverage, StorySummary
 
@@ -104,18 +104,19 @@ def story_cards(pipeline: Pipeline, stories: Sequence[StorySummary], lang: str) 
 class RelatedCache:
     """Related story ids per story, kept until the index changes size (an ingest or a prune).
 
-    Finding them is one search of the whole vector index — the costliest part of a story page on a
-    large archive (an exact index scans every vector) — while the answer only changes when the index does.
+    Finding them is one search of the vector index with the story's centre, while the answer only
+    changes when the index does. Past `index.exact_below` vectors that search is the IVF's
+    approximate one (a few lists, not every vector), which keeps a first view cheap at 100k items.
     """
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[int, int], list[int]] = OrderedDict()
 
-    def get(self, pipeline: Pipeline, story_id: int, items: Sequence[Item]) -> list[int]:
+    def get(self, pipeline: Pipeline, story_id: int, vectors: np.ndarray) -> list[int]:
         key = (story_id, len(pipeline.index))
         if key not in self._entries:
-            self._entries[key] = related_story_ids(pipeline, story_id, items)
+            self._entries[key] = related_story_ids(pipeline, story_id, vectors)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         self._entries.move_to_end(key)
@@ -123,26 +124,39 @@ class RelatedCache:
 
 
 def story_page(pipeline: Pipeline, story_id: int, lang: str, related: RelatedCache) -> StoryPage | None:
-    """Everything the story page shows, or None when there is no such story."""
+    """Everything the story page shows, or None when there is no such story.
+
+    The items' stored vectors serve twice: the centre for related stories and, when no summary is
+    cached yet, the item-level summary of the first view (no embedder call while a reader waits).
+    """
     store = pipeline.store
     story = store.stories([story_id]).get(story_id)
     if story is None:
         return None
     members = store.story_items(story_id)
+    with_vectors, vectors = item_vectors(pipeline, members)
     items = [ItemLine(item, store.item_sources(item.id)) for item in members]
     timeline = sorted(store.story_coverage([story_id]).get(story_id, []), key=lambda seen: (seen.at, seen.outlet))
-    nearest = related.get(pipeline, story_id, members)
+    nearest = related.get(pipeline, story_id, vectors)
     stories = store.stories(nearest)
     others = [stories[other] for other in nearest if other in stories]
-    return StoryPage(story_cards(pipeline, [story], lang)[0], items, timeline, others)
+    summary = first_view_summary(store, story, members, with_vectors, vectors, lang)
+    card = StoryCard(story, story.title_in(lang), summary, store.story_outlets(story.id))
+    return StoryPage(card, items, timeline, others)
+
+
+def item_vectors(pipeline: Pipeline, items: Sequence[Item]) -> tuple[list[Item], np.ndarray]:
+    """The items that have a stored vector for the current model, and those vectors, row for row."""
+    embedder = pipeline.embedder
+    ids, vectors = pipeline.store.vectors_of(embedder.name, embedder.dim, [item.id for item in items])
+    by_id = {item.id: item for item in items}
+    return [by_id[int(item_id)] for item_id in ids], vectors
 
 
 def related_story_ids(
-    pipeline: Pipeline, story_id: int, items: Sequence[Item], limit: int = RELATED_STORIES
+    pipeline: Pipeline, story_id: int, vectors: np.ndarray, limit: int = RELATED_STORIES
 ) -> list[int]:
     """The stories nearest in meaning: the index's neighbours of the mean of this story's item vectors."""
-    embedder = pipeline.embedder
-    _, vectors = pipeline.store.vectors_of(embedder.name, embedder.dim, [item.id for item in items])
     if not len(vectors):
         return []
     centre = vectors.mean(axis=0)
