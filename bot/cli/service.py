@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.app import App
 from bot.core.errors import UsageError
-from bot.service.runner import attach, run_headless
+from bot.service.runner import attach, run_headless, stop_on_signals
 from bot.service.scheduler import Service
 from bot.storage.writer import exclusive_writer
 from bot.telegram.app import build_application, run_polling, send_alerts
@@ -57,8 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _headless(app: App) -> None:
     """The scheduler, and the web site when `web:` is configured, on one loop until a signal."""
+    stop = stop_on_signals()  # before the site answers anyone: a SIGTERM from then on is a clean stop
     async with serving(app, app.settings.web):
-        await run_headless(Service(app))
+        await run_headless(Service(app), stop)
 
 
 def _beside_the_bot(application: Any, server: WebServer) -> None:

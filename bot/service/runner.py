@@ -23,12 +23,19 @@ def watch_reload_signal(service: Service) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, service.request_reload)
 
 
-async def run_headless(service: Service, stop: asyncio.Event | None = None) -> None:
-    """Run the scheduler alone (no Telegram) until SIGINT/SIGTERM or `stop` is set."""
-    stop = stop or asyncio.Event()
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT/SIGTERM on the running loop; install it before anything starts serving,
+    so a signal that arrives during start-up ends the process cleanly instead of killing it."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
+    return stop
+
+
+async def run_headless(service: Service, stop: asyncio.Event | None = None) -> None:
+    """Run the scheduler alone (no Telegram) until SIGINT/SIGTERM or `stop` is set."""
+    stop = stop or stop_on_signals()
     await service.start()
     watch_reload_signal(service)
     try:
