@@ -13,18 +13,21 @@ import json
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.config import Settings, resolve_paths
 from bot.dedup import DedupParams
 from bot.embed import Embedder
 from bot.errors import ConfigError, FetchError
 from bot.metrics import (
+    PRF,
     NameCanon,
     bcubed,
     classification,
@@ -42,6 +45,7 @@ from bot.search import TEXT_ONLY, VECTOR_ONLY, Weights, search_stories
 from bot.sources.rss import parse_feed
 
 THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
+FALLBACK_THEME = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +206,6 @@ def _score(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], cano
     pred_stories = [predicted[item.id].story for item in items]
     pair, cube = pairwise(true_stories, pred_stories), bcubed(true_stories, pred_stories)
     themed = [item for item in items if item.theme]
-    themes = classification([i.theme or "" for i in themed], [predicted[i.id].theme for i in themed], THEMES)
-    micro = multilabel_micro_f1([set(i.themes) for i in themed], [set(predicted[i.id].themes) for i in themed])
     moves = _people_scores(items, predicted, canon)
     return {
         "items": len(items),
@@ -215,23 +217,41 @@ def _score(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], cano
             "pairwise_f1": round(pair.f1, 4),
             "bcubed_f1": round(cube.f1, 4),
         },
-        "themes": {
-            "accuracy": round(float(themes["accuracy"]), 4),  # type: ignore[arg-type]
-            "macro_f1": round(float(themes["macro_f1"]), 4),  # type: ignore[arg-type]
-            "micro_f1_multi": round(micro, 4),
-            "per_theme": themes["per_theme"],
-        },
+        "themes": _themes_block(themed, predicted) if themed else None,
         "people_moves": {
             "precision": round(moves.precision, 4),
             "recall": round(moves.recall, 4),
             "f1": round(moves.f1, 4),
-        },
+        }
+        if moves is not None
+        else None,
     }
 
 
-def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> Any:
-    """FORMAT.md: per true story, gold = union of labels, predicted = moves extracted from its items."""
+def _themes_block(themed: Sequence[LabeledItem], predicted: dict[str, _Prediction]) -> dict[str, Any]:
+    true, pred = [i.theme or "" for i in themed], [predicted[i.id].theme for i in themed]
+    scores = classification(true, pred, THEMES, fallback=FALLBACK_THEME)
+    micro = multilabel_micro_f1([set(i.themes) for i in themed], [set(predicted[i.id].themes) for i in themed])
+    return {
+        "accuracy": round(float(scores["accuracy"]), 4),  # type: ignore[arg-type]
+        "macro_f1": round(float(scores["macro_f1"]), 4),  # type: ignore[arg-type]
+        "micro_f1_multi": round(micro, 4),
+        "named_precision": round(float(scores["named_precision"]), 4),  # type: ignore[arg-type]
+        "named_recall": round(float(scores["named_recall"]), 4),  # type: ignore[arg-type]
+        "per_theme": scores["per_theme"],
+        "per_theme_precision": scores["per_theme_precision"],
+        "per_theme_recall": scores["per_theme_recall"],
+    }
+
+
+def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> PRF | None:
+    """FORMAT.md: per true story, gold = union of labels, predicted = moves extracted from its items.
+
+    None for a set that labels no move at all (nothing to recall, so no score to report).
+    """
     labeled = [item for item in items if item.theme is not None]
+    if not any(item.moves for item in labeled):
+        return None
     gold: dict[str, set[tuple[str, str]]] = defaultdict(set)
     extracted: dict[str, list[list[Move]]] = defaultdict(list)
     for item in labeled:
@@ -283,3 +303,58 @@ def _search_block(
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+SCORED_BLOCKS = ("dedup", "themes", "people_moves", "search")
+
+
+def discover_sets(root: Path) -> list[Path]:
+    """Every labeled set under `root`: the folders whose name starts with `eval` and hold items.jsonl."""
+    found = sorted(path for path in root.glob("eval*") if (path / "items.jsonl").is_file())
+    if not found:
+        raise ConfigError(f"{root}: no labeled sets found (folders named eval* with an items.jsonl)")
+    return found
+
+
+def summarize(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """`worst` and `mean` of every scalar score over the sets that have the block.
+
+    A set without a block (eval-real has no queries, so no search) is left out of that block's
+    figures rather than counted as a zero.
+    """
+    worst: dict[str, dict[str, float]] = {}
+    mean: dict[str, dict[str, float]] = {}
+    for block in SCORED_BLOCKS:
+        present = [result[block] for result in results.values() if result.get(block)]
+        if not present:
+            continue
+        keys = [key for key, value in present[0].items() if isinstance(value, int | float)]
+        worst[block] = {key: min(scores[key] for scores in present) for key in keys}
+        mean[block] = {key: round(sum(scores[key] for scores in present) / len(present), 4) for key in keys}
+    return {"worst": worst, "mean": mean}
+
+
+class CachedEmbedder:
+    """Wraps an embedder so each distinct text is embedded once per process.
+
+    `bot eval` over several sets, `--fit` and `--cross` replay the same texts many times;
+    the forward pass is the cost (shared/notes/embeddings.md), so it is paid once.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[text] for text in texts]).astype(np.float32)

@@ -137,8 +137,13 @@ def _add_read_commands(commands: Commands) -> None:
     digest.add_argument("--json", action="store_true", help="print one JSON object")
     digest.set_defaults(command="digest")
 
-    evaluation = commands.add_parser("eval", help="replay a labeled set through the pipeline and score it")
-    evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
+    evaluation = commands.add_parser("eval", help="replay labeled sets through the pipeline and score them")
+    evaluation.add_argument(
+        "--data",
+        action="append",
+        metavar="DIR",
+        help="folder with items.jsonl; repeat for several sets (default: every ../shared/eval* folder)",
+    )
     evaluation.add_argument("--json", action="store_true", help="print one JSON object")
     evaluation.add_argument(
         "--ablation",

@@ -15,15 +15,16 @@ from bot.cli.render import parse_now, require_data
 from bot.config import Paths, Settings, load_settings, resolve_paths
 from bot.dedup import DedupParams
 from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
-from bot.embed import make_embedder
+from bot.embed import Embedder, make_embedder
 from bot.errors import UsageError
-from bot.evaluate import evaluate, load_distractors, load_items
+from bot.evaluate import CachedEmbedder, discover_sets, evaluate, load_distractors, load_items, summarize
 from bot.llm import make_llm
 from bot.models import Subscriber
 from bot.pipeline import Pipeline, open_pipeline
 from bot.report import prepare_report, render_caption, render_report
 from bot.search import Filters, StoryHit, search_stories
 
+SHARED_DIR = "../shared"  # labeled sets live beside the repository, as the other commands' defaults do
 ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 
 # -- ask -------------------------------------------------------------------------------------
@@ -207,10 +208,29 @@ def _theme_names(settings: Settings) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
+    """Replay each labeled set through the real pipeline in a temporary data dir and print the metrics.
+
+    One `--data` prints that set's figures as before; several (or none: every `eval*` folder
+    under ../shared) print one row per set plus the worst and the mean.
+    """
     settings = load_settings(args.config)
-    embedder = make_embedder(settings.embedding)
-    data = Path(args.data)
+    embedder = CachedEmbedder(make_embedder(settings.embedding))
+    folders = [Path(folder) for folder in args.data] if args.data else discover_sets(Path(SHARED_DIR))
+    results = {folder.name: _eval_one(folder, settings, embedder, args) for folder in folders}
+    if len(folders) == 1:
+        result: dict[str, Any] = results[folders[0].name]
+    else:
+        result = {"sets": results, **summarize(results)}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif len(folders) == 1:
+        _print_eval(result)
+    else:
+        _print_sets(result)
+    return 0
+
+
+def _eval_one(data: Path, settings: Settings, embedder: Embedder, args: argparse.Namespace) -> dict[str, Any]:
     noise = load_distractors(Path(args.distractors), load_items(data)) if args.distractors else []
     result = evaluate(data, settings, embedder=embedder, search_baselines=args.ablation, noise=noise)
     if args.ablation:
@@ -220,11 +240,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
             ]
             for signal in ABLATION_SIGNALS
         }
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        _print_eval(result)
-    return 0
+    return result
+
+
+def _print_sets(result: dict[str, Any]) -> None:
+    """One row per set, then the worst and the mean; a dash where a set has no such block."""
+    print(
+        f"{'set':<16} {'items':>6}  {'dedup F1':>8} {'B3':>6}  {'themes F1':>9} {'acc':>6} {'namedP':>6} {'namedR':>6}"
+        f"  {'people F1':>9}  {'R@5':>6} {'MRR':>6} {'xR@5':>6}"
+    )
+    rows = [(name, scores) for name, scores in result["sets"].items()]
+    rows += [("worst", result["worst"]), ("mean", result["mean"])]
+    for name, scores in rows:
+        dedup, themes = scores.get("dedup"), scores.get("themes")
+        moves, search = scores.get("people_moves"), scores.get("search")
+        print(
+            f"{name:<16} {scores.get('items', ''):>6}"
+            f"  {_figure(dedup, 'pairwise_f1', 8)} {_figure(dedup, 'bcubed_f1', 6)}"
+            f"  {_figure(themes, 'macro_f1', 9)} {_figure(themes, 'accuracy', 6)}"
+            f" {_figure(themes, 'named_precision', 6)} {_figure(themes, 'named_recall', 6)}"
+            f"  {_figure(moves, 'f1', 9)}"
+            f"  {_figure(search, 'recall@5', 6)} {_figure(search, 'mrr', 6)}"
+            f" {_figure(search, 'crosslingual_recall@5', 6)}"
+        )
+
+
+def _figure(block: dict[str, Any] | None, key: str, width: int) -> str:
+    return f"{block[key]:>{width}.3f}" if block and key in block else f"{'-':>{width}}"
 
 
 def _print_eval(result: dict[str, Any]) -> None:
@@ -235,12 +277,19 @@ def _print_eval(result: dict[str, Any]) -> None:
         f"dedup          pairwise P {dedup['pairwise_precision']:.3f}  R {dedup['pairwise_recall']:.3f}"
         f"  F1 {dedup['pairwise_f1']:.3f}   B-cubed F1 {dedup['bcubed_f1']:.3f}"
     )
-    print(
-        f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
-        f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
-    )
-    print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
-    print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
+    if themes is None:
+        print("themes         - (no labeled themes)")
+    else:
+        print(
+            f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
+            f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
+            f"  named P {themes['named_precision']:.3f}  R {themes['named_recall']:.3f}"
+        )
+        print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
+    if moves is None:
+        print("people moves   - (no labeled moves)")
+    else:
+        print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
     search = result["search"]
     if search is None:
         print("search         null (not measured yet)")
