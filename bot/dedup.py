@@ -26,36 +26,59 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
+from typing import Any
+
+from bot.params import load_params
 
 COPY_MIN_COSINE = 0.6  # a near-verbatim copy embeds almost identically; skip the trigram test below this
+MIN_IDF = 1.5  # a name in more than a fifth of the headlines is vocabulary ("OpenAI" in a lab's feed), not evidence
+NAME_SCALE = 5.0  # IDF of one rare name in a year's archive: shared-name evidence saturates past a few of them
+FREE_GAP_HOURS = 24.0  # coverage of one event within a day costs nothing; beyond it the log of the gap
+WINDOW_DAYS = 7.0  # FORMAT.md: one story's items lie within 72 hours, translations lag up to 7 days
+
+SIGNALS = ("vectors", "names", "time", "sources", "actions", "versions", "copies")
 
 
 @dataclass(frozen=True, slots=True)
 class DedupParams:
-    """Round numbers chosen on the dev set; see docs/architecture.md for how each was measured."""
+    """A logistic pair model over `SIGNALS`, fitted by `bot eval --fit` and read from bot/params.json.
 
-    threshold: float = 0.55
-    name_weight: float = 0.05  # per unit of IDF of a shared headline name
-    name_cap: float = 0.3
-    min_idf: float = 1.5  # names more common than this carry no evidence
-    free_gap_hours: float = 24.0
-    gap_weight: float = 0.15  # × ln(gap / free gap)
-    window_days: float = 7.0
-    action_penalty: float = 0.5
-    same_source_penalty: float = 0.3  # one outlet rarely reports one event twice in a week
-    version_penalty: float = 0.3  # "Gemini 1.5" and "Gemini 2.5" are different releases
-    copy_jaccard: float = 0.8  # near-verbatim copies at or above this are the same story
-    use_names: bool = True
-    use_time: bool = True
-    use_actions: bool = True
-    use_copies: bool = True
-    use_vectors: bool = True
-    use_sources: bool = True
-    use_versions: bool = True
+    `weights` and `bias` turn a pair's signals into the log-odds that both report one event;
+    an item joins its best candidate's story when those log-odds reach `threshold` (fitted to
+    maximise pairwise F1 of the greedy assignment on the training periods). `disabled` switches
+    signals off for the ablation.
+    """
+
+    weights: Mapping[str, float]
+    bias: float
+    threshold: float
+    window_days: float = WINDOW_DAYS
+    disabled: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DedupParams:
+        return cls(weights=dict(values["weights"]), bias=float(values["bias"]), threshold=float(values["threshold"]))
+
+    @classmethod
+    def load(cls) -> DedupParams:
+        """The shipped, fitted parameters (bot/params.json)."""
+        return cls.from_dict(load_params().dedup)
+
+    def to_dict(self) -> dict[str, Any]:
+        weights = {name: self.weights[name] for name in SIGNALS}
+        return {"weights": weights, "bias": self.bias, "threshold": self.threshold}
+
+    def without(self, signal: str) -> DedupParams:
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown dedup signal {signal!r}; signals: {', '.join(SIGNALS)}")
+        return replace(self, disabled=self.disabled | {signal})
+
+    def weight(self, signal: str) -> float:
+        return 0.0 if signal in self.disabled else self.weights.get(signal, 0.0)
 
 
 @dataclass(frozen=True)
@@ -222,33 +245,31 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float], params: DedupParams) -> float:
-    """How strongly two items report the same event; ≥ params.threshold means yes.
+def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float]) -> dict[str, float]:
+    """The plain signals of one pair (`SIGNALS`), each 0 when it says nothing.
 
     `cosine` is the similarity of their vectors (the caller has it from the index search).
     """
     gap_hours = abs((item.published - other.published).total_seconds()) / 3600
-    if gap_hours > params.window_days * 24:
-        return -1.0
-    if (
-        params.use_copies
-        and cosine >= COPY_MIN_COSINE
-        and jaccard(item.shingles, other.shingles) >= params.copy_jaccard
-    ):
-        return 1.0 + params.threshold
-    score = cosine if params.use_vectors else params.threshold - params.name_cap
-    if params.use_names:
-        evidence = sum(w for w in map(idf, item.names & other.names) if w >= params.min_idf)
-        score += min(params.name_weight * evidence, params.name_cap)
-    if params.use_versions and _versions_conflict(item.versions, other.versions):
-        score -= params.version_penalty
-    if params.use_sources and item.source == other.source:
-        score -= params.same_source_penalty
-    if params.use_time and gap_hours > params.free_gap_hours:
-        score -= params.gap_weight * math.log(gap_hours / params.free_gap_hours)
-    if params.use_actions and item.action and other.action and item.action != other.action:
-        score -= params.action_penalty
-    return score
+    evidence = sum(w for w in map(idf, item.names & other.names) if w >= MIN_IDF)
+    copy = jaccard(item.shingles, other.shingles) if cosine >= COPY_MIN_COSINE else 0.0
+    return {
+        "vectors": cosine,
+        "names": 1.0 - math.exp(-evidence / NAME_SCALE),
+        "time": math.log(gap_hours / FREE_GAP_HOURS) if gap_hours > FREE_GAP_HOURS else 0.0,
+        "sources": float(item.source == other.source),
+        "actions": float(bool(item.action and other.action and item.action != other.action)),
+        "versions": float(_versions_conflict(item.versions, other.versions)),
+        "copies": copy,
+    }
+
+
+def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float], params: DedupParams) -> float:
+    """Log-odds that two items report the same event; ≥ params.threshold means yes, −inf outside the window."""
+    if abs((item.published - other.published).total_seconds()) > params.window_days * 86400:
+        return -math.inf
+    signals = pair_signals(item, other, cosine, idf)
+    return params.bias + sum(params.weight(name) * value for name, value in signals.items())
 
 
 def choose_story(
@@ -266,10 +287,13 @@ def choose_story(
 
 
 def candidate_floor(params: DedupParams) -> float:
-    """Cosine below which no signal can lift a pair over the threshold (copies have cosine near 1)."""
-    if not params.use_vectors:
+    """Cosine below which no signal can lift a pair over the threshold (copies need cosine ≥ COPY_MIN_COSINE)."""
+    vector_weight = params.weight("vectors")
+    if vector_weight <= 0:
         return -1.0
-    return params.threshold - (params.name_cap if params.use_names else 0.0)
+    lift = max(params.weight("names"), 0.0)  # the names signal is at most 1; every other signal only lowers
+    floor = (params.threshold - params.bias - lift) / vector_weight
+    return max(-1.0, min(floor, COPY_MIN_COSINE))
 
 
 def profile(key: int, story: int, published: datetime, source: str, title: str, lead: str) -> Profile:

@@ -13,7 +13,8 @@ import json
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
@@ -39,10 +40,12 @@ from bot.metrics import (
 )
 from bot.models import RawEntry
 from bot.normalize import normalize
+from bot.params import Params
 from bot.people import Move, resolve_story_moves
 from bot.pipeline import Pipeline, open_pipeline
-from bot.search import TEXT_ONLY, VECTOR_ONLY, Weights, search_stories
+from bot.search import TEXT_ONLY, VECTOR_ONLY, Candidates, Filters, Weights, gather, rank_stories
 from bot.sources.rss import parse_feed
+from bot.themes import ThemeParams
 
 THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
 FALLBACK_THEME = "other"
@@ -136,36 +139,77 @@ def replay(pipeline: Pipeline, items: Sequence[LabeledItem]) -> None:
         pipeline.ingest([item.raw for item in day])
 
 
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """The fitted parameters, typed: what `bot/params.json` holds, or what a fit just produced."""
+
+    dedup: DedupParams
+    themes: ThemeParams
+    search: Weights
+
+    @classmethod
+    def shipped(cls) -> Fitted:
+        return cls(DedupParams.load(), ThemeParams.load(), Weights.load())
+
+    def to_params(self, fitted_on: Sequence[str]) -> Params:
+        return Params(tuple(fitted_on), self.dedup.to_dict(), self.themes.to_dict(), self.search.to_dict())
+
+
+@dataclass(slots=True)
+class Replay:
+    """A labeled set replayed into a scratch data dir: the pipeline, every item, what the store says."""
+
+    pipeline: Pipeline
+    items: list[LabeledItem]
+    predicted: dict[str, _Prediction]
+
+
+@contextmanager
+def replayed(
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder | None,
+    fitted: Fitted,
+    noise: Sequence[LabeledItem] = (),
+    data_dir: Path | None = None,
+) -> Iterator[Replay]:
+    """Replay the labeled set in `directory` (plus `noise`) under `fitted`; the store closes on exit."""
+    items = [*load_items(directory), *noise]
+    with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
+        paths = resolve_paths(data_dir or scratch)
+        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
+        pipeline.params = fitted.dedup
+        if pipeline.classifier is not None:
+            pipeline.classifier.params = fitted.themes
+        try:
+            replay(pipeline, items)
+            yield Replay(pipeline, items, _predictions(pipeline, items))
+        finally:
+            pipeline.store.close()
+
+
 def evaluate(
     directory: Path,
     settings: Settings,
     embedder: Embedder | None = None,
-    params: DedupParams | None = None,
+    fitted: Fitted | None = None,
     data_dir: Path | None = None,
     search_baselines: bool = False,
     noise: Sequence[LabeledItem] = (),
 ) -> dict[str, Any]:
     """Replay the labeled set in `directory` (plus `noise`, unlabeled items from `load_distractors`)
-    and return the metrics object `bot eval --json` prints."""
+    under `fitted` (default: the shipped parameters) and return the metrics object `bot eval --json` prints."""
     started = time.monotonic()
-    items = [*load_items(directory), *noise]
-    with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
-        paths = resolve_paths(data_dir or scratch)
-        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
-        if params is not None:
-            pipeline.params = params
-        try:
-            replay(pipeline, items)
-            predicted = _predictions(pipeline, items)
-            search_block = _search_block(pipeline, directory, items, predicted)
-            if search_baselines:
-                baselines = {
-                    name: _search_block(pipeline, directory, items, predicted, weights)
-                    for name, weights in (("vector_only", VECTOR_ONLY), ("text_only", TEXT_ONLY))
-                }
-        finally:
-            pipeline.store.close()
-    result = _score(items, predicted, _aliases(directory))
+    fitted = fitted or Fitted.shipped()
+    with replayed(directory, settings, embedder, fitted, noise, data_dir) as run:
+        found = gathered(run, directory)
+        search_block = search_scores(found, fitted.search)
+        if search_baselines:
+            baselines = {
+                name: search_scores(found, weights)
+                for name, weights in (("vector_only", VECTOR_ONLY), ("text_only", TEXT_ONLY))
+            }
+    result = _score(run.items, run.predicted, _aliases(directory))
     result["search"] = search_block
     result["distractors"] = len(noise)
     if search_baselines:
@@ -269,27 +313,37 @@ def _aliases(directory: Path) -> NameCanon:
     return NameCanon(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
 
 
-def _search_block(
-    pipeline: Pipeline,
-    directory: Path,
-    items: Sequence[LabeledItem],
-    predicted: dict[str, _Prediction],
-    weights: Weights | None = None,
-) -> dict[str, float] | None:
-    """Story-level recall@5 and MRR over queries.jsonl; a found story counts as the true stories of its items."""
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """Each question of a replayed set with its search candidates, and which true stories each
+    predicted story holds (a found story counts as the true stories of its items)."""
+
+    queries: list[tuple[dict[str, Any], Candidates]]
+    truth: dict[int, Counter[str]]
+
+
+def gathered(run: Replay, directory: Path) -> Gathered | None:
+    """Search candidates for every question of queries.jsonl, or None for a set without questions."""
     path = directory / "queries.jsonl"
     if not path.exists():
         return None
     queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     truth: dict[int, Counter[str]] = defaultdict(Counter)
-    for item in items:
-        truth[predicted[item.id].story][item.story] += 1
+    for item in run.items:
+        truth[run.predicted[item.id].story][item.story] += 1
+    return Gathered([(query, gather(run.pipeline, query["query"])) for query in queries], truth)
+
+
+def search_scores(found: Gathered | None, weights: Weights) -> dict[str, float] | None:
+    """Story-level recall@5 and MRR of the top 10 under `weights`."""
+    if found is None:
+        return None
     recalls, ranks, crosslingual = [], [], []
-    for query in queries:
+    for query, candidates in found.queries:
         relevant = set(query["relevant_stories"])
         ranked: list[str] = []
-        for hit in search_stories(pipeline, query["query"], k=10, weights=weights):
-            ranked += [story for story, _ in truth[hit.story.id].most_common() if story not in ranked]
+        for story, _ in rank_stories(candidates, weights, Filters())[:10]:
+            ranked += [true for true, _ in found.truth[story].most_common() if true not in ranked]
         recalls.append(recall_at(ranked, relevant, 5))
         ranks.append(reciprocal_rank(ranked, relevant))
         if query.get("kind") == "crosslingual":
@@ -319,13 +373,18 @@ def discover_sets(root: Path) -> list[Path]:
 def summarize(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """`worst` and `mean` of every scalar score over the sets that have the block.
 
-    A set without a block (eval-real has no queries, so no search) is left out of that block's
-    figures rather than counted as a zero.
+    A set without a block is left out of that block's figures rather than counted as a zero. A set
+    without questions is not a labeled period but real feed entries labeled with themes
+    (eval-real, FORMAT.md): only its themes count here (its other figures are still reported).
     """
     worst: dict[str, dict[str, float]] = {}
     mean: dict[str, dict[str, float]] = {}
     for block in SCORED_BLOCKS:
-        present = [result[block] for result in results.values() if result.get(block)]
+        present = [
+            result[block]
+            for result in results.values()
+            if result.get(block) and (block == "themes" or result.get("search") is not None)
+        ]
         if not present:
             continue
         keys = [key for key, value in present[0].items() if isinstance(value, int | float)]

@@ -62,7 +62,7 @@ class Pipeline:
         self.embedder = embedder
         self.paths = paths
         self.classifier = classifier
-        self.params = params or DedupParams()
+        self.params = params or DedupParams.load()
         self.retention = retention
         self.names = NameStats(*store.name_counts())
 

@@ -1,5 +1,6 @@
 """Story assignment, tier by tier, on real text pairs scored with the real multilingual embedder."""
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,7 +21,21 @@ from bot.dedup import (
 )
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
-PARAMS = DedupParams()
+PARAMS = DedupParams.load()  # the shipped, fitted model: real text pairs must come out right under it
+# round numbers, to check the mechanics of the score independently of what a fit chose
+MECHANICS = DedupParams(
+    weights={
+        "vectors": 1.0,
+        "names": 0.5,
+        "time": -0.2,
+        "sources": -0.3,
+        "actions": -0.5,
+        "versions": -0.3,
+        "copies": 2.0,
+    },
+    bias=0.0,
+    threshold=0.55,
+)
 
 
 @pytest.fixture
@@ -60,8 +75,8 @@ def test_verbatim_repost_with_prefix_is_a_certain_copy(embedder, rare_names):
     lead = "星河团队发布新一代大模型，推理成本降低一半，并开放了 API 和开源权重，支持 128K 上下文。"
     original = ("星河大模型发布：推理成本降低一半", lead)
     repost = ("转载｜星河大模型发布：推理成本降低一半｜机器之心", lead + " ")
-    assert jaccard(shingles(*original), shingles(*repost)) >= PARAMS.copy_jaccard
-    assert score(embedder, rare_names, original, repost, hours=30) >= 1.0
+    assert jaccard(shingles(*original), shingles(*repost)) >= 0.8
+    assert score(embedder, rare_names, original, repost, hours=30) >= PARAMS.threshold + 1.0
 
 
 def test_translation_of_the_same_event_joins(embedder, rare_names):
@@ -101,8 +116,8 @@ def test_time_gap_costs_beyond_a_day():
     far = profile(3, 3, T0 + timedelta(days=6), "src3", "Vega-V3 released today", "")
     beyond = profile(4, 4, T0 + timedelta(days=8), "src4", "Vega-V3 released today", "")
     no_names = NameStats().idf
-    assert pair_score(near, a, 0.6, no_names, PARAMS) > pair_score(far, a, 0.6, no_names, PARAMS)
-    assert pair_score(beyond, a, 0.99, no_names, PARAMS) == -1.0  # outside the window: never the same story
+    assert pair_score(near, a, 0.6, no_names, MECHANICS) > pair_score(far, a, 0.6, no_names, MECHANICS)
+    assert pair_score(beyond, a, 0.99, no_names, MECHANICS) == -math.inf  # outside the window: never the same story
 
 
 def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
@@ -110,8 +125,8 @@ def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
     b = profile(2, 2, T0, "src2", "OpenAI 的 Vega-V3 刷新榜单", "")
     c = profile(3, 3, T0, "src3", "OpenAI ships a new voice feature", "")
     assert headline_names("Vega-V3 from OpenAI beats the benchmark") >= {"vega-v3", "openai"}
-    with_rare = pair_score(b, a, 0.4, rare_names.idf, PARAMS)
-    common_only = pair_score(c, a, 0.4, rare_names.idf, PARAMS)
+    with_rare = pair_score(b, a, 0.4, rare_names.idf, MECHANICS)
+    common_only = pair_score(c, a, 0.4, rare_names.idf, MECHANICS)
     assert common_only == pytest.approx(0.4)
     assert with_rare > 0.4 + 0.1
 
@@ -120,19 +135,19 @@ def test_choose_story_takes_the_best_member_and_respects_the_threshold(rare_name
     item = profile(-1, 0, T0, "src-1", "Vega-V3 released", "")
     weak = profile(10, 100, T0, "src10", "Something else", "")
     strong = profile(11, 200, T0, "src11", "Vega-V3 is out", "")
-    assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, PARAMS)[0] == 200
-    assert choose_story(item, [(weak, 0.3)], NameStats().idf, PARAMS)[0] is None
-    assert choose_story(item, [], rare_names.idf, PARAMS)[0] is None
+    assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, MECHANICS)[0] == 200
+    assert choose_story(item, [(weak, 0.3)], NameStats().idf, MECHANICS)[0] is None
+    assert choose_story(item, [], rare_names.idf, MECHANICS)[0] is None
 
 
 def test_one_outlet_rarely_reports_one_event_twice(rare_names):
     a = profile(1, 1, T0, "lab_blog", "Vega-V3 model card", "")
     same_outlet = profile(2, 2, T0, "lab_blog", "Vega-V3 safety evaluation", "")
     other_outlet = profile(3, 3, T0, "news_site", "Vega-V3 safety evaluation", "")
-    gap = pair_score(other_outlet, a, 0.6, rare_names.idf, PARAMS) - pair_score(
-        same_outlet, a, 0.6, rare_names.idf, PARAMS
+    gap = pair_score(other_outlet, a, 0.6, rare_names.idf, MECHANICS) - pair_score(
+        same_outlet, a, 0.6, rare_names.idf, MECHANICS
     )
-    assert gap == pytest.approx(PARAMS.same_source_penalty)
+    assert gap == pytest.approx(0.3)
 
 
 def test_different_versions_of_one_model_family_are_different_releases(rare_names):
@@ -141,4 +156,7 @@ def test_different_versions_of_one_model_family_are_different_releases(rare_name
     old = profile(1, 1, T0, "a", "Gemini 1.5 brings a million-token context", "")
     new = profile(2, 2, T0, "b", "Gemini 2.5 arrives with better coding", "")
     same = profile(3, 3, T0, "c", "Gemini 1.5 arrives with better coding", "")
-    assert pair_score(new, old, 0.8, rare_names.idf, PARAMS) < pair_score(same, old, 0.8, rare_names.idf, PARAMS) - 0.2
+    assert (
+        pair_score(new, old, 0.8, rare_names.idf, MECHANICS)
+        < pair_score(same, old, 0.8, rare_names.idf, MECHANICS) - 0.2
+    )

@@ -197,8 +197,10 @@ def test_the_default_sets_are_the_eval_folders(tmp_path: Path) -> None:
 def test_summary_skips_missing_blocks_rather_than_counting_zero() -> None:
     sets = {
         "a": {"dedup": {"pairwise_f1": 0.9}, "search": {"mrr": 0.5}, "themes": None},
-        "b": {"dedup": {"pairwise_f1": 0.7}, "search": None, "themes": {"macro_f1": 0.8, "per_theme": {}}},
+        "b": {"dedup": {"pairwise_f1": 0.7}, "search": {"mrr": 0.7}, "themes": {"macro_f1": 0.8, "per_theme": {}}},
+        # no questions: real feed entries labeled with themes, not a period; only its themes count
+        "real": {"dedup": {"pairwise_f1": 0.1}, "search": None, "themes": {"macro_f1": 0.6, "per_theme": {}}},
     }
     summary = summarize(sets)
-    assert summary["worst"] == {"dedup": {"pairwise_f1": 0.7}, "themes": {"macro_f1": 0.8}, "search": {"mrr": 0.5}}
+    assert summary["worst"] == {"dedup": {"pairwise_f1": 0.7}, "themes": {"macro_f1": 0.6}, "search": {"mrr": 0.5}}
     assert summary["mean"]["dedup"] == {"pairwise_f1": 0.8}

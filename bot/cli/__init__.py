@@ -156,6 +156,21 @@ def _add_read_commands(commands: Commands) -> None:
         help="also ingest every entry of the feed documents under DIR as unlabeled noise"
         " (e.g. ../shared/fixtures/feeds): the figures at volume",
     )
+    evaluation.add_argument(
+        "--fit",
+        nargs="+",
+        metavar="SET",
+        help="fit every dedup, themes and search parameter on these labeled sets (folders, or names under"
+        " ../shared) and write the parameters file",
+    )
+    evaluation.add_argument(
+        "--out", metavar="FILE", help="with --fit: where to write (default: the shipped bot/params.json)"
+    )
+    evaluation.add_argument(
+        "--cross",
+        action="store_true",
+        help="leave one set out: fit on the others, score it (what to expect on a period never tuned on)",
+    )
     evaluation.set_defaults(command="eval")
 
 

@@ -13,19 +13,20 @@ from typing import Any
 from bot.answer import Answer, answer_question, title_for
 from bot.cli.render import parse_now, require_data
 from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.dedup import DedupParams
+from bot.dedup import SIGNALS
 from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
 from bot.embed import Embedder, make_embedder
 from bot.errors import UsageError
-from bot.evaluate import CachedEmbedder, discover_sets, evaluate, load_distractors, load_items, summarize
+from bot.evaluate import CachedEmbedder, Fitted, discover_sets, evaluate, load_distractors, load_items, summarize
+from bot.fitting import Fitter, cross_report
 from bot.llm import make_llm
 from bot.models import Subscriber
+from bot.params import PARAMS_FILE
 from bot.pipeline import Pipeline, open_pipeline
 from bot.report import prepare_report, render_caption, render_report
 from bot.search import Filters, StoryHit, search_stories
 
 SHARED_DIR = "../shared"  # labeled sets live beside the repository, as the other commands' defaults do
-ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
 
 # -- ask -------------------------------------------------------------------------------------
 
@@ -215,7 +216,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """
     settings = load_settings(args.config)
     embedder = CachedEmbedder(make_embedder(settings.embedding))
+    if args.fit:
+        return _fit(settings, embedder, [_set_folder(name) for name in args.fit], Path(args.out or PARAMS_FILE))
     folders = [Path(folder) for folder in args.data] if args.data else discover_sets(Path(SHARED_DIR))
+    if args.cross:
+        try:
+            report = cross_report(folders, settings, embedder)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        sets = {name: scores for name, scores in report.items() if name not in ("worst", "mean")}
+        if args.json:
+            print(json.dumps({"cross": report}, ensure_ascii=False))
+        else:
+            print("leave one set out: each row is fitted on the other sets")
+            _print_sets({"sets": sets, "worst": report["worst"], "mean": report["mean"]})
+        return 0
     results = {folder.name: _eval_one(folder, settings, embedder, args) for folder in folders}
     if len(folders) == 1:
         result: dict[str, Any] = results[folders[0].name]
@@ -230,15 +245,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_folder(name: str) -> Path:
+    """A labeled set by path, or by its folder name under ../shared ("eval-2022")."""
+    path = Path(name)
+    return path if path.is_dir() else Path(SHARED_DIR) / name
+
+
+def _fit(settings: Settings, embedder: Embedder, folders: list[Path], out: Path) -> int:
+    """Fit every parameter on `folders` and write the parameters file (same sets → same bytes)."""
+    for folder in folders:
+        if not (folder / "items.jsonl").is_file():
+            raise UsageError(f"{folder}: not a labeled set (no items.jsonl)")
+    try:
+        fitted = Fitter(settings, embedder).fit(folders)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out.write_text(fitted.to_params(sorted(folder.name for folder in folders)).to_json(), encoding="utf-8")
+    print(f"wrote {out} (fitted on {', '.join(sorted(folder.name for folder in folders))})")
+    return 0
+
+
 def _eval_one(data: Path, settings: Settings, embedder: Embedder, args: argparse.Namespace) -> dict[str, Any]:
     noise = load_distractors(Path(args.distractors), load_items(data)) if args.distractors else []
     result = evaluate(data, settings, embedder=embedder, search_baselines=args.ablation, noise=noise)
     if args.ablation:
+        shipped = Fitted.shipped()
         result["ablation"] = {
-            signal: evaluate(data, settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}), noise=noise)[
-                "dedup"
-            ]
-            for signal in ABLATION_SIGNALS
+            signal: evaluate(
+                data, settings, embedder, replace(shipped, dedup=shipped.dedup.without(signal)), noise=noise
+            )["dedup"]
+            for signal in SIGNALS
         }
     return result
 

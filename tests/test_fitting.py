@@ -1,0 +1,151 @@
+"""`bot eval --fit` / `--cross` on small labeled sets written here, with the real embedder and pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import Settings, ThemeConfig
+from bot.evaluate import CachedEmbedder
+from bot.fitting import Fitter, cross_report
+from bot.params import Params
+
+THEMES = {
+    "robotics": ThemeConfig(
+        description="Robots: manipulation, locomotion, humanoids, robot learning.",
+        keywords={"en": ["robot", "humanoid"], "zh": ["机器人", "人形"]},
+        examples=("A humanoid robot learns to fold laundry", "机器人学会用双手组装零件"),
+    ),
+    "other": ThemeConfig(description="AI news that fits no other theme: policy, business, science."),
+}
+
+# (story, source, hours after the start, title, summary): each event told by two or three outlets
+EVENTS = [
+    (
+        "talon",
+        "robot_news",
+        0,
+        "Kestrel Robotics unveils Talon-2, a humanoid that sorts parcels",
+        "The humanoid robot Talon-2 picks and sorts parcels in warehouses for eight hours.",
+    ),
+    (
+        "talon",
+        "cn_tech",
+        5,
+        "Kestrel Robotics 发布人形机器人 Talon-2：可在仓库分拣包裹",
+        "这款人形机器人能连续工作八小时，在仓库中拣选和分拣包裹。",
+    ),
+    (
+        "talon",
+        "daily_ai",
+        9,
+        "Talon-2 humanoid from Kestrel sorts warehouse parcels",
+        "Kestrel's Talon-2 robot works eight-hour shifts sorting parcels.",
+    ),
+    (
+        "tide",
+        "sea_news",
+        30,
+        "Marlin Lab releases TideNet, a model that forecasts ocean currents",
+        "TideNet predicts ocean currents ten days ahead from satellite data.",
+    ),
+    ("tide", "cn_tech", 34, "Marlin Lab 发布洋流预测模型 TideNet", "TideNet 可以根据卫星数据提前十天预测洋流。"),
+    (
+        "quill",
+        "pen_times",
+        60,
+        "Quillon launches a handwriting robot arm for calligraphy",
+        "The arm reproduces brush calligraphy strokes from a photo.",
+    ),
+    ("quill", "cn_tech", 66, "Quillon 推出书法机器人手臂", "这款机械臂可以根据照片复现毛笔书法笔画。"),
+]
+# the same outlet, the same hours, the same field, but each its own event
+SAME_OUTLET_OTHER_EVENTS = [
+    ("talon-b", "robot_news", 2, "Kestrel Robotics opens a Talon-2 parcel-sorting pilot in Rotterdam",
+     "A warehouse in Rotterdam will test Talon-2 humanoids sorting parcels."),
+    ("tide-b", "sea_news", 31, "Marlin Lab shares TideNet training data for ocean current forecasts",
+     "The lab releases the satellite data used to train its ocean current model."),
+    ("quill-b", "pen_times", 61, "Quillon's calligraphy robot arm goes on sale in Japan",
+     "The robot arm for brush calligraphy is now sold in Japanese stores."),
+]  # fmt: skip
+
+
+def write_set(folder: Path, events, start: str = "2025-03-03", queries=()) -> Path:
+    folder.mkdir(parents=True)
+    rows = []
+    for number, (story, source, hours, title, summary) in enumerate(events):
+        day, hour = divmod(hours, 24)
+        rows.append(
+            {
+                "id": f"{folder.name}-{number}",
+                "story": f"{folder.name}-{story}",
+                "lang": "zh" if any("\u4e00" <= c <= "\u9fff" for c in title) else "en",
+                "source": source,
+                "url": f"https://{source}.example/{folder.name}/{number}",
+                "published": f"{start[:8]}{int(start[8:]) + day:02d}T{hour:02d}:00:00+00:00",
+                "title": title,
+                "summary": summary,
+                "theme": "robotics" if "robot" in title.lower() or "机器人" in title else "other",
+                "themes": [],
+            }
+        )
+    (folder / "items.jsonl").write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    if queries:
+        lines = [
+            json.dumps({**q, "relevant_stories": [f"{folder.name}-{s}" for s in q["relevant_stories"]]})
+            for q in queries
+        ]
+        (folder / "queries.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+QUERIES = [
+    {"qid": "q1", "lang": "en", "query": "humanoid robot sorting parcels", "relevant_stories": ["talon"]},
+    {"qid": "q2", "lang": "zh", "query": "洋流预测模型", "relevant_stories": ["tide"], "kind": "crosslingual"},
+]
+
+
+@pytest.fixture
+def cached(embedder) -> CachedEmbedder:
+    return CachedEmbedder(embedder)
+
+
+def test_the_fit_is_deterministic_and_records_its_sets(tmp_path: Path, capsys) -> None:
+    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS, queries=QUERIES)
+    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02", queries=QUERIES)
+    config = tmp_path / "sources.yaml"
+    config.write_text("embedding:\n  backend: use\n  threads: 1\n", encoding="utf-8")
+    outputs = [tmp_path / "one.json", tmp_path / "two.json"]
+    for out, order in zip(outputs, ([first, second], [second, first]), strict=True):
+        assert main(["--config", str(config), "eval", "--fit", *map(str, order), "--out", str(out)]) == 0
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()  # same sets, same bytes, whatever the order
+    params = Params.from_json(outputs[0].read_text(encoding="utf-8"))
+    assert params.fitted_on == ("eval-a", "eval-b")
+    assert set(params.dedup["weights"]) >= {"vectors", "names", "sources", "time"}
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_same_outlet_follow_ups_teach_a_same_outlet_penalty(tmp_path: Path, cached: CachedEmbedder) -> None:
+    """Adding events that one outlet reports twice as separate stories must lower the same-outlet weight."""
+    fitter = Fitter(Settings(themes=THEMES), cached)
+    plain = fitter.fit_dedup([write_set(tmp_path / "plain", EVENTS)])
+    follow_ups = fitter.fit_dedup([write_set(tmp_path / "follow", EVENTS + SAME_OUTLET_OTHER_EVENTS)])
+    assert follow_ups.weights["sources"] < plain.weights["sources"]
+    assert follow_ups.weights["vectors"] > 0  # meaning stays evidence for the same event
+
+
+def test_cross_report_on_two_tiny_periods(tmp_path: Path, cached: CachedEmbedder) -> None:
+    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS, queries=QUERIES)
+    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02", queries=QUERIES)
+    report = cross_report([first, second], Settings(themes=THEMES), cached)
+    assert set(report) == {"eval-a", "eval-b", "worst", "mean"}
+    assert report["eval-a"]["fitted_on"] == ["eval-b"] and report["eval-b"]["fitted_on"] == ["eval-a"]
+    assert report["eval-a"]["params"]["fitted_on"] == ["eval-b"]
+    f1 = [report[name]["dedup"]["pairwise_f1"] for name in ("eval-a", "eval-b")]
+    assert report["worst"]["dedup"]["pairwise_f1"] == min(f1)
+    assert report["worst"]["search"]["recall@5"] <= report["mean"]["search"]["recall@5"]
+    with pytest.raises(ValueError, match="at least two"):
+        cross_report([first], Settings(themes=THEMES), cached)
