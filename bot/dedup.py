@@ -39,8 +39,9 @@ MIN_IDF = 1.5  # a name in more than a fifth of the headlines is vocabulary ("Op
 NAME_SCALE = 5.0  # IDF of one rare name in a year's archive: shared-name evidence saturates past a few of them
 FREE_GAP_HOURS = 24.0  # coverage of one event within a day costs nothing; beyond it the log of the gap
 WINDOW_DAYS = 7.0  # FORMAT.md: one story's items lie within 72 hours, translations lag up to 7 days
+LEAD_CHARS = 300  # the lead the store hands back for stored candidates (store.dedup_rows): both sides alike
 
-SIGNALS = ("vectors", "names", "time", "sources", "actions", "versions", "copies")
+SIGNALS = ("vectors", "names", "time", "sources", "actions", "versions", "copies", "releases")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,8 @@ class Profile:
     source: str
     title: str
     lead: str
-    names: frozenset[str]
+    names: frozenset[str]  # name-like tokens and quantities of the headline and the lead
+    headline: frozenset[str]  # distinctive names of the headline alone ("Gopher", "RETRO", "GLIDE")
     versions: frozenset[tuple[str, str]]
     action: str
 
@@ -205,6 +207,36 @@ def headline_names(title: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def distinctive_names(title: str) -> frozenset[str]:
+    """Headline names that single out one release: a name of the headline other than its first
+    word when that is merely capitalized ("Improving ...", "Biologists ...")."""
+    tokens = _NAME.findall(strip_repost(title))
+    plain_first = bool(tokens) and tokens[0][:1].isupper() and tokens[0][1:].islower()
+    return headline_names(" ".join(tokens[1:] if plain_first else tokens))
+
+
+_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12}
+_SCALE_ZH = {"万": 1e4, "亿": 1e8, "千亿": 1e11, "万亿": 1e12}
+_QUANTITY_EN = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)(?:\s*-?\s*(thousand|million|billion|trillion|bn)\b|([KMB])\b)", re.IGNORECASE
+)
+_QUANTITY_ZH = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(万亿|千亿|亿|万)")
+_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")
+
+
+def quantities(text: str) -> frozenset[str]:
+    """Amounts written out, normalized across languages: "$124 million", "1.24 亿美元" → "#1.24e+08";
+    "280-billion", "2800 亿" → "#2.8e+11". Decimals ("GDT 92.4") are kept as written. An amount
+    survives translation where words do not."""
+    found = {
+        f"#{float(number) * _SCALE[(word or letter).lower()]:.3g}"
+        for number, word, letter in _QUANTITY_EN.findall(text)
+    }
+    found |= {f"#{float(number) * _SCALE_ZH[unit]:.3g}" for number, unit in _QUANTITY_ZH.findall(text)}
+    found |= {f"#{float(number):.3g}" for number in _DECIMAL.findall(text)}
+    return frozenset(found)
+
+
 def model_versions(title: str) -> frozenset[tuple[str, str]]:
     """(family, version) mentions in a headline: "Gemini 1.5 Pro" → ("gemini", "1.5")."""
     found = set()
@@ -253,6 +285,7 @@ def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[st
     gap_hours = abs((item.published - other.published).total_seconds()) / 3600
     evidence = sum(w for w in map(idf, item.names & other.names) if w >= MIN_IDF)
     copy = jaccard(item.shingles, other.shingles) if cosine >= COPY_MIN_COSINE else 0.0
+    own = _exclusive(item, other, idf) and _exclusive(other, item, idf)
     return {
         "vectors": cosine,
         "names": 1.0 - math.exp(-evidence / NAME_SCALE),
@@ -261,7 +294,15 @@ def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[st
         "actions": float(bool(item.action and other.action and item.action != other.action)),
         "versions": float(_versions_conflict(item.versions, other.versions)),
         "copies": copy,
+        "releases": float(own),
     }
+
+
+def _exclusive(item: Profile, other: Profile, idf: Callable[[str], float]) -> bool:
+    """`item`'s headline names a rare name that `other` never mentions: one lab's two releases of a
+    day (Gopher and RETRO, GLIDE and latent diffusion) share everything but their names."""
+    text = f"{other.title} {other.lead}".lower()
+    return any(name not in other.names and name not in text and idf(name) >= MIN_IDF for name in item.headline)
 
 
 def pair_score(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float], params: DedupParams) -> float:
@@ -302,11 +343,12 @@ def profile(key: int, story: int, published: datetime, source: str, title: str, 
         story=story,
         published=published,
         source=source,
-        names=headline_names(title),
+        names=headline_names(title) | headline_names(lead[:LEAD_CHARS]) | quantities(f"{title} {lead[:LEAD_CHARS]}"),
+        headline=distinctive_names(title),
         versions=model_versions(title),
         action=move_action(title),
         title=title,
-        lead=lead[:300],
+        lead=lead[:LEAD_CHARS],
     )
 
 

@@ -9,7 +9,8 @@ Three small fits, each smooth and regularized rather than a pile of thresholds:
 - themes: the three numbers of the primary-theme decision (`ThemeParams`) by a grid, maximising
   the mean macro-F1 over the training sets;
 - search: the fusion weights of the text, year and theme rankings relative to the vector
-  ranking by a grid (vectors alone is one of its points), maximising the mean of recall@5 and MRR.
+  ranking by a grid, maximising the mean of recall@5 and MRR among the weights that do at least
+  as well as vectors alone on every training set (vectors alone is always allowed).
 
 Each set is embedded once (the caller passes a `CachedEmbedder`) and its pair signals and theme
 signals are computed once per process, so the leave-one-out report refits cheaply. Everything is
@@ -73,9 +74,10 @@ class _Pairs:
 class Fitter:
     """Fits parameters on labeled sets, caching per set what does not depend on the parameters."""
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, without: frozenset[str] = frozenset()) -> None:
         self.settings = settings
         self.embedder = embedder
+        self.without = without  # dedup signals left out of the fit (the ablation on left-out periods)
         self._items: dict[Path, list[LabeledItem]] = {}
         self._pairs: dict[Path, _Pairs] = {}
         self._themes: dict[Path, tuple[ThemeSignals, list[str]] | None] = {}
@@ -94,7 +96,8 @@ class Fitter:
         sets = [pairs for pairs in sets if len(pairs.same)]
         if not sets or not any(pairs.same.any() for pairs in sets):
             raise ValueError("no pair of items of one story in the training sets: nothing to fit dedup on")
-        features = np.vstack([pairs.signals for pairs in sets])
+        used = np.array([name not in self.without for name in SIGNALS])
+        features = np.vstack([pairs.signals for pairs in sets]) * used
         same = np.concatenate([pairs.same for pairs in sets])
         weights, bias = _logistic(features, same)
         scores = [pairs.signals @ weights + bias for pairs in sets]
@@ -180,12 +183,13 @@ class Fitter:
                 found.append(questions)
         if not found:
             return Weights.load()
-        best, best_score = VECTOR_ONLY, -1.0
+        floor = [_search_objective(search_scores(questions, VECTOR_ONLY)) for questions in found]
+        best, best_score = VECTOR_ONLY, float(np.mean(floor))
         for values in product(*SEARCH_GRID.values()):
             weights = Weights(vector=1.0, **dict(zip(SEARCH_GRID, values, strict=True)))
-            score = np.mean([_search_objective(search_scores(questions, weights)) for questions in found])
-            if score > best_score + 1e-9:
-                best, best_score = weights, float(score)
+            scores = [_search_objective(search_scores(questions, weights)) for questions in found]
+            if all(s >= f for s, f in zip(scores, floor, strict=True)) and np.mean(scores) > best_score + 1e-9:
+                best, best_score = weights, float(np.mean(scores))  # never below vectors alone on any set
         return best
 
     def items(self, directory: Path) -> list[LabeledItem]:
@@ -194,7 +198,9 @@ class Fitter:
         return self._items[directory]
 
 
-def cross_report(directories: Sequence[Path], settings: Settings, embedder: Embedder) -> dict[str, Any]:
+def cross_report(
+    directories: Sequence[Path], settings: Settings, embedder: Embedder, without: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Leave one set out: fit on the others, score it. `worst`/`mean` over the left-out figures.
 
     A set without questions (eval-real) is scored in full but counts only for themes in `worst`
@@ -202,7 +208,7 @@ def cross_report(directories: Sequence[Path], settings: Settings, embedder: Embe
     """
     if len(directories) < 2:
         raise ValueError("the leave-one-out report needs at least two labeled sets")
-    fitter = Fitter(settings, embedder)
+    fitter = Fitter(settings, embedder, without)
     report: dict[str, Any] = {}
     for directory in directories:
         others = [other for other in directories if other != directory]

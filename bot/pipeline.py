@@ -32,7 +32,7 @@ from bot.themes import ThemeClassifier, ThemeScores, story_themes
 log = logging.getLogger(__name__)
 
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
-MOVE_TEXT_CHARS = 600  # people moves are stated in the headline and the lead
+MOVE_TEXT_CHARS = 4000  # long articles state a move in their second or third paragraph, past a preamble
 
 
 @dataclass(slots=True)

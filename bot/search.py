@@ -29,6 +29,7 @@ TEXT_POOL = 200
 OTHER_THEME = "other"
 MIN_COSINE = 0.2  # below this (and with no name match) a story is not an answer: off-topic questions get none
 WHO_POOL = 40  # stories searched for a name's people moves
+MIN_BODY_CHARS = 20  # text beyond the headline shorter than this is a dateline or a repeat, not a body
 
 _LATIN_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*[A-Za-z0-9+]|[A-Za-z0-9]{3,}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*|\S")
@@ -150,6 +151,7 @@ class Candidates:
     theme_ranked: list[int]  # ... and to the theme the question is about
     best_items: dict[int, tuple[int, float]]  # story → (item id, cosine to the question)
     summaries: dict[int, StorySummary]
+    texted: frozenset[int]  # stories whose best item has text beyond its headline (`has_text`)
 
 
 def search_stories(
@@ -170,12 +172,22 @@ def gather(pipeline: Pipeline, query: str) -> Candidates:
     """Run both retrievers for `query` and collect what `rank_stories` needs."""
     vector = pipeline.embedder.encode([query])
     vector_ranked, best_items = _vector_ranking(pipeline, vector)
+    best = {item.id: item for item in pipeline.store.get_items([item_id for item_id, _ in best_items.values()])}
+    texted = {story for story, (item_id, _) in best_items.items() if item_id in best and has_text(best[item_id])}
     text_ranked = _text_ranking(pipeline, query, vector, best_items)
     summaries = pipeline.store.stories({*vector_ranked, *text_ranked})
     year, theme = query_year(query), _query_theme(pipeline, query, vector)
     in_year = [s for s in vector_ranked if year and s in summaries and summaries[s].last_published.year == year]
     in_theme = [s for s in vector_ranked if theme and s in summaries and theme in summaries[s].themes]
-    return Candidates(vector_ranked, text_ranked, in_year, in_theme, best_items, summaries)
+    return Candidates(vector_ranked, text_ranked, in_year, in_theme, best_items, summaries, frozenset(texted))
+
+
+def has_text(item: Item) -> bool:
+    """Whether the item says more than its headline. A title-only entry (an archive listing, a
+    description that repeats the title) gives a short question a high cosine on a few words and
+    nothing to check it against."""
+    body = item.text.replace(item.title, "").strip(" .。\n")
+    return len(body) >= MIN_BODY_CHARS
 
 
 def rank_stories(
@@ -184,7 +196,8 @@ def rank_stories(
     """(story, fused score), best first: reciprocal-rank fusion of the rankings under `weights`.
 
     A story is an answer when the text channel matched it or its best item is close enough in
-    meaning; recency only breaks ties.
+    meaning. A story whose best item is a bare headline comes after the stories with text unless
+    the question names what it names (the text channel matched it); recency only breaks ties.
     """
     rankings = [found.vector_ranked, found.text_ranked, found.year_ranked, found.theme_ranked]
     fused = {
@@ -197,7 +210,8 @@ def rank_stories(
     allowed = [
         story for story in fused if story in summaries and story in relevant and _passes(summaries[story], filters)
     ]
-    allowed.sort(key=lambda story: (-fused[story], -summaries[story].last_published.timestamp()))
+    bare = {story for story in allowed if story not in found.texted and story not in found.text_ranked}
+    allowed.sort(key=lambda story: (story in bare, -fused[story], -summaries[story].last_published.timestamp()))
     return [(story, fused[story]) for story in allowed]
 
 

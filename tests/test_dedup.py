@@ -15,7 +15,9 @@ from bot.dedup import (
     model_versions,
     move_action,
     pair_score,
+    pair_signals,
     profile,
+    quantities,
     shingles,
     strip_repost,
 )
@@ -46,12 +48,12 @@ def rare_names():
     return stats
 
 
-def score(embedder, stats, a, b, hours=6.0):
+def score(embedder, stats, a, b, hours=6.0, params=PARAMS):
     """(title, lead) pairs → pair score, with b published `hours` after a."""
     va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
     pa = profile(1, 1, T0, "outlet_a", a[0], a[1])
     pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1])
-    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, PARAMS)
+    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, params)
 
 
 @pytest.mark.parametrize(
@@ -103,11 +105,15 @@ def test_same_topic_different_event_stays_apart(embedder, rare_names):
     assert score(embedder, rare_names, first, other, hours=48) < PARAMS.threshold
 
 
-def test_opposite_moves_by_one_person_are_different_events(embedder, rare_names):
+def test_opposite_moves_by_one_person_count_against_one_event(embedder, rare_names):
+    """Leaving and joining are sometimes one move told twice, sometimes two events: how much the
+    conflict weighs is fitted, but it must weigh against, never for."""
     leaves = ("Dana Whitfield leaves Helix AI after five years as research chief", "She did not say what is next.")
     joins = ("Dana Whitfield joins Quanta Labs as chief scientist", "The former Helix AI research chief starts in May.")
     assert (move_action(leaves[0]), move_action(joins[0])) == ("leave", "join")
-    assert score(embedder, rare_names, leaves, joins, hours=72) < PARAMS.threshold
+    assert PARAMS.weights["actions"] < 0
+    with_conflict = score(embedder, rare_names, leaves, joins, hours=72)
+    assert with_conflict < score(embedder, rare_names, leaves, joins, hours=72, params=PARAMS.without("actions"))
 
 
 def test_time_gap_costs_beyond_a_day():
@@ -159,4 +165,31 @@ def test_different_versions_of_one_model_family_are_different_releases(rare_name
     assert (
         pair_score(new, old, 0.8, rare_names.idf, MECHANICS)
         < pair_score(same, old, 0.8, rare_names.idf, MECHANICS) - 0.2
+    )
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("raises $124 million", "获 1.24 亿美元融资"),
+        ("a 280-billion-parameter model", "2800 亿参数"),
+        ("7.5B model", "75 亿参数"),
+    ],
+)
+def test_amounts_are_one_token_across_languages(english, chinese):
+    assert quantities(english) & quantities(chinese)
+
+
+def test_two_releases_of_one_lab_on_one_day_name_what_the_other_lacks(rare_names):
+    stats = NameStats()
+    stats.add([frozenset({"deepmind"})] * 3 + [frozenset()] * 100)
+    gopher = profile(
+        1, 1, T0, "deepmind_blog", "DeepMind introduces Gopher, a 280-billion-parameter language model", ""
+    )
+    gopher_zh = profile(2, 2, T0, "jiqizhixin", "2800 亿参数的 Gopher 来了：DeepMind 首次系统公开大模型研究", "")
+    retro = profile(3, 3, T0, "venturebeat", "DeepMind's RETRO rivals models 25 times its size", "")
+    assert pair_signals(gopher_zh, gopher, 0.7, stats.idf)["releases"] == 0.0  # one release, two languages
+    assert pair_signals(retro, gopher, 0.7, stats.idf)["releases"] == 1.0  # each names its own
+    assert (
+        pair_signals(gopher_zh, gopher, 0.7, stats.idf)["names"] > pair_signals(retro, gopher, 0.7, stats.idf)["names"]
     )

@@ -148,7 +148,8 @@ def _add_read_commands(commands: Commands) -> None:
     evaluation.add_argument(
         "--ablation",
         action="store_true",
-        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone",
+        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone;"
+        " with --cross: refit without each dedup signal in turn and report the worst left-out figures",
     )
     evaluation.add_argument(
         "--distractors",

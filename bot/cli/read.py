@@ -224,12 +224,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
             report = cross_report(folders, settings, embedder)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        sets = {name: scores for name, scores in report.items() if name not in ("worst", "mean")}
+        if args.ablation:
+            report["ablation"] = {
+                signal: cross_report(folders, settings, embedder, frozenset({signal}))["worst"]["dedup"]
+                for signal in SIGNALS
+            }
+        sets = {name: scores for name, scores in report.items() if name not in ("worst", "mean", "ablation")}
         if args.json:
             print(json.dumps({"cross": report}, ensure_ascii=False))
         else:
             print("leave one set out: each row is fitted on the other sets")
             _print_sets({"sets": sets, "worst": report["worst"], "mean": report["mean"]})
+            for signal, scores in report.get("ablation", {}).items():
+                print(
+                    f"fitted without {signal:<8} worst left-out dedup pairwise F1 {scores['pairwise_f1']:.3f}"
+                    f"  B-cubed F1 {scores['bcubed_f1']:.3f}"
+                )
         return 0
     results = {folder.name: _eval_one(folder, settings, embedder, args) for folder in folders}
     if len(folders) == 1:
