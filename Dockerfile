@@ -19,7 +19,7 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip install --no-cache-dir .
 
-# The config is read-only app data: mount your own over it. (LLM prompts: the package's built-in copies.)
+# The config is read-only app data: mount your own over it. (LLM prompts ship inside the package.)
 COPY sources.yaml ./sources.yaml
 
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bot \

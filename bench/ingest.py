@@ -23,13 +23,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Settings, resolve_paths
+from bot.core.config import Settings, resolve_paths
+from bot.core.models import RawEntry
 from bot.demo import FEEDS_DIR
-from bot.embed import UseEmbedder
-from bot.models import RawEntry
-from bot.normalize import normalize
-from bot.pipeline import open_pipeline
-from bot.sources.rss import parse_feed
+from bot.ingest.embed import UseEmbedder
+from bot.ingest.normalize import normalize
+from bot.ingest.pipeline import open_pipeline
+from bot.ingest.sources.rss import parse_feed
 
 SHARED_FEEDS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "feeds"
 LARGE_FEEDS = (

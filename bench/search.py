@@ -4,7 +4,7 @@ Index mode, the default (`--n 1000000`), answers "does the index hold a year of 
 index the way `open_index` rebuilds one — `VectorIndex.build` streaming chunks from a source, in the
 structure the configured threshold (`index.exact_below`) calls for — and then times a top-10 story
 search: the index's top `VECTOR_POOL` items for a query vector, collapsed to stories (a story ranks
-where its best item does), as `bot.search` does. The query vector is given, so embedding the question
+where its best item does), as `bot.query.search` does. The query vector is given, so embedding the question
 is not in the time. Item→story is a numpy array here, not the store: recall needs vectors with real
 neighbourhoods, which the full mode's store (random vectors, generated text) does not have, and
 keeping SQLite out leaves the index's own cost. In the bot that step is one primary-key `IN` query
@@ -51,14 +51,14 @@ from datetime import UTC, datetime, timedelta
 import faiss
 import numpy as np
 
-from bot.config import IndexConfig, Settings, load_settings, resolve_paths
-from bot.embed import UseEmbedder, make_embedder
-from bot.errors import BotError
-from bot.index import VectorIndex
-from bot.models import Item
-from bot.pipeline import open_pipeline
-from bot.search import VECTOR_POOL, search_stories
-from bot.store import Labels, NewItem
+from bot.core.config import IndexConfig, Settings, load_settings, resolve_paths
+from bot.core.errors import BotError
+from bot.core.models import Item
+from bot.ingest.embed import UseEmbedder, make_embedder
+from bot.ingest.pipeline import open_pipeline
+from bot.query.search import VECTOR_POOL, search_stories
+from bot.storage import Labels, NewItem
+from bot.storage.index import VectorIndex
 
 CHUNK = 10_000  # synthetic items generated at a time: 20 MB of float32 at dim 512, as the store reads them
 AREAS = 64

@@ -36,9 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.models import Item
-from bot.store import Labels, NewItem, Store, StorySummary
-from bot.topics import (
+from bot.core.models import Item
+from bot.insight.topics import (
     TopicState,
     assign_new,
     placeable,
@@ -49,6 +48,7 @@ from bot.topics import (
     state_from_json,
     state_to_json,
 )
+from bot.storage import Labels, NewItem, Store, StorySummary
 
 DIM = 512
 DAYS = 15

@@ -10,7 +10,7 @@ from botapi import BotApi
 from feedserver import SHARED_FEEDS, FeedServer
 from llmserver import LlmServer
 
-from bot.embed import UseEmbedder
+from bot.ingest.embed import UseEmbedder
 
 
 @pytest.fixture(scope="session")

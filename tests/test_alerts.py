@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from botapi import TOKEN, BotApi
 
-from bot.alerts import BREADTH, FOLLOW, broke_at, decide_alert, parse_quiet, pending_alerts, quiet_until
-from bot.config import AlertsConfig, Settings, TelegramConfig, resolve_paths
-from bot.digest import prepare_digest
-from bot.models import RawEntry, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import ALERT_JOB, Service
-from bot.store import Coverage, StorySummary
-from bot.telegram_app import build_application, send_alerts, serving
+from bot.app import App
+from bot.core.config import AlertsConfig, Settings, TelegramConfig, resolve_paths
+from bot.core.models import RawEntry, Subscriber
+from bot.deliver.digest import prepare_digest
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.alerts import BREADTH, FOLLOW, broke_at, decide_alert, parse_quiet, pending_alerts, quiet_until
+from bot.service.scheduler import ALERT_JOB, Service
+from bot.storage import Coverage, StorySummary
+from bot.telegram.app import build_application, send_alerts, serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -193,8 +194,8 @@ async def alert_once(api: BotApi, data: Path, embedder, now: datetime, ingest: l
     try:
         if ingest:
             pipeline.ingest(ingest)
-        async with serving(build_application(settings, pipeline, TOKEN), poll_timeout=1) as app:
-            return await send_alerts(app, pipeline, settings, now)
+        async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1) as app:
+            return await send_alerts(app, App.around(pipeline, settings), now)
     finally:
         pipeline.close()
 
@@ -268,7 +269,7 @@ async def test_the_service_runs_alerts_on_their_own_tick_and_survives_a_failing_
         raise RuntimeError("telegram is down")
 
     pipeline, _ = open_pipeline(Settings(), resolve_paths(data), embedder)
-    service = Service(Settings(), pipeline, send_alerts=failing)
+    service = Service(App.around(pipeline, Settings()), send_alerts=failing)
     try:
         await service.start(paused=True, now=T0)
         assert service.scheduler.get_job(ALERT_JOB) is not None

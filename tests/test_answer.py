@@ -13,22 +13,20 @@ import pytest
 import yaml
 from llmserver import LlmServer, Reply, completion
 
-from bot.answer import (
-    DEFAULT_ANSWER_TEMPLATE,
+from bot.cli import main
+from bot.core.config import Settings, load_settings, resolve_paths
+from bot.core.models import RawEntry
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.query.answer import (
     NOT_FOUND,
     NOTHING_FOUND,
-    PROMPTS_DIR,
     Answer,
     answer_question,
     build_prompt,
     checked_answer,
 )
-from bot.cli import main
-from bot.config import Settings, load_settings, resolve_paths
-from bot.llm import LlmClient, LlmError, make_llm
-from bot.models import RawEntry
-from bot.pipeline import Pipeline, open_pipeline
-from bot.search import StoryHit, search_stories
+from bot.query.llm import LlmClient, LlmError, make_llm
+from bot.query.search import StoryHit, search_stories
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -187,10 +185,6 @@ def assert_only_these_stories(prompt: str, hits: list[StoryHit], pipeline: Pipel
 
 
 # -- the prompt template ---------------------------------------------------------------------------
-
-
-def test_prompt_file_and_builtin_default_are_identical():
-    assert (PROMPTS_DIR / "answer.txt").read_text(encoding="utf-8") == DEFAULT_ANSWER_TEMPLATE
 
 
 def test_prompt_holds_only_the_retrieved_stories_numbered_in_both_languages(pipeline):
@@ -455,3 +449,12 @@ def test_cli_ask_bad_since_is_a_usage_error(config, data_dir, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--config", str(config), "--data-dir", str(data_dir), "ask", "anything", "--since", "soon"])
     assert exit_.value.code == 2 and "expected a duration like 30m" in capsys.readouterr().err
+
+
+def test_the_prompts_ship_inside_the_installed_package():
+    """One copy of each prompt, as package data: an install without the repo has them too."""
+    import importlib.resources
+
+    prompts = importlib.resources.files("bot.query") / "prompts"
+    assert {"answer.txt", "summary.txt"} <= {entry.name for entry in prompts.iterdir()}
+    assert "{question}" in (prompts / "answer.txt").read_text(encoding="utf-8")

@@ -30,11 +30,11 @@ import numpy as np
 import pytest
 from feedserver import FeedServer, Reply, Request
 
-from bot.config import load_settings, resolve_paths
-from bot.embed import UseEmbedder
-from bot.index import INDEX_FILE
-from bot.normalize import canonical_url
-from bot.pipeline import open_pipeline
+from bot.core.config import load_settings, resolve_paths
+from bot.ingest.embed import UseEmbedder
+from bot.ingest.normalize import canonical_url
+from bot.ingest.pipeline import open_pipeline
+from bot.storage.index import INDEX_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "https://news.crash-test.example"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.dedup import (
+from bot.ingest.dedup import (
     DedupParams,
     NameStats,
     choose_story,

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.config import Keywords, Settings, SourceConfig, ThemeConfig, load_settings, resolve_paths
-from bot.digest import (
+from bot.core.config import Keywords, Settings, SourceConfig, ThemeConfig, load_settings, resolve_paths
+from bot.core.models import RawEntry, Subscriber
+from bot.deliver.digest import (
     FOLLOW_PREFIX,
     MESSAGE_BUDGET,
     PEOPLE_THEME,
@@ -27,9 +28,8 @@ from bot.digest import (
     story_score,
     utf16_len,
 )
-from bot.models import RawEntry, Subscriber
-from bot.pipeline import open_pipeline
-from bot.store import StorySummary
+from bot.ingest.pipeline import open_pipeline
+from bot.storage import StorySummary
 
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
 THEME_ORDER = ("llm", "multimodal", "bidding", PEOPLE_THEME, "other")

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from bot.config import EmbeddingConfig
-from bot.embed import SentenceTransformerEmbedder, UseEmbedder, make_embedder
-from bot.errors import ConfigError
+from bot.core.config import EmbeddingConfig
+from bot.core.errors import ConfigError
+from bot.ingest.embed import SentenceTransformerEmbedder, UseEmbedder, make_embedder
 
 SAME_EVENT = (
     "Google DeepMind unveils Genie 2, a foundation world model that generates playable 3D worlds",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, ThemeConfig
-from bot.evaluate import discover_sets, evaluate, load_distractors, load_items, summarize
+from bot.core.config import Settings, ThemeConfig
+from bot.eval.evaluate import discover_sets, evaluate, load_distractors, load_items, summarize
 
 THEMES = {
     "robotics": ThemeConfig(

@@ -41,9 +41,9 @@ import yaml
 from feedserver import OWN_FEEDS, FeedServer, Reply, Request, gzip_bomb
 
 from bot.cli import main
-from bot.config import FetchConfig
-from bot.sources.rss import TITLE_MAX
-from bot.sources.schedule import JITTER, backoff_delay
+from bot.core.config import FetchConfig
+from bot.ingest.sources.rss import TITLE_MAX
+from bot.ingest.sources.schedule import JITTER, backoff_delay
 
 TOTAL_TIMEOUT_S = 2
 MAX_BYTES = 3_000_000

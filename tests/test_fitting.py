@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, ThemeConfig
-from bot.evaluate import CachedEmbedder
-from bot.fitting import Fitter, cross_report
-from bot.params import Params
+from bot.core.config import Settings, ThemeConfig
+from bot.core.params import Params
+from bot.eval.evaluate import CachedEmbedder
+from bot.eval.fitting import Fitter, cross_report
 
 THEMES = {
     "robotics": ThemeConfig(

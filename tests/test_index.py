@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.config import IndexConfig
-from bot.index import FLAT, INDEX_FILE, IVF_SQ8, META_FILE, StoreVectors, VectorIndex, list_count, open_index
-from bot.models import Item
-from bot.store import Labels, NewItem, Store
+from bot.core.config import IndexConfig
+from bot.core.models import Item
+from bot.storage import Labels, NewItem, Store
+from bot.storage.index import FLAT, IVF_SQ8, StoreVectors, VectorIndex, list_count, open_index
+from bot.storage.layout import INDEX_FILE, INDEX_META_FILE
 
 DIM = 512
 MODEL = "test-model"
@@ -212,7 +213,7 @@ def test_approximate_index_survives_save_and_load(tmp_path):
     index = VectorIndex.build(DIM, MODEL, ArraySource(ids, vectors), ids, SMALL)
     index.remove(ids[:5])
     index.save(tmp_path)
-    meta = json.loads((tmp_path / META_FILE).read_text())
+    meta = json.loads((tmp_path / INDEX_META_FILE).read_text())
     assert (meta["structure"], meta["lists"], meta["count"]) == (IVF_SQ8, list_count(1500), 1495)
 
     loaded = VectorIndex.load(tmp_path, DIM, MODEL, SMALL)
@@ -254,8 +255,8 @@ def test_a_sidecar_from_before_structures_loads_as_flat(tmp_path):
     index = VectorIndex(DIM, MODEL)
     index.add(np.arange(1, 51), vectors)
     index.save(tmp_path)
-    meta = json.loads((tmp_path / META_FILE).read_text())
+    meta = json.loads((tmp_path / INDEX_META_FILE).read_text())
     old = {key: meta[key] for key in ("format", "model", "dim", "count", "crc32")}
-    (tmp_path / META_FILE).write_text(json.dumps(old))
+    (tmp_path / INDEX_META_FILE).write_text(json.dumps(old))
     loaded = VectorIndex.load(tmp_path, DIM, MODEL)
     assert loaded is not None and loaded.structure == FLAT and len(loaded) == 50

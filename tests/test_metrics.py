@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.metrics import (
+from bot.eval.metrics import (
     NameCanon,
     bcubed,
     classification,

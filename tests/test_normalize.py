@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.models import RawEntry
-from bot.normalize import (
+from bot.core.models import RawEntry
+from bot.ingest.normalize import (
     arxiv_id_from_url,
     canonical_url,
     content_hash,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import SourceConfig, resolve_paths
-from bot.opml import Feed, OpmlError, parse_opml, plan_import, render_opml, source_name
-from bot.overlay import load_overlay
+from bot.core.config import SourceConfig, resolve_paths
+from bot.ingest.opml import Feed, OpmlError, parse_opml, plan_import, render_opml, source_name
+from bot.ingest.overlay import load_overlay
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -247,3 +247,25 @@ def test_render_is_stable_for_a_fixed_clock():
     now = datetime(2024, 5, 1, tzinfo=UTC)
     assert render_opml(sources, now) == render_opml(sources, now)
     assert b'<outline text="lab" title="lab">' in render_opml(sources, now)
+
+
+def test_an_imported_feed_is_listed_and_fetched_like_a_configured_one(capsys, tmp_path, feed_server):
+    """The overlay is part of the settings every command sees, not only `status` and the importer."""
+    config = tmp_path / "sources.yaml"
+    config.write_text("fetch:\n  allow_private: true\nsources: []\n", encoding="utf-8")
+    base = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    item = "<item><title>Helix opens a lab in Zurich</title><link>https://local.example/helix</link></item>"
+    url = feed_server.serve(
+        "/local.xml", f"<rss version='2.0'><channel><title>Local</title>{item}</channel></rss>".encode()
+    )
+    opml = tmp_path / "mine.opml"
+    opml.write_text(f'<opml version="2.0"><body><outline type="rss" text="Local" xmlUrl="{url}"/></body></opml>')
+    code, report = import_json(capsys, base, opml)
+    assert code == 0 and report["imported"] == 1
+    (name,) = [source.name for source in load_overlay(resolve_paths(tmp_path / "data"))]
+
+    code, out, _ = run(capsys, *base, "sources", "list", "--json")
+    assert code == 0 and [source["name"] for source in json.loads(out)["sources"]] == [name]
+    code, out, err = run(capsys, *base, "fetch", "--source", name, "--json")
+    assert code == 0, err
+    assert json.loads(out)["new"] == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.people import Move, extract_moves, move_signature, resolve_story_moves
+from bot.ingest.people import Move, extract_moves, move_signature, resolve_story_moves
 
 
 def moves(title: str, text: str = "", lang: str = "en") -> list[Move]:

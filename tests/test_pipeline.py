@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from bot.config import Settings, resolve_paths
-from bot.models import RawEntry
-from bot.normalize import normalize
-from bot.pipeline import open_pipeline
+from bot.core.config import Settings, resolve_paths
+from bot.core.models import RawEntry
+from bot.ingest.normalize import normalize
+from bot.ingest.pipeline import open_pipeline
 
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
 

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 from botapi import TOKEN, BotApi, check_text
 
-from bot.config import Settings, TelegramConfig, load_settings, resolve_paths
-from bot.models import RawEntry, Subscriber
-from bot.pipeline import open_pipeline
-from bot.report import CAPTION_BUDGET, ThemeSection, WeeklyReport, render_caption, render_report
-from bot.scheduler import Service
-from bot.store import StorySummary
-from bot.telegram_app import build_application, serving
-from bot.telegram_services import scheduled_delivery, send_trends
-from bot.topics import Topic
-from bot.trends import count_trends
+from bot.app import App
+from bot.core.config import Settings, TelegramConfig, load_settings, resolve_paths
+from bot.core.models import RawEntry, Subscriber
+from bot.deliver.report import CAPTION_BUDGET, ThemeSection, WeeklyReport, render_caption, render_report
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.topics import Topic
+from bot.insight.trends import count_trends
+from bot.service.scheduler import Service
+from bot.storage import StorySummary
+from bot.telegram.app import build_application, serving
+from bot.telegram.services import scheduled_delivery, send_trends
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -182,8 +183,9 @@ async def tick(api: BotApi, data: Path, embedder, now: datetime) -> list[int]:
     settings = settings_for(api)
     pipeline, _ = open_pipeline(settings, resolve_paths(data), embedder)
     try:
-        async with serving(build_application(settings, pipeline, TOKEN), poll_timeout=1) as app:
-            service = Service(settings, pipeline, scheduled_delivery(app, pipeline, lambda: settings, lambda: None))
+        bot_app = App.around(pipeline, settings)
+        async with serving(build_application(bot_app, TOKEN), poll_timeout=1) as app:
+            service = Service(bot_app, scheduled_delivery(app, bot_app, lambda: None))
             return await service.digest_tick(now)
     finally:
         pipeline.close()
@@ -229,9 +231,9 @@ async def test_trends_on_demand_is_a_picture_in_the_subscribers_language(api, go
     settings = settings_for(api)
     pipeline, _ = open_pipeline(settings, resolve_paths(data), embedder)
     try:
-        async with serving(build_application(settings, pipeline, TOKEN), poll_timeout=1) as app:
+        async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1) as app:
             reader = Subscriber(chat_id=702, lang="zh")
-            assert await send_trends(app, pipeline, settings, reader, FRIDAY) == 1
+            assert await send_trends(app, App.around(pipeline, settings), reader, FRIDAY) == 1
     finally:
         pipeline.close()
     (photo,) = api.sent_messages(702)

@@ -15,11 +15,11 @@ from email.utils import format_datetime
 import pytest
 from feedserver import OWN_FEEDS, FeedServer, Reply, gzip_bomb
 
-from bot.config import FetchConfig, Settings, SourceConfig
-from bot.models import FetchStatus, SourceState
-from bot.sources import FeedHttp, apply_result, fetch_rss, fetch_source, parse_feed
-from bot.sources.http import parse_retry_after
-from bot.sources.rss import TEXT_MAX, TITLE_MAX
+from bot.core.config import FetchConfig, Settings, SourceConfig
+from bot.core.models import FetchStatus, SourceState
+from bot.ingest.sources import FeedHttp, apply_result, fetch_rss, fetch_source, parse_feed
+from bot.ingest.sources.http import parse_retry_after
+from bot.ingest.sources.rss import TEXT_MAX, TITLE_MAX
 
 NOW = datetime(2024, 11, 15, 12, 0, tzinfo=UTC)
 LOCAL = FetchConfig(allow_private=True)

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import SourceConfig
-from bot.models import FetchResult, FetchStatus, SourceState
-from bot.sources.schedule import (
+from bot.core.config import SourceConfig
+from bot.core.models import FetchResult, FetchStatus, SourceState
+from bot.ingest.sources.schedule import (
     apply_result,
     backoff_delay,
     is_due,

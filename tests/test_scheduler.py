@@ -21,23 +21,14 @@ from pathlib import Path
 import pytest
 from feedserver import OWN_FEEDS, FeedServer
 
+from bot.app import App
 from bot.cli import main
-from bot.config import FetchConfig, Settings, SourceConfig, StorageConfig, load_settings, resolve_paths
-from bot.models import FetchStatus, RawEntry, SourceState, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import (
-    DIGEST_JOB,
-    HOUSEKEEPING_JOB,
-    Service,
-    diff_sources,
-    digest_due,
-    fetch_job_id,
-    last_digest_time,
-    next_digest_time,
-    parse_digest_time,
-    source_wait,
-)
-from bot.service_runner import attach
+from bot.core.config import FetchConfig, Settings, SourceConfig, StorageConfig, resolve_paths
+from bot.core.models import FetchStatus, RawEntry, SourceState, Subscriber
+from bot.ingest.pipeline import open_pipeline
+from bot.service.clock import digest_due, last_digest_time, next_digest_time, parse_digest_time, source_wait
+from bot.service.runner import attach
+from bot.service.scheduler import CONFIG_JOB, DIGEST_JOB, HOUSEKEEPING_JOB, Service, diff_sources, fetch_job_id
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 11, 13, 0, 0, tzinfo=UTC)
@@ -164,9 +155,14 @@ def paths(tmp_path):
 async def make_service(paths, embedder):
     made: list[Service] = []
 
-    def _make(settings: Settings, **options) -> Service:
-        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
-        service = Service(settings, pipeline, **options)
+    def _make(settings: Settings | None = None, config: Path | None = None, **options) -> Service:
+        """A service over a fresh app: from `settings`, or reading the config file `config` (reloadable)."""
+        if config is not None:
+            app = App(paths, config_path=config, embedder=embedder)
+        else:
+            pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
+            app = App.around(pipeline, settings)
+        service = Service(app, **options)
         made.append(service)
         return service
 
@@ -198,7 +194,7 @@ async def test_a_due_source_is_fetched_and_a_not_due_one_is_not(feed_server: Fee
     await service.start(paused=True, now=NOW)
 
     jobs = {job.id: job for job in service.scheduler.get_jobs()}
-    assert set(jobs) == {fetch_job_id("due"), fetch_job_id("later"), HOUSEKEEPING_JOB}  # no deliver: no digest job
+    assert set(jobs) == {fetch_job_id("due"), fetch_job_id("later"), HOUSEKEEPING_JOB, CONFIG_JOB}  # no digest job
     assert jobs[fetch_job_id("due")].next_run_time == NOW  # never fetched: at once
     assert jobs[fetch_job_id("later")].next_run_time == NOW + timedelta(hours=1)  # the stored next_due
     assert jobs[fetch_job_id("due")].trigger.interval == timedelta(minutes=30)
@@ -236,18 +232,22 @@ async def test_apscheduler_runs_a_due_source_on_the_loop(feed_server: FeedServer
     assert any(service.pipeline.paths.index_dir.iterdir())  # saved on shutdown
 
 
-async def test_reload_adds_removes_and_reschedules_jobs(make_service):
-    old = settings_with(rss("a", "http://127.0.0.1:9/a"), rss("b", "http://127.0.0.1:9/b"))
-    service = make_service(old)
+async def test_reload_adds_removes_and_reschedules_jobs(tmp_path, make_service):
+    config = write_config(tmp_path / "sources.yaml", "a", "b")
+    service = make_service(config=config)
     await service.start(paused=True, now=NOW)
-    new = settings_with(rss("b", "http://127.0.0.1:9/b", interval="10m"), rss("c", "http://127.0.0.1:9/c"))
-    diff = await service.reload(new, now=NOW)
+    before = datetime.now(UTC)
+    config.write_text(
+        "fetch:\n  allow_private: true\nsources:\n"
+        "  - {name: b, kind: rss, url: 'http://127.0.0.1:9/b.xml', interval: 10m}\n"
+        "  - {name: c, kind: rss, url: 'http://127.0.0.1:9/c.xml'}\n"
+    )
+    assert await service.reload_config() is True
 
-    assert (diff.added, diff.removed, diff.changed) == (("c",), ("a",), ("b",))
     assert service.scheduler.get_job(fetch_job_id("a")) is None
-    assert service.scheduler.get_job(fetch_job_id("c")).next_run_time == NOW
+    assert service.scheduler.get_job(fetch_job_id("c")).next_run_time >= before  # due at once
     assert service.scheduler.get_job(fetch_job_id("b")).trigger.interval == timedelta(minutes=10)
-    assert service.settings is new
+    assert service.settings is service.app.settings and [s.name for s in service.settings.sources] == ["b", "c"]
     assert await service.fetch_job("a", now=NOW) is None  # a removed source is never fetched
 
 
@@ -263,7 +263,7 @@ def write_config(path: Path, *names: str, extra: str = "") -> Path:
 
 async def test_config_file_changes_are_picked_up_and_invalid_ones_kept_out(tmp_path, make_service, caplog):
     config = write_config(tmp_path / "sources.yaml", "a")
-    service = make_service(load_settings(config), load=lambda: load_settings(config), watch=[config])
+    service = make_service(config=config)
     await service.start(paused=True, now=NOW)
     assert await service.check_config() is False  # unchanged
 
@@ -271,7 +271,7 @@ async def test_config_file_changes_are_picked_up_and_invalid_ones_kept_out(tmp_p
     assert await service.check_config() is True
     assert service.scheduler.get_job(fetch_job_id("b")) is not None
 
-    caplog.set_level(logging.ERROR, logger="bot.scheduler")
+    caplog.set_level(logging.ERROR, logger="bot.service.scheduler")
     write_config(config, "a", "b", "c", extra="    interval: soon")
     assert await service.check_config() is False
     assert await service.reload_config() is False  # SIGHUP with the same bad file
@@ -309,7 +309,7 @@ async def test_a_failing_chat_is_retried_a_few_times_and_does_not_block_others(m
     service.pipeline.store.save_subscriber(sub("08:30", chat_id=1))
     service.pipeline.store.save_subscriber(sub("08:30", chat_id=2))
     await service.start(paused=True, now=NOW)
-    caplog.set_level(logging.ERROR, logger="bot.scheduler")
+    caplog.set_level(logging.ERROR, logger="bot.service.scheduler")
 
     results = [await service.digest_tick(now=NOW + timedelta(minutes=minute)) for minute in range(30, 36)]
     assert results == [[2], [], [], [], [], []]

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import Settings, ThemeConfig, resolve_paths
-from bot.models import RawEntry
-from bot.pipeline import open_pipeline
-from bot.search import TEXT_ONLY, Filters, fuse, query_terms, query_year, search_stories
+from bot.core.config import Settings, ThemeConfig, resolve_paths
+from bot.core.models import RawEntry
+from bot.ingest.pipeline import open_pipeline
+from bot.query.search import TEXT_ONLY, Filters, fuse, query_terms, query_year, search_stories
 
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 

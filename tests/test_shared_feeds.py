@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from feedserver import SHARED_FEEDS, FeedServer, Reply, Request
 
-from bot.config import ArxivConfig, FetchConfig, SourceConfig
-from bot.models import FetchResult, FetchStatus, SourceState
-from bot.sources import FeedHttp, fetch_arxiv, fetch_rss
-from bot.sources.rss import TEXT_MAX, TITLE_MAX
+from bot.core.config import ArxivConfig, FetchConfig, SourceConfig
+from bot.core.models import FetchResult, FetchStatus, SourceState
+from bot.ingest.sources import FeedHttp, fetch_arxiv, fetch_rss
+from bot.ingest.sources.rss import TEXT_MAX, TITLE_MAX
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 API_XML = "arxiv-api/arxiv.py-fixtures/xml"

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.cli import main
-from bot.config import Settings, resolve_paths
-from bot.models import SourceState, Subscriber
-from bot.pipeline import open_pipeline
-from bot.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, Service
-from bot.store import SCHEMA_VERSION, Store
-from bot.store.schema import MIGRATIONS, statements
+from bot.core.config import Settings, resolve_paths
+from bot.core.models import SourceState, Subscriber
+from bot.ingest.pipeline import open_pipeline
+from bot.service.scheduler import Service
+from bot.storage import SCHEMA_VERSION, Store
+from bot.storage.meta import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY
+from bot.storage.schema import MIGRATIONS, statements
 
 REPO = Path(__file__).resolve().parents[1]
 JSON_KEYS = {
@@ -207,8 +209,7 @@ def test_later_migrations_open_a_version_3_database_and_keep_its_rows(tmp_path: 
 
     store = Store.open(path)
     try:
-        assert SCHEMA_VERSION == 5
-        assert store._db.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.source_state("kept").consecutive_errors == 2
         old = store.subscriber(5)  # v5: frequency, weekday, alerts and quiet hours, with their defaults
         assert (old.digest_time, old.frequency, old.weekly_day, old.alerts, old.quiet) == (
@@ -230,7 +231,7 @@ def test_later_migrations_open_a_version_3_database_and_keep_its_rows(tmp_path: 
 def test_scheduler_writes_the_heartbeat(tmp_path: Path, embedder):
     paths = resolve_paths(tmp_path / "data")
     pipeline, _ = open_pipeline(Settings(), paths, embedder)
-    service = Service(Settings(), pipeline)
+    service = Service(App.around(pipeline, Settings()))
     beat = datetime(2024, 11, 13, 0, 0, tzinfo=UTC)
     try:
 

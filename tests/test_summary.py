@@ -15,14 +15,12 @@ import numpy as np
 import pytest
 from llmserver import LlmServer, Reply, completion
 
-from bot.config import Settings, resolve_paths
-from bot.llm import LlmClient
-from bot.models import Item, RawEntry
-from bot.normalize import detect_language
-from bot.pipeline import Pipeline, open_pipeline
-from bot.store import StorySummary
-from bot.summary import (
-    DEFAULT_SUMMARY_TEMPLATE,
+from bot.core.config import Settings, resolve_paths
+from bot.core.models import Item, RawEntry
+from bot.ingest.normalize import detect_language
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.query.llm import LlmClient
+from bot.query.summary import (
     SUMMARY_CHARS,
     Candidate,
     clip,
@@ -34,8 +32,8 @@ from bot.summary import (
     summarize_stories,
     summarize_story,
 )
+from bot.storage import StorySummary
 
-REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.now(UTC).replace(microsecond=0)
 KEY = "sk-test-summary-5ecret"
 
@@ -386,7 +384,7 @@ def test_the_prompt_holds_only_this_storys_items_without_links_or_boilerplate(pi
 
 
 def test_a_failed_llm_call_falls_back_and_waits_for_the_next_version(pipeline, embedder, llm_server, llm, caplog):
-    caplog.set_level(logging.INFO, logger="bot.summary")
+    caplog.set_level(logging.INFO, logger="bot.query.summary")
     story = aurora(pipeline)
     llm_server.queue(Reply(body=b"{}", delay=3.0))
     summary = summarize_story(pipeline.store, story, "en", embedder, llm)
@@ -444,7 +442,7 @@ def test_a_failed_call_spares_the_rest_of_the_batch_which_is_asked_next_time(pip
 def test_an_unusable_reply_falls_back_to_the_extractive_summary(
     pipeline, embedder, llm_server, llm, caplog, reply, reason
 ):
-    caplog.set_level(logging.INFO, logger="bot.summary")
+    caplog.set_level(logging.INFO, logger="bot.query.summary")
     llm_server.queue(reply)
     summary = summarize_story(pipeline.store, aurora(pipeline), "en", embedder, llm)
     assert (summary.method, summary.text) == ("fallback", extractive(pipeline, embedder))
@@ -461,7 +459,3 @@ def test_extractive_made_without_an_llm_gets_an_llm_attempt_and_an_llm_text_is_n
     assert len(llm_server.requests) == 1
     without = summarize_story(pipeline.store, story, "en", embedder, None)
     assert (without.method, without.text) == ("extractive", extractive(pipeline, embedder))
-
-
-def test_prompt_file_and_builtin_default_are_identical():
-    assert (REPO / "prompts" / "summary.txt").read_text(encoding="utf-8") == DEFAULT_SUMMARY_TEMPLATE

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -22,15 +24,20 @@ import pytest
 from botapi import TOKEN, BotApi, Fault
 from feedserver import OWN_FEEDS, FeedServer
 
-from bot import telegram_handlers, telegram_services
-from bot.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
-from bot.embed import UseEmbedder
-from bot.errors import ConfigError
-from bot.models import RawEntry
-from bot.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
-from bot.pipeline import Pipeline, open_pipeline
-from bot.telegram_app import bot_token, build_application, send_digest, serving
-from bot.telegram_render import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.app import App
+from bot.core.config import Paths, Settings, SourceConfig, TelegramConfig, ThemeConfig, resolve_paths
+from bot.core.errors import ConfigError
+from bot.core.models import RawEntry
+from bot.ingest.embed import UseEmbedder
+from bot.ingest.overlay import OVERLAY_NAME, OverlayError, add_source, load_overlay, remove_source, with_overlay
+from bot.ingest.pipeline import Pipeline, open_pipeline
+from bot.render.telegram import SettingError, chunk_lines, help_text, parse_setting, parse_themes
+from bot.service.runner import attach
+from bot.service.scheduler import Service, fetch_job_id
+from bot.telegram import handlers as telegram_handlers
+from bot.telegram import services as telegram_services
+from bot.telegram.app import bot_token, build_application, send_digest, serving
+from bot.telegram.services import scheduled_delivery
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")  # inside PTB's rate limiter
 
@@ -142,7 +149,7 @@ def pipeline(settings: Settings, paths: Paths, embedder: UseEmbedder) -> Iterato
 
 @pytest.fixture
 async def bot(settings: Settings, pipeline: Pipeline) -> AsyncIterator[object]:
-    application = build_application(settings, pipeline, TOKEN)
+    application = build_application(App.around(pipeline, settings), TOKEN)
     async with serving(application, poll_timeout=1) as running:
         yield running
 
@@ -260,7 +267,7 @@ async def test_plain_text_in_a_group_is_not_taken_as_a_question(api, bot):
 async def test_a_rejected_token_is_a_config_error_without_the_token(settings, pipeline):
     wrong = "999:WRONG-token-value"
     with pytest.raises(ConfigError) as raised:
-        async with serving(build_application(settings, pipeline, wrong), poll_timeout=1):
+        async with serving(build_application(App.around(pipeline, settings), wrong), poll_timeout=1):
             pass
     assert wrong not in str(raised.value)
 
@@ -312,16 +319,6 @@ async def test_addsource_refuses_loopback_and_non_http_without_allow_private(api
     assert feed_server.requests == []
 
 
-class FakeScheduler:
-    """Stands in for bot.scheduler's service: records the settings it is asked to reload."""
-
-    def __init__(self):
-        self.reloads: list[Settings] = []
-
-    async def reload(self, settings):
-        self.reloads.append(settings)
-
-
 async def test_admin_adds_a_local_feed_and_its_items_are_stored(api, paths, embedder, feed_server: FeedServer):
     settings = make_settings(api, allow_private=True)
     api.reset()
@@ -333,9 +330,14 @@ async def test_admin_adds_a_local_feed_and_its_items_are_stored(api, paths, embe
     page = feed_server.serve_file("/page.html", OWN_FEEDS / "not_a_feed.html", content_type="text/html")
     pipeline, _ = open_pipeline(settings, paths, embedder)
     try:
-        application = build_application(settings, pipeline, TOKEN)
-        application.bot_data["scheduler"] = scheduler = FakeScheduler()
-        async with serving(application, poll_timeout=1):
+        app = App.around(pipeline, settings)
+        reloads: list[list[str]] = []
+
+        async def record(old: Settings, new: Settings) -> None:
+            reloads.append([s.name for s in new.sources])
+
+        app.on_reload(record)
+        async with serving(build_application(app, TOKEN), poll_timeout=1):
             added, not_feed, listing = await reply_to(
                 api, 1010, f"/addsource {url} local_feed", f"/addsource {page}", "/sources", user=ADMIN
             )
@@ -351,9 +353,49 @@ async def test_admin_adds_a_local_feed_and_its_items_are_stored(api, paths, embe
             )
             assert (removed, again) == ("Removed local_feed.", "No source named local_feed.")
             assert load_overlay(paths) == []
-        assert [[s.name for s in reloaded.sources] for reloaded in scheduler.reloads] == [["local_feed"], []]
+        assert reloads == [["local_feed"], []]
     finally:
         pipeline.close()
+
+
+async def test_a_reload_and_an_addsource_in_a_running_bot_keep_each_other(api, paths, embedder, feed_server, tmp_path):
+    """`bot run` as wired by the CLI: one App seen by Telegram and the scheduler. A SIGHUP that adds
+    source b, then an admin's /addsource c: the scheduler fetches a, b and c, and /sources lists all three."""
+    api.reset()
+    urls = {
+        name: feed_server.serve(f"/{name}.xml", rss([(f"{name} news", f"https://{name}.example/1")])) for name in "abc"
+    }
+
+    def write(*names: str) -> None:
+        sources = "".join(f"  - {{name: {n}, kind: rss, url: '{urls[n]}'}}\n" for n in names)
+        config.write_text(
+            f"telegram: {{base_url: '{api.base_url}', admins: [{ADMIN}]}}\n"
+            f"fetch: {{allow_private: true, timeout: 5, total_timeout: 10}}\nsources:\n{sources}",
+            encoding="utf-8",
+        )
+
+    config = tmp_path / "sources.yaml"
+    write("a")
+    app = App(paths, config_path=config, embedder=embedder)
+    application = build_application(app, TOKEN)
+    service = Service(app, scheduled_delivery(application, app, lambda: None))
+    attach(application, service)
+    try:
+        async with serving(application, poll_timeout=1):
+            write("a", "b")
+            os.kill(os.getpid(), signal.SIGHUP)  # what `kill -HUP` does to a running `bot run`
+            for _ in range(100):
+                if service.scheduler.get_job(fetch_job_id("b")):
+                    break
+                await asyncio.sleep(0.05)
+            (added,) = await reply_to(api, 1020, f"/addsource {urls['c']} c", user=ADMIN)
+            assert added.startswith("Added c:")
+            jobs = {job.id for job in service.scheduler.get_jobs()}
+            assert {fetch_job_id(name) for name in "abc"} <= jobs
+            (listing,) = await reply_to(api, 1020, "/sources")
+            assert all(f"<b>{name}</b>" in listing for name in "abc"), listing
+    finally:
+        app.close()
 
 
 # -- digests -----------------------------------------------------------------------------------
@@ -363,7 +405,7 @@ async def test_digest_then_restart_sends_nothing_new(api, settings, paths, embed
     chat = 1011
     pipeline, _ = open_pipeline(settings, paths, embedder)
     try:
-        async with serving(build_application(settings, pipeline, TOKEN), poll_timeout=1):
+        async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1):
             digest = await reply_to(api, chat, "/digest")
     finally:
         pipeline.close()
@@ -373,7 +415,7 @@ async def test_digest_then_restart_sends_nothing_new(api, settings, paths, embed
     assert HTML_TITLE_ESCAPED in text
     pipeline, _ = open_pipeline(settings, paths, embedder)  # a restart: same data dir, fresh everything
     try:
-        async with serving(build_application(settings, pipeline, TOKEN), poll_timeout=1):
+        async with serving(build_application(App.around(pipeline, settings), TOKEN), poll_timeout=1):
             assert await reply_to(api, chat, "/digest") == ["Nothing new since your last digest."]
         assert pipeline.store.subscriber(chat).last_digest_at is not None
     finally:
@@ -393,7 +435,7 @@ async def test_blocked_user_is_marked_inactive(api, bot, pipeline, settings):
     await reply_to(api, chat, "/subscribe")
     api.block(chat)
     subscriber = pipeline.store.subscriber(chat)
-    assert await send_digest(bot, pipeline, settings, subscriber, NOW) == 0
+    assert await send_digest(bot, App.around(pipeline, settings), subscriber, NOW) == 0
     saved = pipeline.store.subscriber(chat)
     assert saved.active is False
     assert chat not in [s.chat_id for s in pipeline.store.subscribers()]
@@ -409,11 +451,11 @@ async def test_a_5xx_is_retried_but_a_timed_out_send_is_not_repeated(api, bot, p
     api.script(slow, Fault(delay=1.0))  # delivered, but the answer comes after the client gave up
     for chat in (retried, slow):
         before = len(api.sent(chat))
-        sent = await send_digest(bot, pipeline, settings, pipeline.store.subscriber(chat), NOW)
+        sent = await send_digest(bot, App.around(pipeline, settings), pipeline.store.subscriber(chat), NOW)
         assert sent >= 1
         digest = api.sent(chat)[before:]
         assert len(digest) == sent and len(set(digest)) == sent  # each message arrived exactly once
-        assert await send_digest(bot, pipeline, settings, pipeline.store.subscriber(chat), NOW) == 0
+        assert await send_digest(bot, App.around(pipeline, settings), pipeline.store.subscriber(chat), NOW) == 0
     assert len(api.calls_to("sendMessage", retried)) == len(api.sent(retried)) + 1  # one 502, then retried
 
 

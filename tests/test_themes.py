@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.config import Keywords, ThemeConfig, load_settings
-from bot.embed import UseEmbedder
-from bot.models import Item
-from bot.themes import LEAD_CHARS, ThemeClassifier, ThemeScores, story_themes
+from bot.core.config import Keywords, ThemeConfig, load_settings
+from bot.core.models import Item
+from bot.ingest.embed import UseEmbedder
+from bot.ingest.themes import LEAD_CHARS, ThemeClassifier, ThemeScores, story_themes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)

@@ -14,10 +14,9 @@ import pytest
 import yaml
 
 from bot.cli import main
-from bot.config import ThemeConfig, load_settings, parse_settings
-from bot.models import Item
-from bot.store import Labels, NewItem, Store, StorySummary
-from bot.topics import (
+from bot.core.config import ThemeConfig, load_settings, parse_settings
+from bot.core.models import Item
+from bot.insight.topics import (
     assign_new,
     emerging,
     find_topics,
@@ -32,6 +31,7 @@ from bot.topics import (
     suggest_themes,
     topic_line,
 )
+from bot.storage import Labels, NewItem, Store, StorySummary
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 6, 28, 12, 0, tzinfo=UTC)

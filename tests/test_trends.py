@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from bot.config import Settings, load_settings, resolve_paths
-from bot.models import RawEntry
-from bot.pipeline import open_pipeline
-from bot.store import StorySummary
-from bot.trend_chart import LATIN_FAMILY, NO_CJK_FONT, find_cjk_font, render_chart
-from bot.trends import MAX_TABLE_BUCKETS, SPARK_BARS, change, count_trends, render_table, sparkline
+from bot.core.config import Settings, load_settings, resolve_paths
+from bot.core.models import RawEntry
+from bot.ingest.pipeline import open_pipeline
+from bot.insight.trends import MAX_TABLE_BUCKETS, SPARK_BARS, change, count_trends, render_table, sparkline
+from bot.render.chart import LATIN_FAMILY, NO_CJK_FONT, find_cjk_font, render_chart
+from bot.storage import StorySummary
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)  # a Wednesday: buckets are not calendar weeks

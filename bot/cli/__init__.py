@@ -1,9 +1,10 @@
 """The `bot` command line: the parser and the dispatch. This package is the only place that prints for people.
 
-Each command lives in a module of this package: `ingest` (demo, fetch, sources list/check), `read`
-(ask, digest, eval) and `service` (run). Handlers parse arguments, call into the pipeline, and
-render; they hold no logic of their own. Only the chosen command's module is imported (`HANDLERS`),
-so the commands that never talk to Telegram do not pay for importing python-telegram-bot.
+Each command lives in a module of this package: `ingest` (demo, fetch), `sources` (list, check),
+`opml`, `read` (ask, digest, eval), `service` (run), `status`, `topics`, `trends`, `web`. Handlers build the
+process's `App`, call into it, and render; they hold no logic of their own. Only the chosen command's
+module is imported (`HANDLERS`), so a command loads only the heavy libraries it uses: `sources check`
+and `status` load no model, FAISS or python-telegram-bot (a test holds them to that).
 
 Exit status: 0 success, 1 the work failed (e.g. every source failed), 2 bad usage or invalid
 config. With `--json`, one JSON object goes to stdout and logs stay on stderr.
@@ -19,8 +20,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeAlias, cast
 
-from bot.config import parse_duration
-from bot.errors import BotError, ConfigError, UsageError
+from bot.core.config import parse_duration, resolve_paths
+from bot.core.errors import BotError, ConfigError, UsageError
 
 Handler = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -28,14 +29,15 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HANDLERS: dict[str, str] = {  # command → "module:function" in this package, imported only when chosen
     "demo": "ingest:cmd_demo",
     "fetch": "ingest:cmd_fetch",
-    "sources list": "ingest:cmd_sources_list",
-    "sources check": "ingest:cmd_sources_check",
+    "sources list": "sources:cmd_sources_list",
+    "sources check": "sources:cmd_sources_check",
     "sources import-opml": "opml:cmd_sources_import_opml",
     "sources export-opml": "opml:cmd_sources_export_opml",
     "ask": "read:cmd_ask",
     "digest": "read:cmd_digest",
     "eval": "read:cmd_eval",
     "run": "service:cmd_run",
+    "web": "web:cmd_web",
     "status": "status:cmd_status",
     "topics": "topics:cmd_topics",
     "themes suggest": "topics:cmd_themes_suggest",
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     command: str | None = getattr(args, "command", None)
@@ -70,6 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = _storage_failure(exc, args)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+
+
+def _storage_failure(exc: Exception, args: argparse.Namespace) -> str | None:
+    """A damaged database or a full disk, wherever in the command it surfaced: one line, no traceback."""
+    from bot.storage.connection import database_failure  # only on this failure path: storage imports numpy
+
+    return database_failure(exc, resolve_paths(args.data_dir).db)
 
 
 def load_handler(command: str) -> Handler:
@@ -108,6 +123,11 @@ def _add_service_command(commands: Commands) -> None:
     run = commands.add_parser("run", help="run the bot: scheduled fetches, digests, Telegram (SIGHUP reloads config)")
     run.add_argument("--no-telegram", action="store_true", help="only fetch and housekeeping; no token needed")
     run.set_defaults(command="run")
+
+    web = commands.add_parser("web", help="the read-only web pages and feeds (web: host, port, base_url)")
+    web.add_argument("--host", help="address to listen on (default: web.host, else 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port, else 8080)")
+    web.set_defaults(command="web")
 
     status = commands.add_parser("status", help="one-screen health: store, sources, index, digests, scheduler")
     status.add_argument("--json", action="store_true", help="print one JSON object")
@@ -165,7 +185,7 @@ def _add_read_commands(commands: Commands) -> None:
         " ../shared) and write the parameters file",
     )
     evaluation.add_argument(
-        "--out", metavar="FILE", help="with --fit: where to write (default: the shipped bot/params.json)"
+        "--out", metavar="FILE", help="with --fit: where to write (default: the shipped bot/core/params.json)"
     )
     evaluation.add_argument(
         "--cross",

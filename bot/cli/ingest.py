@@ -1,11 +1,10 @@
-"""Commands that fill the store and look after its sources: `demo`, `fetch`, `sources list|check`."""
+"""Commands that fill the store: `demo` and `fetch`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import shutil
 import sys
 import time
 from collections import defaultdict
@@ -15,16 +14,25 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bot.app import App
 from bot.cli.render import clip, counted, iso, langs, table, when
-from bot.config import Paths, Settings, SourceConfig, StorageConfig, load_settings, resolve_config_path, resolve_paths
+from bot.core.config import (
+    Paths,
+    Settings,
+    SourceConfig,
+    StorageConfig,
+    load_settings,
+    resolve_config_path,
+    resolve_paths,
+)
+from bot.core.errors import ConfigError
+from bot.core.models import FetchStatus
 from bot.demo import demo_sources
-from bot.errors import ConfigError
-from bot.harvest import SourceOutcome, due_sources, fetch_pass
-from bot.models import FetchStatus, SourceState
-from bot.normalize import detect_language
-from bot.pipeline import Pipeline, open_pipeline
-from bot.search import search_stories
-from bot.store import Store
+from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
+from bot.ingest.normalize import detect_language
+from bot.ingest.pipeline import Pipeline
+from bot.query.search import search_stories
+from bot.storage.writer import exclusive_writer
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
 
@@ -38,9 +46,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The bundled feeds are a labeled set from 2023–2024: retention would skip them all.
     settings = base.model_copy(update={"sources": tuple(demo_sources()), "storage": StorageConfig()})
     paths = resolve_paths(Path(args.data_dir or "data") / "demo")
-    shutil.rmtree(paths.data_dir, ignore_errors=True)
+    with exclusive_writer(paths.data_dir, fresh=True):
+        return _demo(settings, paths, started)
+
+
+def _demo(settings: Settings, paths: Paths, started: float) -> int:
     print(f"Ingesting {len(settings.sources)} bundled sample feeds into {paths.data_dir} (offline)…\n")
-    pipeline, _ = open_pipeline(settings, paths)
+    app = App(paths, settings=settings)
+    pipeline = app.pipeline
     try:
         outcomes = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
         _print_store_summary(pipeline, outcomes)
@@ -48,7 +61,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for question in DEMO_QUESTIONS:
             _print_search(pipeline, question)
     finally:
-        pipeline.close()
+        app.close()
     print(f"\nDone in {time.monotonic() - started:.1f}s. Data: {paths.db}, index: {paths.index_dir}")
     return 0 if any(outcome.status is FetchStatus.OK for outcome in outcomes) else 1
 
@@ -95,20 +108,20 @@ def _print_search(pipeline: Pipeline, question: str) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """One pass over due (or named) sources with a progress bar and a line per source."""
-    settings = load_settings(args.config)
-    paths = resolve_paths(args.data_dir)
-    pipeline, _ = open_pipeline(settings, paths)
-    try:
-        chosen = _chosen_sources(settings, pipeline, args)
-        with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
+    app = App.from_cli(args.config, args.data_dir)
+    with exclusive_writer(app.paths.data_dir):
+        settings, pipeline = app.settings, app.pipeline
+        try:
+            chosen = _chosen_sources(settings, pipeline, args)
+            with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
 
-            def tick(outcome: SourceOutcome) -> None:
-                bar.update(1)
-                bar.set_postfix_str(outcome.source)
+                def tick(outcome: SourceOutcome) -> None:
+                    bar.update(1)
+                    bar.set_postfix_str(outcome.source)
 
-            outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
-    finally:
-        pipeline.close()
+                outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
+        finally:
+            app.close()
     if args.json:
         print(json.dumps(_fetch_json(outcomes), ensure_ascii=False))
     else:
@@ -165,73 +178,3 @@ def _fetch_json(outcomes: list[SourceOutcome]) -> dict[str, Any]:
         "new": sum(o.report.new for o in outcomes),
         "errors": sum(o.status is FetchStatus.ERROR for o in outcomes),
     }
-
-
-# -- sources ---------------------------------------------------------------------------------
-
-
-def cmd_sources_list(args: argparse.Namespace) -> int:
-    """The configured sources with their health from the store."""
-    settings = load_settings(args.config)
-    states = _read_states(resolve_paths(args.data_dir))
-    rows = [(source, states.get(source.name) or SourceState(name=source.name)) for source in settings.sources]
-    if args.json:
-        print(json.dumps({"sources": [_source_json(s, st) for s, st in rows]}, ensure_ascii=False))
-        return 0
-    header = ["source", "kind", "enabled", "last success", "errors", "next due", "items", "last error"]
-    print(table(header, [_source_row(source, state) for source, state in rows]))
-    return 0
-
-
-def _read_states(paths: Paths) -> dict[str, SourceState]:
-    if not paths.db.exists():
-        return {}
-    store = Store.open(paths.db)
-    try:
-        return store.source_states()
-    finally:
-        store.close()
-
-
-def _source_row(source: SourceConfig, state: SourceState) -> list[str]:
-    return [
-        source.name,
-        source.kind,
-        "yes" if source.enabled else "no",
-        when(state.last_success),
-        str(state.consecutive_errors),
-        when(state.next_due) if source.enabled else "-",
-        str(state.items_total),
-        clip(state.last_error, 50),
-    ]
-
-
-def _source_json(source: SourceConfig, state: SourceState) -> dict[str, Any]:
-    return {
-        "name": source.name,
-        "kind": source.kind,
-        "url": source.url,
-        "query": source.query,
-        "enabled": source.enabled,
-        "last_success": iso(state.last_success),
-        "last_attempt": iso(state.last_attempt),
-        "consecutive_errors": state.consecutive_errors,
-        "last_error": state.last_error,
-        "next_due": iso(state.next_due),
-        "items": state.items_total,
-    }
-
-
-def cmd_sources_check(args: argparse.Namespace) -> int:
-    """Validate the config file without fetching anything."""
-    settings = load_settings(args.config)
-    kinds: dict[str, int] = defaultdict(int)
-    for source in settings.sources:
-        kinds[source.kind] += 1
-    enabled = sum(source.enabled for source in settings.sources)
-    described = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
-    print(
-        f"{resolve_config_path(args.config)}: OK — {len(settings.sources)} sources ({described}; {enabled} enabled),"
-        f" {len(settings.themes)} themes ({', '.join(settings.themes)})"
-    )
-    return 0

@@ -1,8 +1,8 @@
 """`sources import-opml` and `sources export-opml`: move subscriptions to and from feed readers.
 
 Why here and not in `ingest`: these two handlers only touch files (the OPML file, the config, the
-runtime overlay), never the store or the network. The rules live in `bot.opml`; imported feeds go
-to the overlay through `bot.overlay.add_source`, so the user's sources.yaml is never rewritten.
+runtime overlay), never the store or the network. The rules live in `bot.ingest.opml`; imported feeds go
+to the overlay through `bot.ingest.overlay.add_source`, so the user's sources.yaml is never rewritten.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import SourceConfig, load_settings, resolve_paths
-from bot.errors import UsageError
-from bot.opml import ImportPlan, OpmlError, exportable, parse_opml, plan_import, render_opml
-from bot.overlay import OverlayError, add_source, with_overlay
+from bot.app import App
+from bot.core.config import SourceConfig
+from bot.core.errors import UsageError
+from bot.ingest.opml import ImportPlan, OpmlError, exportable, parse_opml, plan_import, render_opml
+from bot.ingest.overlay import OverlayError, add_source
 
 
 def cmd_sources_import_opml(args: argparse.Namespace) -> int:
@@ -28,8 +29,8 @@ def cmd_sources_import_opml(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except OpmlError as exc:
         raise UsageError(f"{path}: not a usable OPML file: {exc}") from None
-    paths = resolve_paths(args.data_dir)
-    settings = with_overlay(load_settings(args.config), paths)
+    app = App.from_cli(args.config, args.data_dir)
+    paths, settings = app.paths, app.settings
     plan = plan_import(feeds, settings.sources)
     added: list[SourceConfig] = []
     for source in plan.new:
@@ -67,7 +68,7 @@ def _report_import(plan: ImportPlan, added: list[SourceConfig], skipped: int, *,
 
 def cmd_sources_export_opml(args: argparse.Namespace) -> int:
     """Write every configured and overlay rss source as OPML 2.0 to FILE, or to stdout."""
-    settings = with_overlay(load_settings(args.config), resolve_paths(args.data_dir))
+    settings = App.from_cli(args.config, args.data_dir).settings
     body = render_opml(settings.sources, datetime.now(UTC))
     feeds = len(exportable(settings.sources))
     arxiv = sum(source.kind == "arxiv" for source in settings.sources)

@@ -10,21 +10,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer, answer_question, title_for
+from bot.app import App
 from bot.cli.render import parse_now, require_data
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.dedup import SIGNALS
-from bot.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
-from bot.embed import Embedder, make_embedder
-from bot.errors import UsageError
-from bot.evaluate import CachedEmbedder, Fitted, discover_sets, evaluate, load_distractors, load_items, summarize
-from bot.fitting import Fitter, cross_report
-from bot.llm import make_llm
-from bot.models import Subscriber
-from bot.params import PARAMS_FILE
-from bot.pipeline import Pipeline, open_pipeline
-from bot.report import prepare_report, render_caption, render_report
-from bot.search import Filters, StoryHit, search_stories
+from bot.core.config import Paths, Settings, load_settings
+from bot.core.errors import UsageError
+from bot.core.models import Subscriber
+from bot.core.params import PARAMS_FILE
+from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries
+from bot.deliver.report import prepare_report, render_caption, render_report
+from bot.eval.evaluate import CachedEmbedder, Fitted, discover_sets, evaluate, load_distractors, load_items, summarize
+from bot.eval.fitting import Fitter, cross_report
+from bot.ingest.dedup import SIGNALS
+from bot.ingest.embed import Embedder, make_embedder
+from bot.ingest.normalize import clean_text
+from bot.ingest.pipeline import Pipeline
+from bot.query.answer import Answer, answer_question, title_for
+from bot.query.llm import make_llm
+from bot.query.search import Filters, StoryHit, search_stories
 
 SHARED_DIR = "../shared"  # labeled sets live beside the repository, as the other commands' defaults do
 
@@ -33,17 +35,17 @@ SHARED_DIR = "../shared"  # labeled sets live beside the repository, as the othe
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Search the stored stories for the question and answer it with citations (extractive, or by the LLM)."""
-    settings = load_settings(args.config)
-    paths = resolve_paths(args.data_dir)
-    _check_ask_usage(settings, paths, args)
+    app = App.from_cli(args.config, args.data_dir)
+    settings = app.settings
+    _check_ask_usage(settings, app.paths, args)
     filters = Filters(theme=args.theme, since=args.since, now=datetime.now(UTC))
-    pipeline, _ = open_pipeline(settings, paths)
     llm = make_llm(settings)
     try:
-        hits = search_stories(pipeline, args.question, k=args.k, filters=filters)
-        answer = answer_question(args.question, hits, settings, llm)
+        question = clean_text(args.question)  # argv may carry lone surrogates (undecodable bytes)
+        hits = search_stories(app.pipeline, question, k=args.k, filters=filters)
+        answer = answer_question(question, hits, settings, llm)
     finally:
-        pipeline.close()
+        app.close()
         if llm is not None:
             llm.close()
     if args.json:
@@ -99,24 +101,24 @@ def _ask_json(question: str, answer: Answer, hits: list[StoryHit]) -> dict[str, 
 
 def cmd_digest(args: argparse.Namespace) -> int:
     """Print a subscriber's digest as Telegram HTML; record it as delivered only with --mark-sent."""
-    settings = load_settings(args.config)
-    paths = resolve_paths(args.data_dir)
-    _check_digest_usage(settings, paths, args)
+    app = App.from_cli(args.config, args.data_dir)
+    settings = app.settings
+    _check_digest_usage(settings, app.paths, args)
     now = parse_now(args.now)
     if args.weekly:
-        return _weekly(settings, paths, args, now)
-    pipeline, _ = open_pipeline(settings, paths)
+        return _weekly(app, args, now)
+    pipeline = app.pipeline
     llm = make_llm(settings)
     try:
         subscriber = _digest_subscriber(pipeline, args)
         since = now - args.since if args.since else None
         digest, links = prepare_digest(pipeline, subscriber, settings, now, since, limit=args.limit)
         summaries = story_summaries(pipeline, digest.stories, subscriber.lang, llm)
-        messages = render_digest(digest, subscriber.lang, links, summaries=summaries)
+        messages = render_digest(digest, subscriber.lang, links, summaries=summaries, web=settings.web)
         if args.mark_sent:
             mark_sent(pipeline.store, digest, now)
     finally:
-        pipeline.close()
+        app.close()
         if llm is not None:
             llm.close()
     if args.json:
@@ -126,9 +128,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _weekly(settings: Settings, paths: Paths, args: argparse.Namespace, now: datetime) -> int:
+def _weekly(app: App, args: argparse.Namespace, now: datetime) -> int:
     """The weekly report as Telegram would get it: the picture (written to --chart), its caption, the messages."""
-    pipeline, _ = open_pipeline(settings, paths)
+    pipeline, settings = app.pipeline, app.settings
     llm = make_llm(settings)
     try:
         subscriber = _digest_subscriber(pipeline, args)
@@ -136,7 +138,7 @@ def _weekly(settings: Settings, paths: Paths, args: argparse.Namespace, now: dat
         if args.mark_sent:
             pipeline.store.record_delivery(subscriber.chat_id, report.story_ids, now)
     finally:
-        pipeline.close()
+        app.close()
         if llm is not None:
             llm.close()
     if args.chart and report.chart:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.config import Paths
-from bot.errors import UsageError
+from bot.core.config import Paths
+from bot.core.errors import UsageError
 
 
 def parse_now(value: str | None) -> datetime:

@@ -3,9 +3,9 @@
 A health check runs every half minute beside the service, so this command only reads: the SQLite
 counts, the source state the fetcher recorded, the index's small metadata file (never the FAISS
 file itself, never the embedding model) and the heartbeat the scheduler writes into the store.
-It fails (exit 1) on the two conditions an operator must act on: the scheduler stopped beating,
-or every enabled source is failing. `--no-scheduler` drops the first for deployments that only
-run `bot fetch` from cron.
+It fails (exit 1) on the conditions an operator must act on: the database file is damaged
+(SQLite's `quick_check`), the scheduler stopped beating, or every enabled source is failing.
+`--no-scheduler` drops the heartbeat check for deployments that only run `bot fetch` from cron.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.app import App
 from bot.cli.render import iso, when
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.index import META_FILE
-from bot.models import SourceState, Subscriber
-from bot.overlay import with_overlay
-from bot.scheduler import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY, next_digest_time
-from bot.store import Store
+from bot.core.config import Paths, Settings
+from bot.core.errors import StoreError
+from bot.core.models import SourceState, Subscriber
+from bot.service.clock import next_digest_time
+from bot.storage import Store
+from bot.storage.connection import damaged_message
+from bot.storage.layout import INDEX_META_FILE
+from bot.storage.meta import HEARTBEAT_EVERY_KEY, HEARTBEAT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +70,8 @@ class Status:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the bot's health; exit 1 when the scheduler is stale or every enabled source fails."""
-    paths = resolve_paths(args.data_dir)
-    settings = with_overlay(load_settings(args.config), paths)
-    status = gather(settings, paths, datetime.now(UTC), check_scheduler=not args.no_scheduler)
+    app = App.from_cli(args.config, args.data_dir)
+    status = gather(app.settings, app.paths, datetime.now(UTC), check_scheduler=not args.no_scheduler)
     if args.json:
         print(json.dumps(asdict(status), ensure_ascii=False))
     else:
@@ -81,6 +83,8 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
     """Read the store, the index metadata and the heartbeat; decide whether all is well at `now`."""
     store = Store.open(paths.db)
     try:
+        if not store.integrity_ok():
+            raise StoreError(damaged_message(paths.db))
         states = store.source_states()
         subscribers = store.subscribers()
         counts = store.count_items(), store.count_stories()
@@ -115,7 +119,7 @@ def gather(settings: Settings, paths: Paths, now: datetime, check_scheduler: boo
 def index_meta(directory: Path) -> dict[str, Any]:
     """The saved index's metadata file (vector count, structure); empty when no index was saved yet."""
     try:
-        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        meta = json.loads((directory / INDEX_META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(meta, dict):

@@ -1,7 +1,7 @@
 """`bot topics` (the topics inside each theme over the recent window, emerging first) and `bot themes suggest`.
 
 Both recompute the topics in full from the store and change nothing in it: they answer for any `--now`,
-including a past one, which the daily incremental state (`bot.topics.refresh_topics`) cannot.
+including a past one, which the daily incremental state (`bot.insight.topics.refresh_topics`) cannot.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.app import App
 from bot.cli.render import clip, counted, parse_now, require_data, when
-from bot.config import Paths, Settings, load_settings, resolve_paths
-from bot.embed import make_embedder
-from bot.errors import UsageError
-from bot.store import Store, StorySummary
-from bot.topics import (
+from bot.core.config import Paths, Settings
+from bot.core.errors import UsageError
+from bot.ingest.embed import make_embedder
+from bot.insight.topics import (
     EMERGING_MIN,
     EMERGING_RATIO,
     FALLBACK_THEME,
@@ -28,17 +28,19 @@ from bot.topics import (
     recompute_topics,
     suggest_themes,
 )
+from bot.storage import Store, StorySummary
 
 EMERGING_RULE = f"at least {EMERGING_MIN} stories this week and {EMERGING_RATIO}× (last week + 1)"
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
     """Print every theme's topics (or one theme's) with their weekly numbers; emerging ones first."""
-    settings = load_settings(args.config)
+    app = App.from_cli(args.config, args.data_dir)
+    settings = app.settings
     if args.theme and args.theme not in settings.themes and args.theme != FALLBACK_THEME:
         raise UsageError(f"unknown theme {args.theme!r}; themes: {', '.join(settings.themes) or 'none configured'}")
     now = parse_now(args.now)
-    state, stories = _compute(settings, resolve_paths(args.data_dir), now)
+    state, stories = _compute(settings, app.paths, now)
     themes = [args.theme] if args.theme else sorted(set(state.topics) | set(state.unassigned))
     if args.json:
         print(json.dumps(_topics_json(state, stories, themes), ensure_ascii=False))
@@ -49,9 +51,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_themes_suggest(args: argparse.Namespace) -> int:
     """Print ready-to-paste `themes:` entries for the tight, large topics of `other`, or say why there are none."""
-    settings = load_settings(args.config)
-    now = parse_now(args.now)
-    state, stories = _compute(settings, resolve_paths(args.data_dir), now)
+    app = App.from_cli(args.config, args.data_dir)
+    settings, now = app.settings, parse_now(args.now)
+    state, stories = _compute(settings, app.paths, now)
     topics = state.topics.get(FALLBACK_THEME, [])
     text = suggest_themes(topics, stories, existing=settings.themes)
     if text:

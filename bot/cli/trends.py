@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.render import parse_now, require_data
-from bot.config import resolve_paths
-from bot.errors import UsageError
-from bot.store import Store
-from bot.trends import MAX_WEEKS, Trends, load_trends, render_table
+from bot.core.config import resolve_paths
+from bot.core.errors import UsageError
+from bot.insight.trends import MAX_WEEKS, Trends, load_trends, render_table
+from bot.storage import Store
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 
 def _write_chart(trends: Trends, lang: str, path: Path) -> dict[str, Any]:
-    from bot.trend_chart import render_chart  # matplotlib is loaded only for a picture
+    from bot.render.chart import render_chart  # matplotlib is loaded only for a picture
 
     chart = render_chart(trends, lang)
     try:

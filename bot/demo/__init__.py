@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from bot.config import SourceConfig
+from bot.core.config import SourceConfig
 
 FEEDS_DIR: Path = Path(__file__).parent / "feeds"
 

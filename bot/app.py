@@ -1,0 +1,152 @@
+"""The composition root: one `App` per process owns the effective settings and the parts built from them.
+
+Every entry point — a CLI command, `bot run`'s scheduler, the Telegram handlers — receives the same
+`App`, so there is exactly one copy of the settings (the config file merged with the runtime
+overlay of sources added through the bot or OPML) and one store, index, embedder and classifier.
+
+- **Settings** are read through `app.settings` at the moment they are needed, never copied into a
+  long-lived object. `await app.reload()` re-reads the file and the overlay and then tells every
+  listener (the scheduler re-plans its fetch jobs), so a SIGHUP, a changed file and `/addsource`
+  all end in the same state whatever their order.
+- **Heavy parts are built on first use**: `app.store` opens SQLite only; `app.pipeline` adds the
+  embedder, the vector index and the theme classifier. `bot sources check` therefore never loads
+  FAISS or a model, and `bot sources list` never an embedder.
+- **One lock** (`app.lock()`, per running event loop) serializes store and index work between the
+  scheduler's fetches and the chat's commands, which share one SQLite connection and one index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from bot.core.config import Paths, Settings, load_settings, resolve_config_path, resolve_paths
+from bot.ingest.overlay import overlay_path, with_overlay
+from bot.storage import Store
+
+if TYPE_CHECKING:  # the pipeline brings the model and FAISS: imported when first used, not here
+    from bot.ingest.embed import Embedder
+    from bot.ingest.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Listener = Callable[[Settings, Settings], Awaitable[object]]  # (old, new) after a reload
+
+
+class App:
+    """The one owner of settings, store, index, embedder, classifier and the store lock of a process."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        config_path: Path | None = None,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        """Read settings from `config_path` (plus the overlay), or start from `settings` (plus the overlay)
+        when given — the demo and the tests, which have no file."""
+        if settings is None and config_path is None:
+            raise ValueError("App needs a config path or settings")
+        self.paths = paths
+        self.config_path = config_path
+        self._base = settings
+        self._settings = self._load()
+        self._embedder = embedder
+        self._store: Store | None = None
+        self._pipeline: Pipeline | None = None
+        self._listeners: list[Listener] = []
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    @classmethod
+    def around(cls, pipeline: Pipeline, settings: Settings) -> App:
+        """An app over a pipeline that is already open (the demo's and the evaluation's own data dir, tests)."""
+        app = cls(pipeline.paths, settings=settings, embedder=pipeline.embedder)
+        app._store, app._pipeline = pipeline.store, pipeline
+        return app
+
+    @classmethod
+    def from_cli(cls, config: str | None, data_dir: str | None) -> App:
+        """The app of one `bot …` command: `--config` / `BOT_CONFIG` and `--data-dir` / `BOT_DATA_DIR`."""
+        return cls(resolve_paths(data_dir), config_path=resolve_config_path(config))
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The effective settings now: the config file merged with the runtime overlay."""
+        return self._settings
+
+    @property
+    def watched_files(self) -> tuple[Path, ...]:
+        """The files whose change means the settings must be read again."""
+        return (*([self.config_path] if self.config_path else []), overlay_path(self.paths))
+
+    def on_reload(self, listener: Listener) -> None:
+        """Call `listener(old, new)` after every reload (the scheduler re-plans its jobs)."""
+        self._listeners.append(listener)
+
+    async def reload(self) -> Settings:
+        """Read the config file and the overlay again, adopt them, tell the listeners; the new settings.
+
+        Raises `BotError` (a `ConfigError` naming the file and field) and keeps the running settings
+        when the file became invalid.
+        """
+        new = await asyncio.to_thread(self._load)
+        old, self._settings = self._settings, new
+        for listener in self._listeners:
+            await listener(old, new)
+        return new
+
+    def _load(self) -> Settings:
+        base = self._base if self._base is not None else load_settings(self.config_path)
+        return with_overlay(base, self.paths)
+
+    # -- the parts -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The SQLite store (opened, and migrated, on first use)."""
+        if self._store is None:
+            self._store = Store.open(self.paths.db)
+        return self._store
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """Store + embedder + vector index + classifier; built on first use (this loads the model and FAISS)."""
+        if self._pipeline is None:
+            from bot.ingest.pipeline import open_pipeline
+
+            self._pipeline, repair = open_pipeline(self._settings, self.paths, self._embedder, store=self.store)
+            if repair.reason:
+                log.info("vector index %s", repair.reason)
+        return self._pipeline
+
+    @property
+    def pipeline_open(self) -> bool:
+        return self._pipeline is not None
+
+    def lock(self) -> asyncio.Lock:
+        """The lock serializing store and index work on the running event loop."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._locks:
+            self._locks = {loop: asyncio.Lock()}  # a new loop (tests) never shares a lock with a closed one
+        return self._locks[loop]
+
+    async def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run store/index work in a worker thread, one piece of work at a time."""
+        async with self.lock():
+            return await asyncio.to_thread(function, *args, **kwargs)
+
+    def close(self) -> None:
+        """Save the index (if it was opened) and close the store."""
+        if self._pipeline is not None:
+            self._pipeline.save_index()
+        if self._store is not None:
+            self._store.close()
+        self._pipeline = self._store = None

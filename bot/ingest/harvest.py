@@ -1,0 +1,225 @@
+"""One pass over the sources: fetch concurrently, store results as they arrive, record state.
+
+Fetching is I/O and runs concurrently (the HTTP layer limits per host and overall). Whatever has
+arrived is ingested together in a worker thread, never on the event loop, while the other fetches
+go on: the first sources are stored within seconds of a pass starting, a progress bar moves as they
+are, and embedding is batched across sources. The store lock is held to read the plan and to write,
+never while embedding, so a user's command waits for one write, not for a whole feed. A source
+gives at most `fetch.max_entries_per_pass` new entries a pass; the rest stay in the feed and come in
+on the next pass, which is due at once. A source's failure is a value (its `FetchResult`), recorded
+on that source with backoff; it never stops the other sources. `bot fetch`, the demo and the
+scheduler's per-source jobs all go through `Harvester`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from bot.core.config import Settings, SourceConfig
+from bot.core.models import FetchResult, FetchStatus, IngestReport, RawEntry, SourceState
+from bot.ingest.pipeline import Pipeline
+from bot.ingest.sources import FeedHttp, fetch_source
+from bot.ingest.sources.schedule import apply_result, is_due
+from bot.storage.connection import database_failure
+
+log = logging.getLogger(__name__)
+
+INGEST_BATCH = 512  # entries that have arrived are ingested together up to about this many: one embedding call
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    """What one source's turn produced: the line `bot fetch` prints for it."""
+
+    source: str
+    status: FetchStatus
+    report: IngestReport = field(default_factory=IngestReport)
+    error: str = ""
+    used_fallback: bool = False
+    seconds: float = 0.0
+    next_due: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Fetched:
+    """One source's fetch, waiting to be stored."""
+
+    source: SourceConfig
+    state: SourceState
+    result: FetchResult
+    started: float
+
+
+@dataclass
+class Harvester:
+    """Fetches sources into one pipeline; `lock` serializes every read and write of the store.
+
+    `current_settings` is asked at each use (a long-running service's settings change on reload)."""
+
+    current_settings: Callable[[], Settings]
+    pipeline: Pipeline
+    http: FeedHttp
+    rng: random.Random = field(default_factory=random.Random)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def harvest_source(self, source: SourceConfig, now: datetime | None = None) -> SourceOutcome:
+        """Fetch one source, ingest what it returned and record the source's new state."""
+        now = now or datetime.now(UTC)
+        state = await self._locked(self.pipeline.store.source_state, source.name)
+        (outcome,) = await self._absorb([await self._fetch(source, state, now)], now)
+        return outcome
+
+    async def harvest(
+        self,
+        sources: Sequence[SourceConfig],
+        now: datetime | None = None,
+        on_done: Callable[[SourceOutcome], None] | None = None,
+    ) -> list[SourceOutcome]:
+        """Fetch `sources` concurrently; store each batch of results that has arrived while the rest are fetched."""
+        now = now or datetime.now(UTC)
+        states = await self._locked(self.pipeline.store.source_states)
+        arrived: asyncio.Queue[_Fetched] = asyncio.Queue()
+
+        async def fetch_into_queue(source: SourceConfig) -> None:
+            state = states.get(source.name) or SourceState(name=source.name)
+            await arrived.put(await self._fetch(source, state, now))
+
+        tasks = [asyncio.create_task(fetch_into_queue(source)) for source in sources]
+        outcomes: list[SourceOutcome] = []
+        try:
+            while len(outcomes) < len(sources):
+                batch = [await arrived.get()]
+                while not arrived.empty() and sum(len(f.result.entries) for f in batch) < INGEST_BATCH:
+                    batch.append(arrived.get_nowait())
+                for outcome in await self._absorb(batch, now):
+                    outcomes.append(outcome)
+                    if on_done:
+                        on_done(outcome)
+        finally:
+            for task in tasks:
+                task.cancel()
+        return outcomes
+
+    async def _fetch(self, source: SourceConfig, state: SourceState, now: datetime) -> _Fetched:
+        started = time.monotonic()
+        try:
+            result = await fetch_source(source, state, self.current_settings(), self.http, now, stop_at=state.cursor)
+        except Exception as exc:  # a bug in one source's fetch must not stop the pass
+            log.exception("fetching %s failed", source.name)
+            result = FetchResult(source=source.name, status=FetchStatus.ERROR, error=f"internal error: {exc!r}")
+        return _Fetched(source, state, result, started)
+
+    async def _absorb(self, batch: list[_Fetched], now: datetime) -> list[SourceOutcome]:
+        """Ingest the batch's entries together (one source at a time if that fails), then record each source."""
+        cap = self.current_settings().fetch.max_entries_per_pass
+        stored = [f for f in batch if f.result.status is FetchStatus.OK and f.result.entries]
+        reports: dict[str, IngestReport | Exception] = {}
+        if stored:
+            try:
+                reports.update(await self._ingest([e for f in stored for e in f.result.entries], cap))
+            except Exception as exc:
+                if database_failure(exc, self.pipeline.paths.db):
+                    raise  # a full disk or a damaged file is no source's fault: the caller says so once
+                if len(stored) == 1:
+                    log.exception("ingesting %s failed", stored[0].source.name)
+                    reports[stored[0].source.name] = exc
+                else:  # find the source whose data breaks ingest; the others are stored
+                    for fetched in stored:
+                        try:
+                            reports.update(await self._ingest(fetched.result.entries, cap))
+                        except Exception as own:
+                            log.exception("ingesting %s failed", fetched.source.name)
+                            reports[fetched.source.name] = own
+        return await self._locked(self._record_all, batch, reports, now)
+
+    async def _ingest(self, entries: list[RawEntry], cap: int) -> dict[str, IngestReport]:
+        """Plan under the lock, embed outside it, write under it (`Pipeline.commit` re-plans if needed)."""
+        prepared = await self._locked(self.pipeline.prepare, entries, cap)
+        await asyncio.to_thread(self.pipeline.embed, prepared)
+        return await self._locked(self.pipeline.commit, prepared)
+
+    async def _locked(self, function: Callable[..., _T], *args: Any) -> _T:
+        async with self.lock:
+            return await asyncio.to_thread(function, *args)
+
+    def _record_all(
+        self, batch: list[_Fetched], reports: dict[str, IngestReport | Exception], now: datetime
+    ) -> list[SourceOutcome]:
+        outcomes = []
+        for fetched in batch:
+            report = reports.get(fetched.source.name, IngestReport())
+            result = fetched.result
+            if isinstance(report, Exception):
+                result, report = _as_error(result, f"internal error while storing entries: {report!r}"), IngestReport()
+            outcome = self._record(fetched.source, fetched.state, result, report, now)
+            outcome.seconds = time.monotonic() - fetched.started
+            outcomes.append(outcome)
+        return outcomes
+
+    def _record(
+        self, source: SourceConfig, state: SourceState, result: FetchResult, report: IngestReport, now: datetime
+    ) -> SourceOutcome:
+        settings = self.current_settings()
+        new_state = apply_result(
+            state,
+            result,
+            now,
+            interval=settings.interval(source),
+            max_backoff=settings.fetch.max_backoff,
+            kind=source.kind,
+            rng=self.rng,
+        )
+        new_state.last_attempt = now
+        new_state.items_total = self.pipeline.store.count_source_items(source.name)
+        updated = [entry.updated or entry.published for entry in result.entries]
+        known = [moment for moment in [*updated, state.cursor] if moment is not None]
+        if report.deferred:  # the rest are still in the feed: fetch it again, in full, at once
+            new_state = replace(new_state, etag=None, last_modified=None, next_due=now)
+        elif result.status is FetchStatus.OK and known:
+            new_state.cursor = max(known)
+        self.pipeline.store.save_source_state(new_state)
+        return SourceOutcome(
+            source=source.name,
+            status=result.status,
+            report=report,
+            error=result.error,
+            used_fallback=result.used_fallback,
+            next_due=new_state.next_due,
+        )
+
+
+def _as_error(result: FetchResult, error: str) -> FetchResult:
+    """The same fetch, turned into an error (entries kept out of the store)."""
+    return FetchResult(source=result.source, status=FetchStatus.ERROR, error=error)
+
+
+def due_sources(settings: Settings, states: dict[str, SourceState], now: datetime) -> list[SourceConfig]:
+    return [
+        source
+        for source in settings.sources
+        if source.enabled and is_due(states.get(source.name) or SourceState(name=source.name), now)
+    ]
+
+
+async def fetch_pass(
+    settings: Settings,
+    pipeline: Pipeline,
+    sources: Sequence[SourceConfig],
+    on_done: Callable[[SourceOutcome], None] | None = None,
+    now: datetime | None = None,
+) -> list[SourceOutcome]:
+    """Fetch `sources` concurrently into `pipeline`, then save the index once (if anything changed)."""
+    async with FeedHttp(settings.fetch) as http:
+        outcomes = await Harvester(lambda: settings, pipeline, http).harvest(sources, now, on_done)
+    await asyncio.to_thread(pipeline.save_index)
+    order = {source.name: position for position, source in enumerate(sources)}
+    return sorted(outcomes, key=lambda outcome: order[outcome.source])

@@ -1,0 +1,180 @@
+"""Chinese move rules: the same four constructions as English, read clause by clause.
+
+Chinese news drops a repeated subject ("X 离开谷歌，加入 OpenAI，担任首席科学家"), so each clause
+that has no subject of its own continues the previous clause's; an organisation named in an
+earlier clause is the context for a role given without one ("任 CEO"). Constructions: subject
+verbs (加入, 离职, 创立, 出任), object verbs with the organisation first (任命, 聘请, 解雇),
+the passive with 被, and 由 X 领导. Background (曾, 否认, a year) is not a move.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.ingest.people.entities import (
+    context_org,
+    descriptor_org,
+    find_entities,
+    list_left,
+    list_right,
+    nearest_before,
+    org_like,
+    span_at,
+    token_kind,
+)
+from bot.ingest.people.lexicon import (
+    HAN,
+    LATIN,
+    ROLE_WORDS,
+    ZH_FILLERS,
+    ZH_NEEDS_YOU,
+    ZH_ORG_RE,
+    ZH_ORGS,
+    ZH_ROLE_RE,
+    ZH_VERBS,
+    verb_hits,
+)
+from bot.ingest.people.model import Draft, Entities, Span, org_drafts, subject_drafts
+
+# Clauses and subjects: what may stand between a subject and its verb, where a person came from, background.
+_ZH_CLAUSE_SPLIT = re.compile(r"[,，:：;；|｜!！?？【】\n]")
+_ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][\w.&\- ]*?)"
+_ZH_SUBJECT_GAP = re.compile(
+    rf"(?:\s+|{ZH_FILLERS}|(?:从|自|向|被|在|于)\s*{_ZH_ORG_OR_LATIN}\s*"
+    rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的)*"
+)
+_ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|\s)*")
+_ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
+_ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*$")
+_ZH_BACKGROUND = re.compile(
+    r"曾|早年|多年前|年前|(?:19|20)\d\d\s*年|当年|否认|并未|没有|不会|未曾|拒绝|传闻|传言|谣言|是否"
+)
+
+# The slots after a verb: the organisation (named, unnamed, suffixed), the role.
+_ZH_OBJECT_LEAD = re.compile(r"\s*了?\s*(?:在\s*)?")
+_ZH_UNNAMED = re.compile(r"一家|一个|新的?")  # 创办一家…公司: a company not yet named
+_ZH_NAMED_COMPANY = re.compile(  # 「安全超级智能」公司 SSI, 具身智能公司星河机器人
+    rf"」?[{HAN}A-Za-z ]{{0,10}}?(?:公司|实验室|初创企业|企业)\s*"
+    rf"(「[^」]{{2,20}}」|[A-Z][{LATIN}0-9.&\- ]*[{LATIN}0-9.]|[{HAN}]{{2,8}}(?=$|[\s,，。;；(（]))"
+)
+_ZH_SUFFIX_ORG_AT = re.compile(rf"[{HAN}A-Za-z]{{1,8}}?(?:实验室|研究院|研究所|集团|大学|学院|科技)(?![{HAN}])")
+_LATIN_SEQUENCE = re.compile(r"\s*([A-Z][\w.&\-]*(?:\s+[A-Z][\w.&\-]*)*)")
+_ZH_WORD_NEXT = re.compile(rf"\s*[{HAN}A-Za-z]")
+_ZH_ROLE_TEXT = re.compile(rf"\s*(?:为)?\s*(?:的\s*)?([{HAN}A-Za-z ]{{1,16}})")
+_ZH_ROLE_HINT = re.compile(
+    r"首席|CEO|CTO|COO|CFO|C[A-Z]O|总裁|主席|董事|总经理|负责人|院长|所长|主任|科学家|官|总监|经理|合伙人|顾问|研究员|教授|VP"
+)
+
+
+def zh_sentence(sent: str, topic: list[Span]) -> list[Draft]:
+    """Clause by clause; a clause with no subject of its own continues the previous one's (zero anaphora)."""
+    drafts: list[Draft] = []
+    carried = topic
+    context = ""
+    for clause in _ZH_CLAUSE_SPLIT.split(sent):
+        ents = find_entities(clause, "zh")
+        found, subject = _zh_clause(clause, ents, carried, context)
+        drafts.extend(found)
+        subject = subject or [p for p in ents.persons if p.start == 0]
+        carried = [Span(p.text, 0, 0, p.single) for p in subject] or carried  # offsets belong to this clause
+        context = ents.orgs[-1].text if ents.orgs else context
+    return drafts
+
+
+def _zh_clause(clause: str, ents: Entities, carried: list[Span], context: str) -> tuple[list[Draft], list[Span]]:
+    """Drafts of one clause, and the subject it gives the clauses after it."""
+    drafts: list[Draft] = []
+    subject: list[Span] = []
+    used_until = -1
+    for start, end, structure, action in verb_hits(clause, ZH_VERBS):
+        if start < used_until:
+            continue
+        if structure == "obj":
+            found, persons = _zh_object_verb(clause, start, end, action, ents)
+        else:
+            found, persons = _zh_subject_verb(clause, start, end, action, ents, subject or carried, context)
+        if found:
+            drafts.extend(found)
+            subject = persons
+            used_until = end
+    return drafts, subject
+
+
+def _zh_subject_verb(
+    clause: str, start: int, end: int, action: str, ents: Entities, carried: list[Span], context: str
+) -> tuple[list[Draft], list[Span]]:
+    verb = clause[start:end]
+    persons, gap = _zh_subject(clause, start, ents)
+    if not persons and carried and not ents.persons and _ZH_SUBJECT_GAP.fullmatch(clause[:start]):
+        persons, gap = carried, clause[:start]
+    if not persons or _ZH_BACKGROUND.search(gap):
+        return [], []
+    if verb in ZH_NEEDS_YOU and not clause[: persons[0].start].rstrip().endswith("由"):
+        return [], []
+    org = _zh_org_after(clause, end, ents)
+    role = _zh_role(clause, end, org) if action == "appoint" else ""
+    if action == "appoint" and verb not in ZH_NEEDS_YOU and not _ZH_ROLE_HINT.search(role):
+        return [], []  # 担任评委 is not a job
+    if action in ("join", "return") and not org and _ZH_WORD_NEXT.match(clause, end):
+        return [], []  # 加入等待名单, 加入讨论
+    own = descriptor_org(clause, persons[0], ents.orgs)
+    came_from = _ZH_CAME_FROM.search(gap)
+    from_org = came_from.group(1).strip() if came_from else own.text if own else ""
+    before = context_org(clause, persons[0], ents.orgs) or context
+    return subject_drafts(persons, action, from_org, org, role, before), persons
+
+
+def _zh_subject(clause: str, pos: int, ents: Entities) -> tuple[list[Span], str]:
+    person = nearest_before(ents.persons, pos)
+    if person is None:
+        return [], ""
+    gap = clause[person.end : pos]
+    return (list_left(clause, person, ents.persons), gap) if _ZH_SUBJECT_GAP.fullmatch(gap) else ([], gap)
+
+
+def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entities) -> tuple[list[Draft], list[Span]]:
+    """'Quanta 董事会解雇 CEO Leo Brandt', 'Meta 挖走苹果负责人X', and the passive 'X 被 Meta 挖走'."""
+    passive = _ZH_PASSIVE.search(clause[:start])
+    if passive:
+        person = nearest_before(ents.persons, passive.start())
+        if person is None or not _ZH_SUBJECT_GAP.fullmatch(clause[person.end : passive.start()]):
+            return [], []
+        return org_drafts([person], action, passive.group(1).strip(), ""), [person]
+    orgs = [o for o in ents.orgs if o.end <= start]
+    if not orgs or not _ZH_ORG_SUBJECT_GAP.fullmatch(clause[orgs[-1].end : start]):
+        return [], []
+    org = orgs[-1].text
+    after = [p for p in ents.persons if p.start >= end and len(clause[end : p.start]) <= 25]
+    if not after:
+        return [], []
+    persons = list_right(clause, after[0], ents.persons)
+    return org_drafts(persons, action, org, _zh_role(clause, persons[-1].end, "")), persons
+
+
+def _zh_org_after(clause: str, pos: int, ents: Entities) -> str:
+    """The organisation after a verb: a gazetteer or Latin name, 「」-quoted or suffixed (…实验室)."""
+    m = _ZH_OBJECT_LEAD.match(clause, pos)
+    start = m.end() if m else pos
+    if _ZH_UNNAMED.match(clause, start):
+        return ""  # 创办一家 AI 基础设施公司: a company not yet named
+    org = span_at(org_like(ents), start)
+    named = _ZH_NAMED_COMPANY.match(clause, start + len(org))
+    if named and not ZH_ROLE_RE.search(named.group(1)):
+        return named.group(1).strip("「」 ")
+    if not org and (suffixed := _ZH_SUFFIX_ORG_AT.match(clause, start)):
+        return suffixed.group()
+    latin = _LATIN_SEQUENCE.match(clause, start + len(org)) if org else None
+    if org in ZH_ORGS and latin and token_kind(latin.group(1).split()[0]) == "O":
+        org = f"{org} {latin.group(1)}"  # 谷歌 DeepMind
+    words = org.split()
+    while words and words[-1] in ROLE_WORDS:  # "Microsoft AI CEO" → "Microsoft AI"
+        words.pop()
+    return " ".join(words)
+
+
+def _zh_role(clause: str, pos: int, org: str) -> str:
+    rest = clause[pos:].lstrip()
+    if org and rest.startswith(org):
+        rest = rest[len(org) :]
+    m = _ZH_ROLE_TEXT.match(rest)
+    return m.group(1).strip() if m else ""

@@ -1,0 +1,342 @@
+"""ingest(entries): normalize → exact-duplicate check → embed → store + index.
+
+This is the one path every entry takes, whether it comes from a live fetch, the demo or
+the evaluation replay, so what we measure is what runs. Exact duplicates (same arXiv id,
+canonical URL or GUID) become one item that remembers every source that carried it; an
+item seen again with new wording from its own source (an edited post, a new arXiv
+version) is updated in place, never stored twice. Only new or changed text is embedded,
+in one batch, and the batch is written in one transaction before the index is touched.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from bot.core.config import Paths, Settings
+from bot.core.models import IngestReport, Item, RawEntry
+from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, profile
+from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
+from bot.ingest.normalize import normalize
+from bot.ingest.people import Move, extract_moves, resolve_story_moves
+from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
+from bot.storage import Labels, NewItem, Sighting, Store
+from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
+
+log = logging.getLogger(__name__)
+
+NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
+MOVE_TEXT_CHARS = 4000  # long articles state a move in their second or third paragraph, past a preamble
+THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one batch will do, decided before anything is embedded or written."""
+
+    new: list[Item] = field(default_factory=list)
+    seen: list[tuple[int, int, Item, bool]] = field(default_factory=list)  # (item id, new ref, item, changed)
+    reports: dict[str, IngestReport] = field(default_factory=lambda: defaultdict(IngestReport))
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch between `Pipeline.prepare` and `Pipeline.commit`: its items, its plan, its vectors by text."""
+
+    items: list[Item]
+    max_new: int | None
+    plan: _Plan
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    generation: int = 0  # the pipeline's write count when planned: a commit after other writes re-plans
+
+    def to_embed(self) -> list[Item]:
+        """The items whose text will be stored with a vector: new ones, and seen ones with new wording."""
+        return self.plan.new + [item for _, _, item, is_changed in self.plan.seen if is_changed]
+
+
+class Pipeline:
+    """Owns the store, the index, the embedder and the labellers for one data directory."""
+
+    def __init__(
+        self,
+        store: Store,
+        index: VectorIndex,
+        embedder: Embedder,
+        paths: Paths,
+        classifier: ThemeClassifier | None = None,
+        params: DedupParams | None = None,
+        retention: timedelta | None = None,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.paths = paths
+        self.classifier = classifier
+        self.params = params or DedupParams.load()
+        self.retention = retention
+        self.names = NameStats(*store.name_counts())
+        self._generation = 0  # batches committed and prunes done: a plan made before a change is stale
+
+    def ingest(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> dict[str, IngestReport]:
+        """Store what is new in `entries`; idempotent, so feeding the same entries twice adds nothing.
+
+        New items are taken in publication order, so a batch tells the same stories as the same
+        entries fed one at a time. With `max_new_per_source`, a source's new items beyond that many
+        (the newest) are left for a later call and counted as `deferred`: one huge feed is then
+        stored in bounded chunks, and nothing is lost as long as the feed still lists them.
+        """
+        batch = self.prepare(entries, max_new_per_source)
+        self.embed(batch)
+        return self.commit(batch)
+
+    def prepare(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> Prepared:
+        """Normalize `entries` and decide what is new, seen or changed (reads the store, writes nothing)."""
+        items = sorted((normalize(entry) for entry in entries), key=lambda item: item.published)
+        batch = Prepared(items, max_new_per_source, self._plan(self._wanted_of(items), max_new_per_source))
+        batch.generation = self._generation
+        return batch
+
+    def embed(self, batch: Prepared) -> None:
+        """Embed what `batch` will store and has no vector for yet; touches neither store nor index,
+        so a caller may run it without the lock that serializes store work."""
+        texts = list(
+            dict.fromkeys(item.embed_text for item in batch.to_embed() if item.embed_text not in batch.vectors)
+        )
+        batch.vectors.update(zip(texts, self.embedder.encode(texts), strict=True))
+
+    def commit(self, batch: Prepared) -> dict[str, IngestReport]:
+        """Label, assign stories and write `batch` in one transaction, then index it.
+
+        If anything was written since `prepare`, the plan is made again (an item may have been stored
+        meanwhile) and only text not yet embedded is embedded here.
+        """
+        if batch.generation != self._generation:
+            batch.plan = self._plan(self._wanted_of(batch.items), batch.max_new)
+        self.embed(batch)
+        self._generation += 1
+        plan = batch.plan
+        for item in batch.items:
+            report = plan.reports[item.source]  # every source gets a line, even with nothing new
+            if not self._wanted(item):
+                report.skipped += 1
+        changed = [item for _, _, item, is_changed in plan.seen if is_changed]
+        new_vectors = _rows([batch.vectors[item.embed_text] for item in plan.new], self.embedder.dim)
+        changed_vectors = _rows([batch.vectors[item.embed_text] for item in changed], self.embedder.dim)
+        new_labels = self._label(plan.new, new_vectors)
+        changed_labels = iter(self._label(changed, changed_vectors))
+        changed_vector_rows = iter(changed_vectors)
+        sightings = [
+            Sighting(item_id, item, ref, next(changed_vector_rows), next(changed_labels))
+            if is_changed
+            else Sighting(item_id, item, ref)
+            for item_id, ref, item, is_changed in plan.seen
+        ]
+        stories, names = self._assign_stories(plan.new, new_vectors)
+        story_labels = self._story_labels(stories, new_labels, sightings)
+        written = self.store.write_batch(
+            [
+                NewItem(item, vector, story, labels)
+                for item, vector, story, labels in zip(plan.new, new_vectors, stories, new_labels, strict=True)
+            ],
+            sightings,
+            self.embedder.name,
+            story_labels,
+            names,
+        )
+        self.index.add(np.asarray(written.items, dtype=np.int64), new_vectors)
+        changed_ids = [s.item_id for s in sightings if s.vector is not None]
+        if changed_ids:
+            self.index.upsert(np.asarray(changed_ids, dtype=np.int64), changed_vectors)
+        return dict(plan.reports)
+
+    def _wanted_of(self, items: Sequence[Item]) -> list[Item]:
+        return [item for item in items if self._wanted(item)]
+
+    def _wanted(self, item: Item) -> bool:
+        """Has text, and is not older than what retention keeps (a back catalogue would come back daily)."""
+        if not (item.title or item.text):
+            return False
+        return self.retention is None or item.published >= item.fetched_at - self.retention
+
+    def prune(self, cutoff: datetime) -> int:
+        """Drop stories older than `cutoff` from the store and the index; returns the number of items."""
+        removed = self.store.prune_stories(cutoff)
+        self._generation += 1
+        self.index.remove(np.asarray(removed, dtype=np.int64))
+        return len(removed)
+
+    def _label(self, items: Sequence[Item], vectors: np.ndarray) -> list[Labels]:
+        """Each item's people moves and themes (a stated move is strong evidence for people_moves)."""
+        moves = [extract_moves(item.title, item.text[:MOVE_TEXT_CHARS], item.lang) for item in items]
+        themes = self.classifier.classify(items, vectors, [bool(m) for m in moves]) if self.classifier else []
+        return [
+            Labels(themes=_theme_dict(themes[i]) if themes else {}, moves=[asdict(move) for move in moves[i]])
+            for i in range(len(items))
+        ]
+
+    def _assign_stories(self, items: Sequence[Item], vectors: np.ndarray) -> tuple[list[int], list[frozenset[str]]]:
+        """A story per new item: an existing story id, or a negative placeholder for a new story."""
+        params = self.params
+        floor = candidate_floor(params)
+        stored = self._stored_candidates(vectors, floor)
+        seconds = np.array([item.published.timestamp() for item in items])
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, floor, params.window_days * 86400)
+        profiles: list[Profile] = []
+        stories: list[int] = []
+        for i, item in enumerate(items):
+            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
+            batch = [(profiles[j], cosine) for j, cosine in earlier[i]]
+            story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
+            if story is None:
+                story = -(i + 1)
+            stories.append(story)
+            profiles.append(replace(mine, story=story))
+            self.names.add([mine.names])
+        return stories, [p.names for p in profiles]
+
+    def _stored_candidates(self, vectors: np.ndarray, floor: float) -> list[list[tuple[Profile, float]]]:
+        """For each vector, the stored items close enough to matter, with their cosine."""
+        if not len(vectors) or not len(self.index):
+            return [[] for _ in range(len(vectors))]
+        scores, ids = self.index.search(vectors, NEIGHBOURS)
+        wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
+        known = {
+            row["id"]: profile(
+                row["id"],
+                row["story_id"],
+                datetime.fromisoformat(row["published"]),
+                row["source"],
+                row["title"],
+                row["lead"],
+            )
+            for row in self.store.dedup_rows(wanted)
+        }
+        return [
+            [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
+            for id_row, score_row in zip(ids, scores, strict=True)
+        ]
+
+    def _story_labels(
+        self, stories: Sequence[int], new_labels: Sequence[Labels], sightings: Sequence[Sighting]
+    ) -> dict[int, Labels]:
+        """Themes and moves of every story this batch touches, from all of its items."""
+        changed = {s.item_id: s.labels for s in sightings if s.labels is not None and s.item_id}
+        existing = {story for story in stories if story > 0}
+        existing |= set(self.store.story_of_items(changed).values()) - {None}
+        members: dict[int, list[Labels]] = defaultdict(list)
+        for story, story_members in self.store.story_members(existing).items():
+            members[story] = [changed.get(m.item_id) or m.labels for m in story_members]
+        for story, labels in zip(stories, new_labels, strict=True):
+            members[story].append(labels)
+        return {story: _story_labels(labels) for story, labels in members.items()}
+
+    def _plan(self, items: list[Item], max_new_per_source: int | None = None) -> _Plan:
+        plan = _Plan()
+        stored = self.store.lookup_keys(key for item in items for key in item.identities())
+        versions = self.store.item_versions(stored.values())
+        batch: dict[str, int] = {}
+        for item in items:
+            report = plan.reports[item.source]
+            item_id = next((stored[key] for key in item.identities() if key in stored), 0)
+            if item_id:
+                changed = _is_new_wording(item, versions[item_id])
+                plan.seen.append((item_id, -1, item, changed))
+                if changed:
+                    report.updated += 1
+                    versions[item_id] = (item.source, item.content_hash, item.arxiv_version)
+                else:
+                    report.duplicate += 1
+                continue
+            ref = next((batch[key] for key in item.identities() if key in batch), -1)
+            if ref >= 0:
+                plan.seen.append((0, ref, item, False))
+                report.duplicate += 1
+                continue
+            if max_new_per_source is not None and report.new >= max_new_per_source:
+                report.deferred += 1
+                continue
+            for key in item.identities():
+                batch[key] = len(plan.new)
+            plan.new.append(item)
+            report.new += 1
+        return plan
+
+    def backfill_vectors(self) -> int:
+        """Embed items that have no vector for the current model (model changed, or a crash)."""
+        missing = self.store.items_without_vector(self.embedder.name)
+        for start in range(0, len(missing), 256):
+            chunk = missing[start : start + 256]
+            vectors = self.embedder.encode([item.embed_text for item in chunk])
+            ids = [item.id for item in chunk]
+            self.store.put_vectors(ids, vectors, self.embedder.name)
+            self.index.upsert(np.asarray(ids, dtype=np.int64), vectors)
+        return len(missing)
+
+    def save_index(self) -> None:
+        self.index.save(self.paths.index_dir)
+
+    def close(self) -> None:
+        self.save_index()
+        self.store.close()
+
+
+def _nearest(candidates: list[tuple[Profile, float]], k: int) -> list[tuple[Profile, float]]:
+    """The `k` most similar candidates, in their given order: what one search of an index holding
+    the stored items and the batch's earlier ones would return, so a batch tells the same stories
+    as its items fed one at a time, and scoring costs k pairs an item however alike the batch is."""
+    if len(candidates) <= k:
+        return candidates
+    kept = sorted(heapq.nlargest(k, range(len(candidates)), key=lambda n: candidates[n][1]))
+    return [candidates[n] for n in kept]
+
+
+def _rows(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
+    return np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim)
+
+
+def _theme_dict(scores: ThemeScores) -> dict[str, Any]:
+    return {"primary": scores.primary, "labels": list(scores.labels), "scores": scores.scores}
+
+
+def _story_labels(members: Sequence[Labels]) -> Labels:
+    voted = [
+        ThemeScores(m.themes["primary"], tuple(m.themes["labels"]), m.themes["scores"]) for m in members if m.themes
+    ]
+    themes = _theme_dict(story_themes(voted)) if voted else {}
+    moves = resolve_story_moves([[Move(**move) for move in m.moves] for m in members])
+    return Labels(themes=themes, moves=[asdict(move) for move in moves])
+
+
+def _is_new_wording(item: Item, stored: tuple[str, str, int]) -> bool:
+    """Same item, new text: a newer arXiv version, or its own source edited it."""
+    source, content_hash, arxiv_version = stored
+    if content_hash == item.content_hash:
+        return False
+    if item.arxiv_id:
+        return item.arxiv_version > arxiv_version
+    return item.source == source
+
+
+def open_pipeline(
+    settings: Settings, paths: Paths, embedder: Embedder | None = None, store: Store | None = None
+) -> tuple[Pipeline, Repair]:
+    """Open the store (unless given), the embedder and the index, repairing the index from the store if needed."""
+    store = store or Store.open(paths.db)
+    embedder = embedder or make_embedder(settings.embedding)
+    index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
+    follow_store(index, store)
+    if repair.reason:
+        log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
+    remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
+    classifier = ThemeClassifier(settings.themes, remembered) if settings.themes else None
+    pipeline = Pipeline(store, index, embedder, paths, classifier, retention=settings.storage.retention)
+    if pipeline.backfill_vectors():
+        repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")
+    return pipeline, repair

