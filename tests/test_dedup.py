@@ -137,6 +137,18 @@ def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
     assert with_rare > 0.4 + 0.1
 
 
+def test_names_a_feed_repeats_count_only_as_far_as_the_texts_agree(rare_names):
+    """One podcast's episodes share the show's rare name and say different things (low cosine):
+    at volume such pairs are the commonest false merge, so shared names scale with the cosine."""
+    a = profile(1, 1, T0, "bombcast", "Giant Bombcast 01-12-2010", "")
+    b = profile(2, 2, T0, "bombcast", "Giant Bombcast EVE Online Edition", "")
+    unrelated = pair_signals(b, a, 0.3, rare_names.idf)["names"]
+    agreeing = pair_signals(b, a, 0.9, rare_names.idf)["names"]
+    assert 0 < unrelated < agreeing
+    assert unrelated == pytest.approx(agreeing / 3)
+    assert pair_signals(b, a, -0.2, rare_names.idf)["names"] == 0.0
+
+
 def test_choose_story_takes_the_best_member_and_respects_the_threshold(rare_names):
     item = profile(-1, 0, T0, "src-1", "Vega-V3 released", "")
     weak = profile(10, 100, T0, "src10", "Something else", "")

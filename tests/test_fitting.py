@@ -11,7 +11,8 @@ from bot.cli import main
 from bot.core.config import Settings, ThemeConfig
 from bot.core.params import Params
 from bot.eval.evaluate import CachedEmbedder
-from bot.eval.fitting import Fitter, cross_report
+from bot.eval.fitting import THEME_GRID, Fitter, cross_report
+from bot.ingest.dedup import SIGNALS
 
 THEMES = {
     "robotics": ThemeConfig(
@@ -149,3 +150,54 @@ def test_cross_report_on_two_tiny_periods(tmp_path: Path, cached: CachedEmbedder
     assert report["worst"]["search"]["recall@5"] <= report["mean"]["search"]["recall@5"]
     with pytest.raises(ValueError, match="at least two"):
         cross_report([first], Settings(themes=THEMES), cached)
+
+
+def test_volume_mix_moves_the_other_sets_into_its_dates_as_other_events(tmp_path: Path, cached: CachedEmbedder) -> None:
+    first = write_set(tmp_path / "eval-a", EVENTS)
+    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02")
+    fitter = Fitter(Settings(themes=THEMES), cached)
+    alone, mixed = fitter.pairs(first), fitter.mixed(first, [first, second])
+    assert len(mixed.stories) == 2 * len(EVENTS)
+    assert len(mixed.same) > len(alone.same)  # June's items now fall within March's window
+    assert mixed.same.sum() == 2 * alone.same.sum()  # each set's own stories, and nothing across sets
+    pairs = zip(mixed.later, mixed.earlier, strict=True)
+    across = {(mixed.stories[i].split("/")[0], mixed.stories[j].split("/")[0]) for i, j in pairs}
+    assert {("eval-a", "eval-b"), ("eval-b", "eval-a")} & across
+
+
+def test_outlet_negatives_are_one_outlets_other_stories_at_one_moment(tmp_path: Path, cached: CachedEmbedder) -> None:
+    folder = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS)
+    negatives = Fitter(Settings(themes=THEMES), cached).outlet_negatives(folder)
+    sources = [source for _, source, *_ in EVENTS + SAME_OUTLET_OTHER_EVENTS]
+    stories = [story for story, *_ in EVENTS + SAME_OUTLET_OTHER_EVENTS]
+    expected = sum(sources[i] == sources[j] and stories[i] != stories[j] for i in range(len(stories)) for j in range(i))
+    assert len(negatives) == expected > 0
+    assert (negatives[:, SIGNALS.index("sources")] == 1.0).all()
+    assert (negatives[:, SIGNALS.index("time")] == 0.0).all()  # as if published together
+
+
+def test_theme_fit_takes_the_decision_that_says_other_among_equals(tmp_path: Path, cached: CachedEmbedder) -> None:
+    """The tiny set is classified perfectly by many grid points; the fit must take the most conservative."""
+    folder = write_set(tmp_path / "eval-a", EVENTS)
+    params = Fitter(Settings(themes=THEMES), cached).fit_themes([folder])
+    assert params.confidence_floor == max(THEME_GRID["confidence_floor"])
+
+
+def test_cross_report_at_volume_scores_each_left_out_set_under_its_own_fit(
+    tmp_path: Path, cached: CachedEmbedder
+) -> None:
+    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS, queries=QUERIES)
+    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02", queries=QUERIES)
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://lab.example/{n}</link><description>{title}.</description></item>"
+        for n, title in enumerate(["Robots sort parcels at a new depot", "Ocean model forecasts storms", "Pens"])
+    )
+    (feeds / "lab.xml").write_text(f"<rss version='2.0'><channel><title>L</title>{entries}</channel></rss>")
+    report = cross_report([first, second], Settings(themes=THEMES), cached, distractors=feeds)
+    for name in ("eval-a", "eval-b"):
+        volume = report[name]["at_volume"]
+        assert volume["distractors"] == 2  # "Pens" is too short to be an entry
+        assert set(volume["dedup"]) >= {"pairwise_precision", "bcubed_f1"}
+        assert volume["search"] is not None

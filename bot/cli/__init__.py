@@ -175,7 +175,7 @@ def _add_read_commands(commands: Commands) -> None:
         "--distractors",
         metavar="DIR",
         help="also ingest every entry of the feed documents under DIR as unlabeled noise"
-        " (e.g. ../shared/fixtures/feeds): the figures at volume",
+        " (e.g. ../shared/fixtures/feeds): the figures at volume; with --cross, under each left-out fit",
     )
     evaluation.add_argument(
         "--fit",

@@ -223,7 +223,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folders = [Path(folder) for folder in args.data] if args.data else discover_sets(Path(SHARED_DIR))
     if args.cross:
         try:
-            report = cross_report(folders, settings, embedder)
+            distractors = Path(args.distractors) if args.distractors else None
+            report = cross_report(folders, settings, embedder, distractors=distractors)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if args.ablation:
@@ -237,6 +238,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:
             print("leave one set out: each row is fitted on the other sets")
             _print_sets({"sets": sets, "worst": report["worst"], "mean": report["mean"]})
+            for name, scores in sets.items():
+                if "at_volume" in scores:
+                    _print_volume(name, scores["at_volume"])
             for signal, scores in report.get("ablation", {}).items():
                 print(
                     f"fitted without {signal:<8} worst left-out dedup pairwise F1 {scores['pairwise_f1']:.3f}"
@@ -311,6 +315,16 @@ def _print_sets(result: dict[str, Any]) -> None:
             f"  {_figure(search, 'recall@5', 6)} {_figure(search, 'mrr', 6)}"
             f" {_figure(search, 'crosslingual_recall@5', 6)}"
         )
+
+
+def _print_volume(name: str, scores: dict[str, Any]) -> None:
+    """One left-out set's figures with the distractors mixed in."""
+    dedup, search = scores["dedup"], scores["search"]
+    print(
+        f"{name} with {scores['distractors']} distractors: dedup pairwise P {dedup['pairwise_precision']:.3f}"
+        f"  R {dedup['pairwise_recall']:.3f}  F1 {dedup['pairwise_f1']:.3f}  B-cubed F1 {dedup['bcubed_f1']:.3f}"
+        + (f"  search {_search_scores(search)}" if search else "")
+    )
 
 
 def _figure(block: dict[str, Any] | None, key: str, width: int) -> str:

@@ -11,7 +11,7 @@ each measured on the labeled dev set (docs/architecture.md has the ablation):
   ("转载｜", "【原创】", "| 机器之心") are stripped — a repost is certain, whatever else says;
 - shared rare names in the headlines: model, product, organisation and person names in
   Latin script survive translation into Chinese text ("Genie 2", "o1", "Llama 3"), weighted by
-  how rare they are in the archive so far (IDF), capped;
+  how rare they are in the archive so far (IDF), capped, and in proportion to the cosine;
 - time: the same event is reported within days, so a gap beyond a day costs log(gap);
 - move action: one headline says someone joins, another that they leave — a sequence of
   moves by one person is several events, however alike the words are.
@@ -280,7 +280,10 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float]) -> dict[str, float]:
     """The plain signals of one pair (`SIGNALS`), each 0 when it says nothing.
 
-    `cosine` is the similarity of their vectors (the caller has it from the index search).
+    `cosine` is the similarity of their vectors (the caller has it from the index search). Shared
+    names count in proportion to the cosine: at volume, unrelated posts of one feed share its
+    recurring names ("Giant Bombcast", "JLPT N2 Grammar") while saying different things, and a
+    name shared by two texts about different matters is no evidence of one event.
     """
     gap_hours = abs((item.published - other.published).total_seconds()) / 3600
     evidence = sum(w for w in map(idf, item.names & other.names) if w >= MIN_IDF)
@@ -288,7 +291,7 @@ def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[st
     own = _exclusive(item, other, idf) and _exclusive(other, item, idf)
     return {
         "vectors": cosine,
-        "names": 1.0 - math.exp(-evidence / NAME_SCALE),
+        "names": max(cosine, 0.0) * (1.0 - math.exp(-evidence / NAME_SCALE)),
         "time": math.log(gap_hours / FREE_GAP_HOURS) if gap_hours > FREE_GAP_HOURS else 0.0,
         "sources": float(item.source == other.source),
         "actions": float(bool(item.action and other.action and item.action != other.action)),
