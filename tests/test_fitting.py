@@ -11,8 +11,8 @@ from bot.cli import main
 from bot.core.config import Settings, ThemeConfig
 from bot.core.params import Params
 from bot.eval.evaluate import CachedEmbedder
-from bot.eval.fitting import THEME_GRID, Fitter, cross_report
-from bot.ingest.dedup import SIGNALS
+from bot.eval.fitting import THEME_GRID, Fitter, _f1_at, cross_report
+from bot.ingest.dedup import SIGNALS, DedupParams
 
 THEMES = {
     "robotics": ThemeConfig(
@@ -132,8 +132,8 @@ def test_the_fit_is_deterministic_and_records_its_sets(tmp_path: Path, capsys) -
 def test_same_outlet_follow_ups_teach_a_same_outlet_penalty(tmp_path: Path, cached: CachedEmbedder) -> None:
     """Adding events that one outlet reports twice as separate stories must lower the same-outlet weight."""
     fitter = Fitter(Settings(themes=THEMES), cached)
-    plain = fitter.fit_dedup([write_set(tmp_path / "plain", EVENTS)])
-    follow_ups = fitter.fit_dedup([write_set(tmp_path / "follow", EVENTS + SAME_OUTLET_OTHER_EVENTS)])
+    plain = fitter.fit_pair_model([write_set(tmp_path / "plain", EVENTS)])
+    follow_ups = fitter.fit_pair_model([write_set(tmp_path / "follow", EVENTS + SAME_OUTLET_OTHER_EVENTS)])
     assert follow_ups.weights["sources"] < plain.weights["sources"]
     assert follow_ups.weights["vectors"] > 0  # meaning stays evidence for the same event
 
@@ -179,8 +179,24 @@ def test_outlet_negatives_are_one_outlets_other_stories_at_one_moment(tmp_path: 
 def test_theme_fit_takes_the_decision_that_says_other_among_equals(tmp_path: Path, cached: CachedEmbedder) -> None:
     """The tiny set is classified perfectly by many grid points; the fit must take the most conservative."""
     folder = write_set(tmp_path / "eval-a", EVENTS)
-    params = Fitter(Settings(themes=THEMES), cached).fit_themes([folder])
+    params = Fitter(Settings(themes=THEMES), cached).fit_theme_decision([folder])
     assert params.confidence_floor == max(THEME_GRID["confidence_floor"])
+
+
+def test_the_fit_keeps_the_hand_set_score_unless_it_does_as_well_everywhere(
+    tmp_path: Path, cached: CachedEmbedder
+) -> None:
+    """The shipped rule "nothing worse than before": the fitted model replaces the prior only when it
+    scores at least the prior's F1 on every training set and volume mix."""
+    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS)
+    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02")
+    fitter = Fitter(Settings(themes=THEMES), cached)
+    chosen, fitted = fitter.fit_dedup([first, second]), fitter.fit_pair_model([first, second])
+    judged = fitter.judged([first, second])
+    assert len(judged) == 4  # two sets, each also at volume
+    fitted_everywhere = all(_f1_at(p, fitted) >= _f1_at(p, DedupParams.prior()) for p in judged)
+    assert chosen == (fitted if fitted_everywhere else DedupParams.prior())
+    assert all(_f1_at(p, chosen) >= _f1_at(p, DedupParams.prior()) for p in judged)
 
 
 def test_cross_report_at_volume_scores_each_left_out_set_under_its_own_fit(

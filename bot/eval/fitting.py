@@ -10,12 +10,15 @@ Three small fits, each smooth and regularized rather than a pile of thresholds:
   training sets and their volume mixes (each training set with the other training sets' items
   moved into its dates: different events for certain, same field), the middle of the best
   plateau. Labeled periods alone hold almost no same-field different-event pairs; a real stream
-  holds thousands, and a threshold fitted without them merges them;
+  holds thousands, and a threshold fitted without them merges them. The fitted model replaces the
+  hand-set score (`DedupParams.prior`) only when its F1 is at least the prior's on every one of
+  those training sets and mixes;
 - themes: the three numbers of the primary-theme decision (`ThemeParams`) by a grid, maximising
   the mean macro-F1 over the training sets; among the points within `THEME_TOLERANCE` of the best,
   the one that says `other` most readily (highest confidence floor, then margin): labeled periods
   hold few off-topic items, a real feed mostly those, so where the periods cannot tell two points
-  apart the fit takes the one that keeps unrelated items out of a theme digest;
+  apart the fit takes the one that keeps unrelated items out of a theme digest; it replaces the
+  hand-set numbers (`ThemeParams.prior`) only when no training set scores lower under it;
 - search: the fusion weights of the text, year and theme rankings relative to the vector
   ranking by a grid, maximising the mean of recall@5 and MRR among the weights that do at least
   as well as vectors alone on every training set (vectors alone is always allowed).
@@ -104,6 +107,22 @@ class Fitter:
     # -- dedup -----------------------------------------------------------------------------------
 
     def fit_dedup(self, directories: Sequence[Path]) -> DedupParams:
+        """The fitted pair model where it is no worse than the hand-set score on every training set
+        and volume mix, else the hand-set score."""
+        fitted = self.fit_pair_model(directories)
+        prior = replace(DedupParams.prior(), disabled=self.without)
+        if all(_f1_at(pairs, fitted) >= _f1_at(pairs, prior) - 1e-9 for pairs in self.judged(directories)):
+            return fitted
+        return prior  # the fitted model loses somewhere: nothing worse than the hand-set score ships
+
+    def judged(self, directories: Sequence[Path]) -> list[_Pairs]:
+        """What the join threshold and the choice of model are judged on: each training set, and
+        each at volume (with the other training sets moved into its dates)."""
+        mixes = [self.mixed(directory, directories) for directory in directories if len(directories) > 1]
+        return [self.pairs(directory) for directory in directories] + mixes
+
+    def fit_pair_model(self, directories: Sequence[Path]) -> DedupParams:
+        """The logistic pair model and its join threshold (see the module's docstring)."""
         sets = [self.pairs(directory) for directory in directories]
         sets = [pairs for pairs in sets if len(pairs.same)]
         if not sets or not any(pairs.same.any() for pairs in sets):
@@ -113,7 +132,7 @@ class Fitter:
         features = np.vstack([pairs.signals for pairs in sets] + [negatives]) * used
         same = np.concatenate([pairs.same for pairs in sets] + [np.zeros(len(negatives), dtype=bool)])
         weights, bias = _logistic(features, same)
-        judged = sets + [self.mixed(directory, directories) for directory in directories if len(directories) > 1]
+        judged = [pairs for pairs in self.judged(directories) if len(pairs.same)]
         f1 = np.mean([_greedy_f1(pairs, pairs.signals @ weights + bias) for pairs in judged], axis=0)
         best = np.flatnonzero(f1 >= f1.max() - 1e-9)
         threshold = float(THRESHOLDS[best[len(best) // 2]])
@@ -187,10 +206,22 @@ class Fitter:
     # -- themes ----------------------------------------------------------------------------------
 
     def fit_themes(self, directories: Sequence[Path]) -> ThemeParams:
+        """The fitted decision where no training set scores lower under it than under the hand-set
+        numbers, else those."""
         sets = [found for found in map(self.theme_signals, directories) if found is not None]
         classifier = self.classifier()
         if not sets or classifier is None:
             return ThemeParams.load()  # nothing to learn from: keep what ships
+        chosen, prior = self.fit_theme_decision(directories), ThemeParams.prior()
+        if all(_macro_f1(classifier, *found, chosen) >= _macro_f1(classifier, *found, prior) - 1e-9 for found in sets):
+            return chosen
+        return prior  # the fitted decision loses on some training set: nothing worse than the hand-set one ships
+
+    def fit_theme_decision(self, directories: Sequence[Path]) -> ThemeParams:
+        """The grid point of best mean macro-F1, or the most conservative one within `THEME_TOLERANCE`."""
+        sets = [found for found in map(self.theme_signals, directories) if found is not None]
+        classifier = self.classifier()
+        assert classifier is not None and sets, "fit_themes checks there is something to learn from"
         grid = [ThemeParams(**dict(zip(THEME_GRID, values, strict=True))) for values in product(*THEME_GRID.values())]
         scores = [np.mean([_macro_f1(classifier, signals, truth, point) for signals, truth in sets]) for point in grid]
         near = [params for params, score in zip(grid, scores, strict=True) if score >= max(scores) - THEME_TOLERANCE]
@@ -311,17 +342,23 @@ def _logistic(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, flo
     return beta[:-1], float(beta[-1])
 
 
-def _greedy_f1(pairs: _Pairs, scores: np.ndarray) -> np.ndarray:
+def _f1_at(pairs: _Pairs, params: DedupParams) -> float:
+    """Pairwise F1 of the greedy assignment under `params`."""
+    weights = np.array([params.weight(name) for name in SIGNALS])
+    return float(_greedy_f1(pairs, pairs.signals @ weights + params.bias, np.array([params.threshold]))[0])
+
+
+def _greedy_f1(pairs: _Pairs, scores: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> np.ndarray:
     """Pairwise F1 of the pipeline's greedy assignment (each item joins its best earlier item's
-    story when the score clears the threshold) for every threshold in `THRESHOLDS`."""
+    story when the score clears the threshold) for every threshold in `thresholds`."""
     n = len(pairs.stories)
     best_score = np.full(n, -np.inf)
     best_other = np.zeros(n, dtype=np.int64)
     for later, earlier, score in zip(pairs.later, pairs.earlier, scores, strict=True):
         if score > best_score[later]:
             best_score[later], best_other[later] = score, earlier
-    f1 = np.zeros(len(THRESHOLDS))
-    for index, threshold in enumerate(THRESHOLDS):
+    f1 = np.zeros(len(thresholds))
+    for index, threshold in enumerate(thresholds):
         assigned = list(range(n))
         for i in range(n):
             if best_score[i] >= threshold:
