@@ -200,8 +200,8 @@ class Fitter:
             names.add([mine.names])
         stories = [story for _, story in ordered]
         same = np.array([stories[i] == stories[j] for i, j in zip(later, earlier, strict=True)], dtype=bool)
-        signals = np.asarray(rows, dtype=np.float64).reshape(-1, len(SIGNALS))
-        return _Pairs(signals, np.asarray(later, dtype=np.int64), np.asarray(earlier, dtype=np.int64), same, stories)
+        matrix = np.asarray(rows, dtype=np.float64).reshape(-1, len(SIGNALS))
+        return _Pairs(matrix, np.asarray(later, dtype=np.int64), np.asarray(earlier, dtype=np.int64), same, stories)
 
     # -- themes ----------------------------------------------------------------------------------
 
@@ -312,9 +312,10 @@ def _tagged(directory: Path, items: Sequence[LabeledItem]) -> list[LabeledItem]:
 
 
 def _moved(items: Sequence[LabeledItem], into: Sequence[LabeledItem]) -> list[LabeledItem]:
-    """`items` with their dates mapped affinely from their own span onto the span of `into`."""
-    source = [item.raw.published for item in items]
-    target = [item.raw.published for item in into]
+    """`items` with their dates mapped affinely from their own span onto the span of `into`
+    (labeled items are fetched when published, `load_items`)."""
+    source = [item.raw.fetched_at for item in items]
+    target = [item.raw.fetched_at for item in into]
     start, span = min(source), (max(source) - min(source)).total_seconds() or 1.0
     scale = (max(target) - min(target)).total_seconds() / span
     moved = []
