@@ -1,5 +1,6 @@
 """Story assignment, tier by tier, on real text pairs scored with the real multilingual embedder."""
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,13 +15,29 @@ from bot.ingest.dedup import (
     model_versions,
     move_action,
     pair_score,
+    pair_signals,
     profile,
+    quantities,
     shingles,
     strip_repost,
 )
 
 T0 = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
-PARAMS = DedupParams()
+PARAMS = DedupParams.load()  # the shipped, fitted model: real text pairs must come out right under it
+# round numbers, to check the mechanics of the score independently of what a fit chose
+MECHANICS = DedupParams(
+    weights={
+        "vectors": 1.0,
+        "names": 0.5,
+        "time": -0.2,
+        "sources": -0.3,
+        "actions": -0.5,
+        "versions": -0.3,
+        "copies": 2.0,
+    },
+    bias=0.0,
+    threshold=0.55,
+)
 
 
 @pytest.fixture
@@ -31,12 +48,12 @@ def rare_names():
     return stats
 
 
-def score(embedder, stats, a, b, hours=6.0):
+def score(embedder, stats, a, b, hours=6.0, params=PARAMS):
     """(title, lead) pairs → pair score, with b published `hours` after a."""
     va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
     pa = profile(1, 1, T0, "outlet_a", a[0], a[1])
     pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1])
-    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, PARAMS)
+    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, params)
 
 
 @pytest.mark.parametrize(
@@ -60,8 +77,8 @@ def test_verbatim_repost_with_prefix_is_a_certain_copy(embedder, rare_names):
     lead = "星河团队发布新一代大模型，推理成本降低一半，并开放了 API 和开源权重，支持 128K 上下文。"
     original = ("星河大模型发布：推理成本降低一半", lead)
     repost = ("转载｜星河大模型发布：推理成本降低一半｜机器之心", lead + " ")
-    assert jaccard(shingles(*original), shingles(*repost)) >= PARAMS.copy_jaccard
-    assert score(embedder, rare_names, original, repost, hours=30) >= 1.0
+    assert jaccard(shingles(*original), shingles(*repost)) >= 0.8
+    assert score(embedder, rare_names, original, repost, hours=30) >= PARAMS.threshold + 1.0
 
 
 def test_translation_of_the_same_event_joins(embedder, rare_names):
@@ -88,11 +105,15 @@ def test_same_topic_different_event_stays_apart(embedder, rare_names):
     assert score(embedder, rare_names, first, other, hours=48) < PARAMS.threshold
 
 
-def test_opposite_moves_by_one_person_are_different_events(embedder, rare_names):
+def test_opposite_moves_by_one_person_count_against_one_event(embedder, rare_names):
+    """Leaving and joining are sometimes one move told twice, sometimes two events: how much the
+    conflict weighs is fitted, but it must weigh against, never for."""
     leaves = ("Dana Whitfield leaves Helix AI after five years as research chief", "She did not say what is next.")
     joins = ("Dana Whitfield joins Quanta Labs as chief scientist", "The former Helix AI research chief starts in May.")
     assert (move_action(leaves[0]), move_action(joins[0])) == ("leave", "join")
-    assert score(embedder, rare_names, leaves, joins, hours=72) < PARAMS.threshold
+    assert PARAMS.weights["actions"] < 0
+    with_conflict = score(embedder, rare_names, leaves, joins, hours=72)
+    assert with_conflict < score(embedder, rare_names, leaves, joins, hours=72, params=PARAMS.without("actions"))
 
 
 def test_time_gap_costs_beyond_a_day():
@@ -101,8 +122,8 @@ def test_time_gap_costs_beyond_a_day():
     far = profile(3, 3, T0 + timedelta(days=6), "src3", "Vega-V3 released today", "")
     beyond = profile(4, 4, T0 + timedelta(days=8), "src4", "Vega-V3 released today", "")
     no_names = NameStats().idf
-    assert pair_score(near, a, 0.6, no_names, PARAMS) > pair_score(far, a, 0.6, no_names, PARAMS)
-    assert pair_score(beyond, a, 0.99, no_names, PARAMS) == -1.0  # outside the window: never the same story
+    assert pair_score(near, a, 0.6, no_names, MECHANICS) > pair_score(far, a, 0.6, no_names, MECHANICS)
+    assert pair_score(beyond, a, 0.99, no_names, MECHANICS) == -math.inf  # outside the window: never the same story
 
 
 def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
@@ -110,29 +131,41 @@ def test_rare_shared_names_add_evidence_and_common_ones_do_not(rare_names):
     b = profile(2, 2, T0, "src2", "OpenAI 的 Vega-V3 刷新榜单", "")
     c = profile(3, 3, T0, "src3", "OpenAI ships a new voice feature", "")
     assert headline_names("Vega-V3 from OpenAI beats the benchmark") >= {"vega-v3", "openai"}
-    with_rare = pair_score(b, a, 0.4, rare_names.idf, PARAMS)
-    common_only = pair_score(c, a, 0.4, rare_names.idf, PARAMS)
+    with_rare = pair_score(b, a, 0.4, rare_names.idf, MECHANICS)
+    common_only = pair_score(c, a, 0.4, rare_names.idf, MECHANICS)
     assert common_only == pytest.approx(0.4)
     assert with_rare > 0.4 + 0.1
+
+
+def test_names_a_feed_repeats_count_only_as_far_as_the_texts_agree(rare_names):
+    """One podcast's episodes share the show's rare name and say different things (low cosine):
+    at volume such pairs are the commonest false merge, so shared names scale with the cosine."""
+    a = profile(1, 1, T0, "bombcast", "Giant Bombcast 01-12-2010", "")
+    b = profile(2, 2, T0, "bombcast", "Giant Bombcast EVE Online Edition", "")
+    unrelated = pair_signals(b, a, 0.3, rare_names.idf)["names"]
+    agreeing = pair_signals(b, a, 0.9, rare_names.idf)["names"]
+    assert 0 < unrelated < agreeing
+    assert unrelated == pytest.approx(agreeing / 3)
+    assert pair_signals(b, a, -0.2, rare_names.idf)["names"] == 0.0
 
 
 def test_choose_story_takes_the_best_member_and_respects_the_threshold(rare_names):
     item = profile(-1, 0, T0, "src-1", "Vega-V3 released", "")
     weak = profile(10, 100, T0, "src10", "Something else", "")
     strong = profile(11, 200, T0, "src11", "Vega-V3 is out", "")
-    assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, PARAMS)[0] == 200
-    assert choose_story(item, [(weak, 0.3)], NameStats().idf, PARAMS)[0] is None
-    assert choose_story(item, [], rare_names.idf, PARAMS)[0] is None
+    assert choose_story(item, [(weak, 0.3), (strong, 0.7)], rare_names.idf, MECHANICS)[0] == 200
+    assert choose_story(item, [(weak, 0.3)], NameStats().idf, MECHANICS)[0] is None
+    assert choose_story(item, [], rare_names.idf, MECHANICS)[0] is None
 
 
 def test_one_outlet_rarely_reports_one_event_twice(rare_names):
     a = profile(1, 1, T0, "lab_blog", "Vega-V3 model card", "")
     same_outlet = profile(2, 2, T0, "lab_blog", "Vega-V3 safety evaluation", "")
     other_outlet = profile(3, 3, T0, "news_site", "Vega-V3 safety evaluation", "")
-    gap = pair_score(other_outlet, a, 0.6, rare_names.idf, PARAMS) - pair_score(
-        same_outlet, a, 0.6, rare_names.idf, PARAMS
+    gap = pair_score(other_outlet, a, 0.6, rare_names.idf, MECHANICS) - pair_score(
+        same_outlet, a, 0.6, rare_names.idf, MECHANICS
     )
-    assert gap == pytest.approx(PARAMS.same_source_penalty)
+    assert gap == pytest.approx(0.3)
 
 
 def test_different_versions_of_one_model_family_are_different_releases(rare_names):
@@ -141,4 +174,34 @@ def test_different_versions_of_one_model_family_are_different_releases(rare_name
     old = profile(1, 1, T0, "a", "Gemini 1.5 brings a million-token context", "")
     new = profile(2, 2, T0, "b", "Gemini 2.5 arrives with better coding", "")
     same = profile(3, 3, T0, "c", "Gemini 1.5 arrives with better coding", "")
-    assert pair_score(new, old, 0.8, rare_names.idf, PARAMS) < pair_score(same, old, 0.8, rare_names.idf, PARAMS) - 0.2
+    assert (
+        pair_score(new, old, 0.8, rare_names.idf, MECHANICS)
+        < pair_score(same, old, 0.8, rare_names.idf, MECHANICS) - 0.2
+    )
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("raises $124 million", "获 1.24 亿美元融资"),
+        ("a 280-billion-parameter model", "2800 亿参数"),
+        ("7.5B model", "75 亿参数"),
+    ],
+)
+def test_amounts_are_one_token_across_languages(english, chinese):
+    assert quantities(english) & quantities(chinese)
+
+
+def test_two_releases_of_one_lab_on_one_day_name_what_the_other_lacks(rare_names):
+    stats = NameStats()
+    stats.add([frozenset({"deepmind"})] * 3 + [frozenset()] * 100)
+    gopher = profile(
+        1, 1, T0, "deepmind_blog", "DeepMind introduces Gopher, a 280-billion-parameter language model", ""
+    )
+    gopher_zh = profile(2, 2, T0, "jiqizhixin", "2800 亿参数的 Gopher 来了：DeepMind 首次系统公开大模型研究", "")
+    retro = profile(3, 3, T0, "venturebeat", "DeepMind's RETRO rivals models 25 times its size", "")
+    assert pair_signals(gopher_zh, gopher, 0.7, stats.idf)["releases"] == 0.0  # one release, two languages
+    assert pair_signals(retro, gopher, 0.7, stats.idf)["releases"] == 1.0  # each names its own
+    assert (
+        pair_signals(gopher_zh, gopher, 0.7, stats.idf)["names"] > pair_signals(retro, gopher, 0.7, stats.idf)["names"]
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.core.config import Settings, ThemeConfig
-from bot.eval.evaluate import evaluate, load_distractors, load_items
+from bot.eval.evaluate import discover_sets, evaluate, load_distractors, load_items, summarize
 
 THEMES = {
     "robotics": ThemeConfig(
@@ -161,3 +161,46 @@ def test_a_folder_without_feeds_is_a_clear_error(labeled: Path, tmp_path: Path, 
     code = main(["eval", "--data", str(labeled), "--distractors", str(empty)])
     assert code == 2
     assert "no feed documents found" in capsys.readouterr().err
+
+
+def test_several_sets_print_one_row_each_and_the_worst_and_mean(labeled: Path, tmp_path: Path, capsys) -> None:
+    themes_only = tmp_path / "eval-real"
+    themes_only.mkdir()
+    rows = [dict(LABELED[0], id="solo", story="solo", url="https://robot.example/solo")]
+    (themes_only / "items.jsonl").write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    config = tmp_path / "sources.yaml"
+    config.write_text("embedding:\n  backend: use\n  threads: 1\n", encoding="utf-8")
+    code = main(["--config", str(config), "eval", "--data", str(labeled), "--data", str(themes_only), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert set(result["sets"]) == {"eval", "eval-real"}
+    real = result["sets"]["eval-real"]
+    assert real["search"] is None and real["people_moves"] is None  # no queries, no labeled moves: skipped
+    assert set(real["themes"]["per_theme_precision"]) == set(real["themes"]["per_theme_recall"]) >= {"other"}
+    # search and people come from the one set that has them; dedup is the worse of the two
+    assert result["worst"]["search"] == {k: v for k, v in result["sets"]["eval"]["search"].items()}
+    worst_f1 = min(s["dedup"]["pairwise_f1"] for s in result["sets"].values())
+    assert result["worst"]["dedup"]["pairwise_f1"] == worst_f1
+    code = main(["--config", str(config), "eval", "--data", str(labeled), "--data", str(themes_only)])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["eval", "eval-real", "worst", "mean"]
+
+
+def test_the_default_sets_are_the_eval_folders(tmp_path: Path) -> None:
+    for name in ("eval-b", "eval", "evaluation-notes", "fixtures"):
+        (tmp_path / name).mkdir()
+    for name in ("eval-b", "eval", "fixtures"):
+        (tmp_path / name / "items.jsonl").write_text("", encoding="utf-8")
+    assert [path.name for path in discover_sets(tmp_path)] == ["eval", "eval-b"]
+
+
+def test_summary_skips_missing_blocks_rather_than_counting_zero() -> None:
+    sets = {
+        "a": {"dedup": {"pairwise_f1": 0.9}, "search": {"mrr": 0.5}, "themes": None},
+        "b": {"dedup": {"pairwise_f1": 0.7}, "search": {"mrr": 0.7}, "themes": {"macro_f1": 0.8, "per_theme": {}}},
+        # no questions: real feed entries labeled with themes, not a period; only its themes count
+        "real": {"dedup": {"pairwise_f1": 0.1}, "search": None, "themes": {"macro_f1": 0.6, "per_theme": {}}},
+    }
+    summary = summarize(sets)
+    assert summary["worst"] == {"dedup": {"pairwise_f1": 0.7}, "themes": {"macro_f1": 0.6}, "search": {"mrr": 0.5}}
+    assert summary["mean"]["dedup"] == {"pairwise_f1": 0.8}

@@ -83,3 +83,20 @@ def test_search_metrics():
     assert recall_at(["a", "b"], {"a", "b", "c"}, 2) == 1.0  # the top 2 cannot hold all 3
     assert reciprocal_rank(["a", "b", "c"], {"b"}) == 0.5
     assert reciprocal_rank(["a"], {"b"}) == 0.0
+
+
+def test_per_theme_precision_recall_and_named_scores_by_hand():
+    true = ["llm", "other", "other", "other", "multimodal"]
+    pred = ["llm", "llm", "other", "other", "other"]
+    result = classification(true, pred, ["llm", "multimodal", "bidding", "other"], fallback="other")
+    assert result["per_theme_precision"] == {
+        "llm": 0.5,
+        "multimodal": 0.0,
+        "bidding": 0.0,
+        "other": pytest.approx(0.6667),
+    }
+    assert result["per_theme_recall"] == {"llm": 1.0, "multimodal": 0.0, "bidding": 0.0, "other": pytest.approx(0.6667)}
+    assert result["named_precision"] == 0.5  # two items put in a named theme, one of them rightly
+    assert result["named_recall"] == 0.5  # two truly named items, one found
+    # macro-F1 over the labels that occur: bidding (never true, never predicted) is not a zero
+    assert result["macro_f1"] == pytest.approx((0.6667 + 0.0 + 0.6667) / 3, abs=1e-4)

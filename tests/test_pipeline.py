@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.config import Settings, resolve_paths
 from bot.core.models import RawEntry
+from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import open_pipeline
 
 NOW = datetime(2024, 12, 11, 9, 0, tzinfo=UTC)
@@ -243,3 +244,36 @@ def test_retention_prunes_old_stories_everywhere_and_keeps_them_out(open_, paths
     ancient = raw("archive", "A post from two years ago", "https://lab.example/old", hours=2 * 365 * 24)
     report = pipeline.ingest([ancient])["archive"]
     assert (report.new, report.skipped) == (0, 1)  # a back catalogue is not ingested only to be pruned
+
+
+LONG_ZH_PARAGRAPHS = (
+    "转载｜本文来自微信公众号「智能前线」，作者：李明，编辑：王芳，原文标题有删改。题图来自视觉中国，"
+    "文中观点仅代表作者本人，不构成任何投资建议。本文约四千字，阅读需要十分钟。"
+    "过去一年，国内外的大模型公司都在争夺同一批人才：能训练千亿参数模型的工程师、懂得数据配比的研究员，"
+    "以及真正把模型做成产品的负责人。猎头们说，这样的人在全世界不超过几百位，而每一家公司都想要他们。"
+    "一家头部猎头公司的合伙人告诉我们，今年他们经手的大模型岗位数量是去年的三倍，候选人的平均薪酬上涨了四成，"
+    "而真正能拍板的人选依然屈指可数，很多职位挂出半年也没有找到合适的人。",
+    "从去年开始，算力成本一路走高，训练一个前沿模型动辄需要上万张加速卡和数亿美元的投入。"
+    "融资环境的变化让不少创业公司开始重新思考路线：有的转向垂直行业，有的专注推理效率，"
+    "也有公司选择与云厂商深度绑定，以换取稳定的算力供给。与此同时，开源模型的进步让闭源模型的领先窗口越来越短，"
+    "各家都在寻找新的差异化方向，而人才正是其中最稀缺、也最难复制的资源。"
+    "一位接近多家公司的投资人表示，今年上半年高管和核心研究员的流动明显加快，不少团队在短短几个月内就经历了大的调整。"
+    "在他看来，决定一家公司能走多远的，不是某一次发布会上的榜单成绩，而是能否留住那几位真正懂得如何训练模型的人。"
+    "这种判断正在影响公司的组织方式：更小的核心团队、更长的期权归属期，以及越来越多由研究员直接负责的产品线。",
+    "据知情人士透露，前 Vega AI 首席科学家陈思远已正式加入 Quillon，出任首席技术官，负责下一代大模型的研发。",
+    "陈思远此前在 Vega AI 工作五年，主导了多个开源模型的训练。Quillon 方面确认了这一消息，但未透露更多细节。",
+)
+
+
+def test_a_move_in_the_third_paragraph_of_a_long_chinese_article_is_found(open_):
+    """Real Chinese tech articles run long and open with preamble; the move is stated further down."""
+    body = "".join(f"<p>{paragraph}</p>" for paragraph in LONG_ZH_PARAGRAPHS)
+    assert "".join(LONG_ZH_PARAGRAPHS).index("陈思远已正式加入") > 600  # past the first few hundred characters
+    pipeline, _ = open_()
+    entry = raw(
+        "36kr", "大模型人才流动加速：一位首席科学家的新选择", "https://36kr.example/p/talent", body, lang_hint="zh"
+    )
+    pipeline.ingest([entry])
+    (item_id,) = set(pipeline.store.lookup_keys(normalize(entry).identities()).values())
+    moves = pipeline.store.item_story_views([item_id])[item_id].item_moves
+    assert [(m["person"], m["to_org"], m["action"]) for m in moves] == [("陈思远", "Quillon", "join")]

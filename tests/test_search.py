@@ -172,3 +172,29 @@ def test_name_matches_are_ordered_by_what_the_question_asks_about_the_name(archi
     by_text = search_stories(archive, "who joined Quillon?", k=3, weights=TEXT_ONLY)
     assert by_text[0].items["en"].url == MOVE[2]
     assert search_stories(archive, "Quillon pricing", k=1, weights=TEXT_ONLY)[0].items["en"].url.endswith("/pricing")
+
+
+def test_a_title_only_item_does_not_outrank_items_with_text(tmp_path, embedder):
+    """Archive listings carry a headline and nothing else; a few matching words must not put them first."""
+    pipe, _ = open_pipeline(Settings(themes=THEMES), resolve_paths(tmp_path / "data"), embedder)
+    try:
+        bare = [
+            ("World models for autonomous driving robots", "https://robots.example/a"),
+            ("Autonomous driving world models: a robotics reading list", "https://robots.example/b"),
+            ("World models and autonomous driving for warehouse robots", "https://robots.example/c"),
+        ]
+        pipe.ingest([entry("robot_archive", title, "", 3 + n, link) for n, (title, link) in enumerate(bare)])
+        gaia = entry(
+            "lab_blog",
+            "GAIA-1: a generative model of traffic scenes",
+            "The lab trains a 9-billion-parameter generative world model on driving video, text and actions;"
+            " it predicts plausible futures of a traffic scene for testing self-driving cars.",
+            2,
+            "https://lab.example/gaia-1",
+        )
+        pipe.ingest([gaia])
+        hits = search_stories(pipe, "world models for autonomous driving", k=4)
+        assert hits[0].items["en"].url == "https://lab.example/gaia-1"
+        assert {hit.items["en"].url for hit in hits[1:]} == {link for _, link in bare}  # still found, after it
+    finally:
+        pipe.store.close()

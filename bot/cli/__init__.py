@@ -166,19 +166,40 @@ def _add_read_commands(commands: Commands) -> None:
     digest.add_argument("--json", action="store_true", help="print one JSON object")
     digest.set_defaults(command="digest")
 
-    evaluation = commands.add_parser("eval", help="replay a labeled set through the pipeline and score it")
-    evaluation.add_argument("--data", default="../shared/eval", help="folder with items.jsonl (default ../shared/eval)")
+    evaluation = commands.add_parser("eval", help="replay labeled sets through the pipeline and score them")
+    evaluation.add_argument(
+        "--data",
+        action="append",
+        metavar="DIR",
+        help="folder with items.jsonl; repeat for several sets (default: every ../shared/eval* folder)",
+    )
     evaluation.add_argument("--json", action="store_true", help="print one JSON object")
     evaluation.add_argument(
         "--ablation",
         action="store_true",
-        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone",
+        help="also score dedup with each of its signals switched off in turn, and search by each retriever alone;"
+        " with --cross: refit without each dedup signal in turn and report the worst left-out figures",
     )
     evaluation.add_argument(
         "--distractors",
         metavar="DIR",
         help="also ingest every entry of the feed documents under DIR as unlabeled noise"
-        " (e.g. ../shared/fixtures/feeds): the figures at volume",
+        " (e.g. ../shared/fixtures/feeds): the figures at volume; with --cross, under each left-out fit",
+    )
+    evaluation.add_argument(
+        "--fit",
+        nargs="+",
+        metavar="SET",
+        help="fit every dedup, themes and search parameter on these labeled sets (folders, or names under"
+        " ../shared) and write the parameters file",
+    )
+    evaluation.add_argument(
+        "--out", metavar="FILE", help="with --fit: where to write (default: the shipped bot/core/params.json)"
+    )
+    evaluation.add_argument(
+        "--cross",
+        action="store_true",
+        help="leave one set out: fit on the others, score it (what to expect on a period never tuned on)",
     )
     evaluation.set_defaults(command="eval")
 

@@ -17,11 +17,13 @@ from bot.cli.render import parse_now, require_data
 from bot.core.config import Paths, Settings, load_settings
 from bot.core.errors import UsageError
 from bot.core.models import Subscriber
+from bot.core.params import PARAMS_FILE
 from bot.deliver.digest import Digest, mark_sent, prepare_digest, render_digest, story_summaries, summarizer
 from bot.deliver.report import prepare_report, render_caption, render_report
-from bot.eval.evaluate import evaluate, load_distractors, load_items
-from bot.ingest.dedup import DedupParams
-from bot.ingest.embed import make_embedder
+from bot.eval.evaluate import CachedEmbedder, Fitted, discover_sets, evaluate, load_distractors, load_items, summarize
+from bot.eval.fitting import Fitter, cross_report
+from bot.ingest.dedup import SIGNALS
+from bot.ingest.embed import Embedder, make_embedder
 from bot.ingest.normalize import clean_text
 from bot.ingest.pipeline import Pipeline
 from bot.query.answer import Answer, answer_question, title_for
@@ -29,7 +31,7 @@ from bot.query.llm import make_llm
 from bot.query.search import Filters, StoryHit, search_stories
 from bot.render.telegram import parse_themes
 
-ABLATION_SIGNALS = ("vectors", "copies", "names", "time", "actions", "sources", "versions")
+SHARED_DIR = "../shared"  # labeled sets live beside the repository, as the other commands' defaults do
 
 # -- ask -------------------------------------------------------------------------------------
 
@@ -273,24 +275,124 @@ def _theme_names(settings: Settings) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Replay the labeled set through the real pipeline in a temporary data dir and print the metrics."""
+    """Replay each labeled set through the real pipeline in a temporary data dir and print the metrics.
+
+    One `--data` prints that set's figures as before; several (or none: every `eval*` folder
+    under ../shared) print one row per set plus the worst and the mean.
+    """
     settings = load_settings(args.config)
-    embedder = make_embedder(settings.embedding)
-    data = Path(args.data)
+    embedder = CachedEmbedder(make_embedder(settings.embedding))
+    if args.fit:
+        return _fit(settings, embedder, [_set_folder(name) for name in args.fit], Path(args.out or PARAMS_FILE))
+    folders = [Path(folder) for folder in args.data] if args.data else discover_sets(Path(SHARED_DIR))
+    if args.cross:
+        try:
+            distractors = Path(args.distractors) if args.distractors else None
+            report = cross_report(folders, settings, embedder, distractors=distractors)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.ablation:
+            report["ablation"] = {
+                signal: cross_report(folders, settings, embedder, frozenset({signal}))["worst"]["dedup"]
+                for signal in SIGNALS
+            }
+        sets = {name: scores for name, scores in report.items() if name not in ("worst", "mean", "ablation")}
+        if args.json:
+            print(json.dumps({"cross": report}, ensure_ascii=False))
+        else:
+            print("leave one set out: each row is fitted on the other sets")
+            _print_sets({"sets": sets, "worst": report["worst"], "mean": report["mean"]})
+            for name, scores in sets.items():
+                if "at_volume" in scores:
+                    _print_volume(name, scores["at_volume"])
+            for signal, scores in report.get("ablation", {}).items():
+                print(
+                    f"fitted without {signal:<8} worst left-out dedup pairwise F1 {scores['pairwise_f1']:.3f}"
+                    f"  B-cubed F1 {scores['bcubed_f1']:.3f}"
+                )
+        return 0
+    results = {folder.name: _eval_one(folder, settings, embedder, args) for folder in folders}
+    if len(folders) == 1:
+        result: dict[str, Any] = results[folders[0].name]
+    else:
+        result = {"sets": results, **summarize(results)}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    elif len(folders) == 1:
+        _print_eval(result)
+    else:
+        _print_sets(result)
+    return 0
+
+
+def _set_folder(name: str) -> Path:
+    """A labeled set by path, or by its folder name under ../shared ("eval-2022")."""
+    path = Path(name)
+    return path if path.is_dir() else Path(SHARED_DIR) / name
+
+
+def _fit(settings: Settings, embedder: Embedder, folders: list[Path], out: Path) -> int:
+    """Fit every parameter on `folders` and write the parameters file (same sets → same bytes)."""
+    for folder in folders:
+        if not (folder / "items.jsonl").is_file():
+            raise UsageError(f"{folder}: not a labeled set (no items.jsonl)")
+    try:
+        fitted = Fitter(settings, embedder).fit(folders)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out.write_text(fitted.to_params(sorted(folder.name for folder in folders)).to_json(), encoding="utf-8")
+    print(f"wrote {out} (fitted on {', '.join(sorted(folder.name for folder in folders))})")
+    return 0
+
+
+def _eval_one(data: Path, settings: Settings, embedder: Embedder, args: argparse.Namespace) -> dict[str, Any]:
     noise = load_distractors(Path(args.distractors), load_items(data)) if args.distractors else []
     result = evaluate(data, settings, embedder=embedder, search_baselines=args.ablation, noise=noise)
     if args.ablation:
+        shipped = Fitted.shipped()
         result["ablation"] = {
-            signal: evaluate(data, settings, embedder, replace(DedupParams(), **{f"use_{signal}": False}), noise=noise)[
-                "dedup"
-            ]
-            for signal in ABLATION_SIGNALS
+            signal: evaluate(
+                data, settings, embedder, replace(shipped, dedup=shipped.dedup.without(signal)), noise=noise
+            )["dedup"]
+            for signal in SIGNALS
         }
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        _print_eval(result)
-    return 0
+    return result
+
+
+def _print_sets(result: dict[str, Any]) -> None:
+    """One row per set, then the worst and the mean; a dash where a set has no such block."""
+    print(
+        f"{'set':<16} {'items':>6}  {'dedup F1':>8} {'B3':>6}  {'themes F1':>9} {'acc':>6} {'namedP':>6} {'namedR':>6}"
+        f"  {'people F1':>9}  {'R@5':>6} {'MRR':>6} {'xR@5':>6}"
+    )
+    rows = [(name, scores) for name, scores in result["sets"].items()]
+    rows += [("worst", result["worst"]), ("mean", result["mean"])]
+    for name, scores in rows:
+        dedup, themes = scores.get("dedup"), scores.get("themes")
+        moves, search = scores.get("people_moves"), scores.get("search")
+        print(
+            f"{name:<16} {scores.get('items', ''):>6}"
+            f"  {_figure(dedup, 'pairwise_f1', 8)} {_figure(dedup, 'bcubed_f1', 6)}"
+            f"  {_figure(themes, 'macro_f1', 9)} {_figure(themes, 'accuracy', 6)}"
+            f" {_figure(themes, 'named_precision', 6)} {_figure(themes, 'named_recall', 6)}"
+            f"  {_figure(moves, 'f1', 9)}"
+            f"  {_figure(search, 'recall@5', 6)} {_figure(search, 'mrr', 6)}"
+            f" {_figure(search, 'crosslingual_recall@5', 6)}"
+        )
+
+
+def _print_volume(name: str, scores: dict[str, Any]) -> None:
+    """One left-out set's figures with the distractors mixed in."""
+    dedup, search = scores["dedup"], scores["search"]
+    print(
+        f"{name} with {scores['distractors']} distractors: dedup pairwise P {dedup['pairwise_precision']:.3f}"
+        f"  R {dedup['pairwise_recall']:.3f}  F1 {dedup['pairwise_f1']:.3f}  B-cubed F1 {dedup['bcubed_f1']:.3f}"
+        + (f"  search {_search_scores(search)}" if search else "")
+    )
+
+
+def _figure(block: dict[str, Any] | None, key: str, width: int) -> str:
+    return f"{block[key]:>{width}.3f}" if block and key in block else f"{'-':>{width}}"
 
 
 def _print_eval(result: dict[str, Any]) -> None:
@@ -301,12 +403,19 @@ def _print_eval(result: dict[str, Any]) -> None:
         f"dedup          pairwise P {dedup['pairwise_precision']:.3f}  R {dedup['pairwise_recall']:.3f}"
         f"  F1 {dedup['pairwise_f1']:.3f}   B-cubed F1 {dedup['bcubed_f1']:.3f}"
     )
-    print(
-        f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
-        f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
-    )
-    print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
-    print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
+    if themes is None:
+        print("themes         - (no labeled themes)")
+    else:
+        print(
+            f"themes         accuracy {themes['accuracy']:.3f}  macro-F1 {themes['macro_f1']:.3f}"
+            f"  multi-label micro-F1 {themes['micro_f1_multi']:.3f}"
+            f"  named P {themes['named_precision']:.3f}  R {themes['named_recall']:.3f}"
+        )
+        print("               " + "  ".join(f"{name} {f1:.2f}" for name, f1 in themes["per_theme"].items()))
+    if moves is None:
+        print("people moves   - (no labeled moves)")
+    else:
+        print(f"people moves   P {moves['precision']:.3f}  R {moves['recall']:.3f}  F1 {moves['f1']:.3f}")
     search = result["search"]
     if search is None:
         print("search         null (not measured yet)")

@@ -13,17 +13,23 @@ import json
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.core.config import Settings, resolve_paths
 from bot.core.errors import ConfigError, FetchError
+from bot.core.models import OTHER_THEME as FALLBACK_THEME
 from bot.core.models import RawEntry
+from bot.core.params import Params
 from bot.eval.metrics import (
+    PRF,
     NameCanon,
     bcubed,
     classification,
@@ -39,7 +45,8 @@ from bot.ingest.normalize import normalize
 from bot.ingest.people import Move, resolve_story_moves
 from bot.ingest.pipeline import Pipeline, open_pipeline
 from bot.ingest.sources.rss import parse_feed
-from bot.query.search import TEXT_ONLY, VECTOR_ONLY, Weights, search_stories
+from bot.ingest.themes import ThemeParams
+from bot.query.search import TEXT_ONLY, VECTOR_ONLY, Candidates, Filters, Weights, gather, rank_stories
 
 THEMES = ("llm", "multimodal", "world_models", "bidding", "people_moves", "other")
 
@@ -132,36 +139,77 @@ def replay(pipeline: Pipeline, items: Sequence[LabeledItem]) -> None:
         pipeline.ingest([item.raw for item in day])
 
 
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """The fitted parameters, typed: what `bot/core/params.json` holds, or what a fit just produced."""
+
+    dedup: DedupParams
+    themes: ThemeParams
+    search: Weights
+
+    @classmethod
+    def shipped(cls) -> Fitted:
+        return cls(DedupParams.load(), ThemeParams.load(), Weights.load())
+
+    def to_params(self, fitted_on: Sequence[str]) -> Params:
+        return Params(tuple(fitted_on), self.dedup.to_dict(), self.themes.to_dict(), self.search.to_dict())
+
+
+@dataclass(slots=True)
+class Replay:
+    """A labeled set replayed into a scratch data dir: the pipeline, every item, what the store says."""
+
+    pipeline: Pipeline
+    items: list[LabeledItem]
+    predicted: dict[str, _Prediction]
+
+
+@contextmanager
+def replayed(
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder | None,
+    fitted: Fitted,
+    noise: Sequence[LabeledItem] = (),
+    data_dir: Path | None = None,
+) -> Iterator[Replay]:
+    """Replay the labeled set in `directory` (plus `noise`) under `fitted`; the store closes on exit."""
+    items = [*load_items(directory), *noise]
+    with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
+        paths = resolve_paths(data_dir or scratch)
+        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
+        pipeline.params = fitted.dedup
+        if pipeline.classifier is not None:
+            pipeline.classifier.params = fitted.themes
+        try:
+            replay(pipeline, items)
+            yield Replay(pipeline, items, _predictions(pipeline, items))
+        finally:
+            pipeline.store.close()
+
+
 def evaluate(
     directory: Path,
     settings: Settings,
     embedder: Embedder | None = None,
-    params: DedupParams | None = None,
+    fitted: Fitted | None = None,
     data_dir: Path | None = None,
     search_baselines: bool = False,
     noise: Sequence[LabeledItem] = (),
 ) -> dict[str, Any]:
     """Replay the labeled set in `directory` (plus `noise`, unlabeled items from `load_distractors`)
-    and return the metrics object `bot eval --json` prints."""
+    under `fitted` (default: the shipped parameters) and return the metrics object `bot eval --json` prints."""
     started = time.monotonic()
-    items = [*load_items(directory), *noise]
-    with tempfile.TemporaryDirectory(prefix="bot-eval-") as scratch:
-        paths = resolve_paths(data_dir or scratch)
-        pipeline, _ = open_pipeline(settings, paths, embedder=embedder)
-        if params is not None:
-            pipeline.params = params
-        try:
-            replay(pipeline, items)
-            predicted = _predictions(pipeline, items)
-            search_block = _search_block(pipeline, directory, items, predicted)
-            if search_baselines:
-                baselines = {
-                    name: _search_block(pipeline, directory, items, predicted, weights)
-                    for name, weights in (("vector_only", VECTOR_ONLY), ("text_only", TEXT_ONLY))
-                }
-        finally:
-            pipeline.store.close()
-    result = _score(items, predicted, _aliases(directory))
+    fitted = fitted or Fitted.shipped()
+    with replayed(directory, settings, embedder, fitted, noise, data_dir) as run:
+        found = gathered(run, directory)
+        search_block = search_scores(found, fitted.search)
+        if search_baselines:
+            baselines = {
+                name: search_scores(found, weights)
+                for name, weights in (("vector_only", VECTOR_ONLY), ("text_only", TEXT_ONLY))
+            }
+    result = _score(run.items, run.predicted, _aliases(directory))
     result["search"] = search_block
     result["distractors"] = len(noise)
     if search_baselines:
@@ -202,8 +250,6 @@ def _score(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], cano
     pred_stories = [predicted[item.id].story for item in items]
     pair, cube = pairwise(true_stories, pred_stories), bcubed(true_stories, pred_stories)
     themed = [item for item in items if item.theme]
-    themes = classification([i.theme or "" for i in themed], [predicted[i.id].theme for i in themed], THEMES)
-    micro = multilabel_micro_f1([set(i.themes) for i in themed], [set(predicted[i.id].themes) for i in themed])
     moves = _people_scores(items, predicted, canon)
     return {
         "items": len(items),
@@ -215,23 +261,41 @@ def _score(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], cano
             "pairwise_f1": round(pair.f1, 4),
             "bcubed_f1": round(cube.f1, 4),
         },
-        "themes": {
-            "accuracy": round(float(themes["accuracy"]), 4),  # type: ignore[arg-type]
-            "macro_f1": round(float(themes["macro_f1"]), 4),  # type: ignore[arg-type]
-            "micro_f1_multi": round(micro, 4),
-            "per_theme": themes["per_theme"],
-        },
+        "themes": _themes_block(themed, predicted) if themed else None,
         "people_moves": {
             "precision": round(moves.precision, 4),
             "recall": round(moves.recall, 4),
             "f1": round(moves.f1, 4),
-        },
+        }
+        if moves is not None
+        else None,
     }
 
 
-def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> Any:
-    """FORMAT.md: per true story, gold = union of labels, predicted = moves extracted from its items."""
+def _themes_block(themed: Sequence[LabeledItem], predicted: dict[str, _Prediction]) -> dict[str, Any]:
+    true, pred = [i.theme or "" for i in themed], [predicted[i.id].theme for i in themed]
+    scores = classification(true, pred, THEMES, fallback=FALLBACK_THEME)
+    micro = multilabel_micro_f1([set(i.themes) for i in themed], [set(predicted[i.id].themes) for i in themed])
+    return {
+        "accuracy": round(float(scores["accuracy"]), 4),  # type: ignore[arg-type]
+        "macro_f1": round(float(scores["macro_f1"]), 4),  # type: ignore[arg-type]
+        "micro_f1_multi": round(micro, 4),
+        "named_precision": round(float(scores["named_precision"]), 4),  # type: ignore[arg-type]
+        "named_recall": round(float(scores["named_recall"]), 4),  # type: ignore[arg-type]
+        "per_theme": scores["per_theme"],
+        "per_theme_precision": scores["per_theme_precision"],
+        "per_theme_recall": scores["per_theme_recall"],
+    }
+
+
+def _people_scores(items: Sequence[LabeledItem], predicted: dict[str, _Prediction], canon: NameCanon) -> PRF | None:
+    """FORMAT.md: per true story, gold = union of labels, predicted = moves extracted from its items.
+
+    None for a set that labels no move at all (nothing to recall, so no score to report).
+    """
     labeled = [item for item in items if item.theme is not None]
+    if not any(item.moves for item in labeled):
+        return None
     gold: dict[str, set[tuple[str, str]]] = defaultdict(set)
     extracted: dict[str, list[list[Move]]] = defaultdict(list)
     for item in labeled:
@@ -249,27 +313,37 @@ def _aliases(directory: Path) -> NameCanon:
     return NameCanon(json.loads(path.read_text(encoding="utf-8")) if path.exists() else {})
 
 
-def _search_block(
-    pipeline: Pipeline,
-    directory: Path,
-    items: Sequence[LabeledItem],
-    predicted: dict[str, _Prediction],
-    weights: Weights | None = None,
-) -> dict[str, float] | None:
-    """Story-level recall@5 and MRR over queries.jsonl; a found story counts as the true stories of its items."""
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """Each question of a replayed set with its search candidates, and which true stories each
+    predicted story holds (a found story counts as the true stories of its items)."""
+
+    queries: list[tuple[dict[str, Any], Candidates]]
+    truth: dict[int, Counter[str]]
+
+
+def gathered(run: Replay, directory: Path) -> Gathered | None:
+    """Search candidates for every question of queries.jsonl, or None for a set without questions."""
     path = directory / "queries.jsonl"
     if not path.exists():
         return None
     queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     truth: dict[int, Counter[str]] = defaultdict(Counter)
-    for item in items:
-        truth[predicted[item.id].story][item.story] += 1
+    for item in run.items:
+        truth[run.predicted[item.id].story][item.story] += 1
+    return Gathered([(query, gather(run.pipeline, query["query"])) for query in queries], truth)
+
+
+def search_scores(found: Gathered | None, weights: Weights) -> dict[str, float] | None:
+    """Story-level recall@5 and MRR of the top 10 under `weights`."""
+    if found is None:
+        return None
     recalls, ranks, crosslingual = [], [], []
-    for query in queries:
+    for query, candidates in found.queries:
         relevant = set(query["relevant_stories"])
         ranked: list[str] = []
-        for hit in search_stories(pipeline, query["query"], k=10, weights=weights):
-            ranked += [story for story, _ in truth[hit.story.id].most_common() if story not in ranked]
+        for story, _ in rank_stories(candidates, weights, Filters())[:10]:
+            ranked += [true for true, _ in found.truth[story].most_common() if true not in ranked]
         recalls.append(recall_at(ranked, relevant, 5))
         ranks.append(reciprocal_rank(ranked, relevant))
         if query.get("kind") == "crosslingual":
@@ -283,3 +357,63 @@ def _search_block(
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+SCORED_BLOCKS = ("dedup", "themes", "people_moves", "search")
+
+
+def discover_sets(root: Path) -> list[Path]:
+    """Every labeled set under `root`: the folders whose name starts with `eval` and hold items.jsonl."""
+    found = sorted(path for path in root.glob("eval*") if (path / "items.jsonl").is_file())
+    if not found:
+        raise ConfigError(f"{root}: no labeled sets found (folders named eval* with an items.jsonl)")
+    return found
+
+
+def summarize(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """`worst` and `mean` of every scalar score over the sets that have the block.
+
+    A set without a block is left out of that block's figures rather than counted as a zero. A set
+    without questions is not a labeled period but real feed entries labeled with themes
+    (eval-real, FORMAT.md): only its themes count here (its other figures are still reported).
+    """
+    worst: dict[str, dict[str, float]] = {}
+    mean: dict[str, dict[str, float]] = {}
+    for block in SCORED_BLOCKS:
+        present = [
+            result[block]
+            for result in results.values()
+            if result.get(block) and (block == "themes" or result.get("search") is not None)
+        ]
+        if not present:
+            continue
+        keys = [key for key, value in present[0].items() if isinstance(value, int | float)]
+        worst[block] = {key: min(scores[key] for scores in present) for key in keys}
+        mean[block] = {key: round(sum(scores[key] for scores in present) / len(present), 4) for key in keys}
+    return {"worst": worst, "mean": mean}
+
+
+class CachedEmbedder:
+    """Wraps an embedder so each distinct text is embedded once per process.
+
+    `bot eval` over several sets, `--fit` and `--cross` replay the same texts many times;
+    the forward pass is the cost (shared/notes/embeddings.md), so it is paid once.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(text for text in texts if text not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.inner.encode(missing), strict=True):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[text] for text in texts]).astype(np.float32)

@@ -52,15 +52,36 @@ def bcubed(true: Sequence[Hashable], pred: Sequence[Hashable]) -> PRF:
     return PRF(precision, recall, f1)
 
 
-def classification(true: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
-    """Accuracy, macro-F1 over `labels`, and per-label F1 for single-label predictions."""
-    per_label = {}
+def classification(
+    true: Sequence[str], pred: Sequence[str], labels: Sequence[str], fallback: str = ""
+) -> dict[str, object]:
+    """Accuracy, macro-F1, per-label F1/precision/recall for single-label predictions.
+
+    Macro-F1 averages over the labels that occur in the truth or the predictions: a set with no
+    `bidding` item (a real feed) is not charged a zero for a class it cannot hold. With `fallback`
+    (the "none of the above" label), `named_precision` is the share of items predicted as a named
+    label that truly have it, and `named_recall` the share of truly named items predicted right — a
+    subscriber feels a wrong item in their theme more than a missed one.
+    """
+    pairs = list(zip(true, pred, strict=True))
+    f1, precision, recall = {}, {}, {}
     for label in labels:
-        tp = sum(t == label and p == label for t, p in zip(true, pred, strict=True))
-        per_label[label] = round(prf(tp, pred.count(label), true.count(label)).f1, 4)
-    accuracy = sum(t == p for t, p in zip(true, pred, strict=True)) / len(true) if true else 0.0
-    macro = sum(per_label.values()) / len(labels) if labels else 0.0
-    return {"accuracy": accuracy, "macro_f1": macro, "per_theme": per_label}
+        scores = prf(sum(t == p == label for t, p in pairs), pred.count(label), true.count(label))
+        f1[label], precision[label], recall[label] = (round(v, 4) for v in (scores.f1, scores.precision, scores.recall))
+    present = [label for label in labels if label in true or label in pred]
+    accuracy = sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0
+    macro = sum(f1[label] for label in present) / len(present) if present else 0.0
+    named_pred = [(t, p) for t, p in pairs if p != fallback]
+    named_true = [(t, p) for t, p in pairs if t != fallback]
+    return {
+        "accuracy": accuracy,
+        "macro_f1": macro,
+        "per_theme": f1,
+        "per_theme_precision": precision,
+        "per_theme_recall": recall,
+        "named_precision": sum(t == p for t, p in named_pred) / len(named_pred) if named_pred else 0.0,
+        "named_recall": sum(t == p for t, p in named_true) / len(named_true) if named_true else 0.0,
+    }
 
 
 def multilabel_micro_f1(true: Sequence[set[str]], pred: Sequence[set[str]]) -> float:

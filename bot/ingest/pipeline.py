@@ -34,7 +34,7 @@ from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_st
 log = logging.getLogger(__name__)
 
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
-MOVE_TEXT_CHARS = 600  # people moves are stated in the headline and the lead
+MOVE_TEXT_CHARS = 4000  # long articles state a move in their second or third paragraph, past a preamble
 PROFILES_KEPT = 4096  # stored items' dedup profiles kept between batches (the recent ones are the candidates)
 THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
 
@@ -83,7 +83,7 @@ class Pipeline:
         self.embedder = embedder
         self.paths = paths
         self.classifier = classifier
-        self.params = params or DedupParams()
+        self.params = params or DedupParams.load()
         self.retention = retention
         self.names = NameStats(*store.name_counts())
         self._generation = 0  # batches committed and prunes done: a plan made before a change is stale

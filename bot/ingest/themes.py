@@ -33,17 +33,15 @@ from threadpoolctl import threadpool_limits
 from bot.core.config import ThemeConfig
 from bot.core.models import OTHER_THEME as FALLBACK_THEME
 from bot.core.models import PEOPLE_THEME, Item
+from bot.core.params import load_params
 from bot.ingest.embed import Embedder
 
 LEAD_CHARS = 400  # the headline and the first few hundred characters carry the topic
 
 PROTOTYPE_WEIGHT = 0.5  # the two embedding signals share one unit of probability
 FEWSHOT_WEIGHT = 0.5
-KEYWORD_WEIGHT = 1.0  # a keyword in the headline outweighs any embedding preference
 PEOPLE_MOVE_BONUS = 1.0  # the people extractor found a move: as strong as a headline keyword
 SIMILARITY_TEMPERATURE = 0.05  # turns centroid cosines into a distribution over themes
-OTHER_MARGIN = 0.05  # a topical theme needs this lead over `other`, or keyword evidence
-CONFIDENCE_FLOOR = 0.2  # cosine to a theme's centroid below which it is not claimed without keywords
 SECONDARY_GAP = 0.15  # a second theme within this of the primary also applies
 SECONDARY_FLOOR = 0.4  # ... or whose embedding probability alone reaches this
 
@@ -51,6 +49,53 @@ FEWSHOT_L2 = 0.1
 FEWSHOT_STEPS = 300
 FEWSHOT_LEARNING_RATE = 0.5
 FEWSHOT_SCALE = 10.0  # features are cosines; a fixed scale keeps the fit well-conditioned
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeParams:
+    """The fitted numbers of the primary-theme decision (bot/core/params.json, `bot eval --fit`).
+
+    `keyword_weight`: what keyword evidence adds to the embedding probability; `other_margin`:
+    the lead over `other` a topical theme needs without keyword evidence; `confidence_floor`:
+    the cosine to a theme's centroid below which it is not claimed without keywords.
+    """
+
+    keyword_weight: float
+    other_margin: float
+    confidence_floor: float
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float]) -> ThemeParams:
+        return cls(float(values["keyword_weight"]), float(values["other_margin"]), float(values["confidence_floor"]))
+
+    @classmethod
+    def prior(cls) -> ThemeParams:
+        """The numbers set by hand before issue 13; the fit replaces them only where it does at least
+        as well on every training set (`bot.eval.fitting`)."""
+        return cls(keyword_weight=1.0, other_margin=0.05, confidence_floor=0.2)
+
+    @classmethod
+    def load(cls) -> ThemeParams:
+        """The shipped, fitted parameters."""
+        return cls.from_dict(load_params().themes)
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "keyword_weight": self.keyword_weight,
+            "other_margin": self.other_margin,
+            "confidence_floor": self.confidence_floor,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeSignals:
+    """(items × themes) matrices the decision reads: centroid cosine, embedding probability, keyword
+    evidence, and per item whether the people extractor found a move."""
+
+    cosine: np.ndarray
+    semantic: np.ndarray
+    evidence: np.ndarray
+    moved: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +110,12 @@ class ThemeScores:
 class ThemeClassifier:
     """Multi-label theme classifier with a primary label; built once from config."""
 
-    def __init__(self, themes: Mapping[str, ThemeConfig], embedder: Embedder) -> None:
+    def __init__(
+        self, themes: Mapping[str, ThemeConfig], embedder: Embedder, params: ThemeParams | None = None
+    ) -> None:
         if not themes:
             raise ValueError("no themes configured")
+        self.params = params or ThemeParams.load()
         self.names: tuple[str, ...] = tuple(themes)
         prototypes, prototype_labels = _prototype_texts(themes, self.names)
         keywords, keyword_labels = _keyword_texts(themes, self.names)
@@ -88,15 +136,27 @@ class ThemeClassifier:
         """Themes for each item, from its precomputed vector and its headline and lead."""
         if not items:
             return []
+        return self.decide(self.signals(items, vectors, people_move), self.params)
+
+    def signals(
+        self, items: Sequence[Item], vectors: np.ndarray, people_move: Sequence[bool] | None = None
+    ) -> ThemeSignals:
+        """What the decision needs, computed once (the fit tries many parameters on the same signals)."""
         cosine, semantic, evidence = self._signals(items, vectors)
-        scores = semantic + KEYWORD_WEIGHT * evidence
+        moved = np.asarray(people_move if people_move is not None else [False] * len(items), dtype=bool)
+        return ThemeSignals(cosine, semantic, evidence, moved)
+
+    def decide(self, signals: ThemeSignals, params: ThemeParams) -> list[ThemeScores]:
+        """Primary and secondary themes under `params`."""
+        cosine, semantic, evidence = signals.cosine, signals.semantic, signals.evidence
+        scores = semantic + params.keyword_weight * evidence
         # claimed when close to the theme in absolute terms, or named by its keywords
-        confident = (cosine + CONFIDENCE_FLOOR * evidence >= CONFIDENCE_FLOOR) | (evidence >= 1.0)
-        if people_move is not None and self._people >= 0:
-            moved = np.asarray(people_move, dtype=bool)
-            scores[:, self._people] += PEOPLE_MOVE_BONUS * moved
-            confident[:, self._people] |= moved
-        primary = self._primary(scores, evidence, confident)
+        floor = params.confidence_floor
+        confident = (cosine + floor * evidence >= floor) | (evidence >= 1.0)
+        if self._people >= 0:
+            scores[:, self._people] += PEOPLE_MOVE_BONUS * signals.moved
+            confident[:, self._people] |= signals.moved
+        primary = self._primary(scores, evidence, confident, params.other_margin)
         applies = self._applies(scores, semantic, evidence, confident, primary)
         return [self._result(row, int(best), mask) for row, best, mask in zip(scores, primary, applies, strict=True)]
 
@@ -115,13 +175,15 @@ class ThemeClassifier:
         title, lead = item.title.lower(), item.text[:LEAD_CHARS].lower()
         return [matcher.evidence(title, lead) for matcher in self._keywords]
 
-    def _primary(self, scores: np.ndarray, evidence: np.ndarray, confident: np.ndarray) -> np.ndarray:
+    def _primary(
+        self, scores: np.ndarray, evidence: np.ndarray, confident: np.ndarray, other_margin: float
+    ) -> np.ndarray:
         """Best theme; `other` instead when the winner is not confident or barely beats `other`."""
         best = scores.argmax(axis=1)
         if self._fallback < 0:
             return best
         rows = np.arange(len(best))
-        narrow = (evidence[rows, best] < 1.0) & (scores[rows, best] - scores[:, self._fallback] < OTHER_MARGIN)
+        narrow = (evidence[rows, best] < 1.0) & (scores[rows, best] - scores[:, self._fallback] < other_margin)
         return np.where(narrow | ~confident[rows, best], self._fallback, best)
 
     def _applies(

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from bot.core.models import OTHER_THEME, Item, RawEntry
+from bot.core.params import load_params
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline
 from bot.storage import StorySummary
@@ -27,6 +28,7 @@ VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and fi
 TEXT_POOL = 200
 MIN_COSINE = 0.2  # below this (and with no name match) a story is not an answer: off-topic questions get none
 WHO_POOL = 40  # stories searched for a name's people moves
+MIN_BODY_CHARS = 20  # text beyond the headline shorter than this is a dateline or a repeat, not a body
 
 _LATIN_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*[A-Za-z0-9+]|[A-Za-z0-9]{3,}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+\-]*|\S")
@@ -92,16 +94,31 @@ class StoryHit:
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How much each ranking counts in the fusion (dev set: vectors alone R@5 0.88, text alone 0.66)."""
+    """How much each ranking counts in the fusion; fitted by `bot eval --fit` (bot/core/params.json).
+
+    The vector ranking is the unit; the others are fitted relative to it.
+    """
 
     vector: float = 1.0
-    text: float = 0.5
-    year: float = 0.5  # stories of the year the question names
-    theme: float = 0.5  # stories of the theme the question is about
+    text: float = 0.0
+    year: float = 0.0  # stories of the year the question names
+    theme: float = 0.0  # stories of the theme the question is about
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float]) -> Weights:
+        return cls(**{name: float(values[name]) for name in ("vector", "text", "year", "theme")})
+
+    @classmethod
+    def load(cls) -> Weights:
+        """The shipped, fitted weights."""
+        return cls.from_dict(load_params().search)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"vector": self.vector, "text": self.text, "year": self.year, "theme": self.theme}
 
 
-VECTOR_ONLY = Weights(text=0.0, year=0.0, theme=0.0)
-TEXT_ONLY = Weights(vector=0.0, year=0.0, theme=0.0)
+VECTOR_ONLY = Weights()
+TEXT_ONLY = Weights(vector=0.0, text=1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +138,21 @@ class Filters:
     now: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Everything the fusion needs about one question, gathered once: the rankings of each retriever,
+    each story's best item with its cosine, and the stories' summaries. Ranking them under other
+    weights (the fit tries many) costs no further search."""
+
+    vector_ranked: list[int]
+    text_ranked: list[int]
+    year_ranked: list[int]  # the vector ranking restricted to the year the question names
+    theme_ranked: list[int]  # ... and to the theme the question is about
+    best_items: dict[int, tuple[int, float]]  # story → (item id, cosine to the question)
+    summaries: dict[int, StorySummary]
+    texted: frozenset[int]  # stories whose best item has text beyond its headline (`has_text`)
+
+
 def search_stories(
     pipeline: Pipeline,
     query: str,
@@ -130,28 +162,56 @@ def search_stories(
     min_cosine: float = MIN_COSINE,
 ) -> list[StoryHit]:
     """Up to `k` stories that answer `query`, best first; none when nothing is close enough."""
-    filters, weights = filters or Filters(), weights or Weights()
+    found = gather(pipeline, query)
+    fused = rank_stories(found, weights or Weights.load(), filters or Filters(), min_cosine)
+    return [_hit(pipeline, found.summaries[story], score, found.best_items) for story, score in fused[:k]]
+
+
+def gather(pipeline: Pipeline, query: str) -> Candidates:
+    """Run both retrievers for `query` and collect what `rank_stories` needs."""
     vector = pipeline.embedder.encode([query])
     vector_ranked, best_items = _vector_ranking(pipeline, vector)
+    best = {item.id: item for item in pipeline.store.get_items([item_id for item_id, _ in best_items.values()])}
+    texted = {story for story, (item_id, _) in best_items.items() if item_id in best and has_text(best[item_id])}
     text_ranked = _text_ranking(pipeline, query, vector, best_items)
     summaries = pipeline.store.stories({*vector_ranked, *text_ranked})
-    rankings, counts = [vector_ranked, text_ranked], [weights.vector, weights.text]
-    year = query_year(query)
-    if year and weights.year:  # a question about a year prefers that year's stories, in the order meaning ranks them
-        rankings.append([s for s in vector_ranked if s in summaries and summaries[s].last_published.year == year])
-        counts.append(weights.year)
-    theme = _query_theme(pipeline, query, vector) if weights.theme else None
-    if theme:  # a question about a field prefers stories of that field
-        rankings.append([s for s in vector_ranked if s in summaries and theme in summaries[s].themes])
-        counts.append(weights.theme)
-    fused = {story: score for story, score in fuse(rankings, counts).items() if score > 0}
-    relevant = set(text_ranked) | {story for story, (_, cosine) in best_items.items() if cosine >= min_cosine}
+    year, theme = query_year(query), _query_theme(pipeline, query, vector)
+    in_year = [s for s in vector_ranked if year and s in summaries and summaries[s].last_published.year == year]
+    in_theme = [s for s in vector_ranked if theme and s in summaries and theme in summaries[s].themes]
+    return Candidates(vector_ranked, text_ranked, in_year, in_theme, best_items, summaries, frozenset(texted))
+
+
+def has_text(item: Item) -> bool:
+    """Whether the item says more than its headline. A title-only entry (an archive listing, a
+    description that repeats the title) gives a short question a high cosine on a few words and
+    nothing to check it against."""
+    body = item.text.replace(item.title, "").strip(" .。\n")
+    return len(body) >= MIN_BODY_CHARS
+
+
+def rank_stories(
+    found: Candidates, weights: Weights, filters: Filters, min_cosine: float = MIN_COSINE
+) -> list[tuple[int, float]]:
+    """(story, fused score), best first: reciprocal-rank fusion of the rankings under `weights`.
+
+    A story is an answer when the text channel matched it or its best item is close enough in
+    meaning. A story whose best item is a bare headline comes after the stories with text unless
+    the question names what it names (the text channel matched it); recency only breaks ties.
+    """
+    rankings = [found.vector_ranked, found.text_ranked, found.year_ranked, found.theme_ranked]
+    fused = {
+        story: score
+        for story, score in fuse(rankings, [weights.vector, weights.text, weights.year, weights.theme]).items()
+        if score > 0
+    }
+    relevant = set(found.text_ranked) | {s for s, (_, cosine) in found.best_items.items() if cosine >= min_cosine}
+    summaries = found.summaries
     allowed = [
         story for story in fused if story in summaries and story in relevant and _passes(summaries[story], filters)
     ]
-    latest = {story: summaries[story].last_published for story in allowed}
-    allowed.sort(key=lambda story: (-fused[story], -latest[story].timestamp()))
-    return [_hit(pipeline, summaries[story], fused[story], best_items) for story in allowed[:k]]
+    bare = {story for story in allowed if story not in found.texted and story not in found.text_ranked}
+    allowed.sort(key=lambda story: (story in bare, -fused[story], -summaries[story].last_published.timestamp()))
+    return [(story, fused[story]) for story in allowed]
 
 
 def people_timeline(pipeline: Pipeline, name: str, lang: str, pool: int = WHO_POOL) -> list[MoveEvent]:

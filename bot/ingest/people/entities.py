@@ -59,6 +59,7 @@ _ZH_NAME_END = re.compile(  # what may follow a Han name
     rf"(?:{ZH_FILLERS}|从|在|被|向|与|和|及|、|等|的|曾|或|再|又|因|回应|发文|发布|加入|加盟|入职|离职|离开|出走|辞职|"
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
+_BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席"  # end a descriptor, never begin a transliterated name
 _QUOTED_NAME = re.compile(r"「([^」]{2,20})」")
 _ZH_SUFFIX_ORG = re.compile(
     rf"(?:(?<=^)|(?<=[\s,，、:：;；|｜(（「]))[{HAN}A-Za-z]{{1,8}}?(?:公司|实验室|研究院|研究所|集团|大学|学院|科技)"
@@ -192,7 +193,9 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
     for m in _DOTTED_NAME.finditer(sent):  # 萨拉·奥康纳, cut before a verb that follows it
         last = max(m.group().rfind(dot) for dot in "·•‧・") + 1
         cut = _ZH_NAME_END.search(m.group(), last + 1)
-        add(m.group()[: cut.start()] if cut else m.group(), m.start())
+        name = m.group()[: cut.start()] if cut else m.group()
+        skip = _given_name_start(name)
+        add(name[skip:], m.start() + skip)
     for m in ZH_ROLE_RE.finditer(sent):  # 副总裁王磊
         j = m.end() + (1 if sent[m.end() : m.end() + 1] == " " else 0)
         add(_han_name_at(sent, j), j)
@@ -203,6 +206,20 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
     for m in _ZH_SUFFIX_ORG.finditer(sent):
         if not any(o.start <= m.start() < o.end for o in orgs):
             orgs.append(Span(m.group(), m.start(), m.end()))
+
+
+def _given_name_start(name: str) -> int:
+    """Where a dotted transliteration really starts: "团队负责人蒂姆尼特·格布鲁" → at 蒂, "五年多的约翰·…"
+    → at 约. The run before the first dot is cut after a role word or a character no name uses,
+    and a transliterated given name is at most four characters."""
+    first = re.split("[·•‧・]", name, maxsplit=1)[0].rstrip()
+    start = 0
+    for role in ZH_ROLE_RE.finditer(first):
+        start = max(start, role.end())
+    for index, char in enumerate(first):
+        if char in NOT_IN_HAN_NAMES or char in _BEFORE_GIVEN_NAME:
+            start = max(start, index + 1)
+    return max(start, len(first) - 4)
 
 
 def org_like(ents: Entities) -> list[Span]:

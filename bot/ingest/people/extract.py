@@ -25,6 +25,7 @@ from bot.ingest.people.resolve import expand_single, merge
 _SENTENCE_SPLIT = {"en": re.compile(r"(?<=[.!?;])\s+(?=[A-Z\"“'‘(])"), "zh": re.compile(r"(?<=[。!?！？;；])")}
 _BLOCK_BREAK = re.compile(r"\n|\s{2,}")  # line breaks and wide gaps end a sentence too
 _SPACES = re.compile(r"\s+")
+_GLOSSED_NAME = re.compile(r"([\u4e00-\u9fff·]{2,12})\s*[（(]\s*([A-Z][A-Za-z.\-' ]{2,40}?)\s*[)）]")
 _ORG_SHAPE = re.compile(r"[a-z][A-Z]|^[A-Z]{2,}$|\.[A-Za-z]")  # "OpenAI", "IBM", "Character.AI"
 
 
@@ -45,7 +46,19 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     entities = [find_entities(s, lang) for s in sentences]
     full_names = [p.text for e in entities for p in e.persons if " " in p.text]
     item_org = next((o.text for e in entities for o in e.orgs if _looks_like_org(o.text)), "")
-    return merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
+    moves = merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
+    return merge(_latin_spellings(moves, f"{title}\n{text}")) if lang == "zh" else moves
+
+
+def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
+    """A Chinese rendering the item itself glosses — "蒂姆尼特·格布鲁（Timnit Gebru）" — becomes the
+    Latin name, so the story's English items and this one name one person."""
+    glosses = {han: latin.strip() for han, latin in _GLOSSED_NAME.findall(_clean(text))}
+    renamed = []
+    for move in moves:
+        latin = next((glosses[han] for han in glosses if move.person.endswith(han) or han.endswith(move.person)), "")
+        renamed.append(replace(move, person=latin) if latin and len(move.person) >= 2 else move)
+    return renamed
 
 
 def _may_state_a_move(title: str, text: str, lang: str) -> bool:

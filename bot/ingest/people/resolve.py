@@ -104,7 +104,22 @@ def resolve_story_moves(per_item: Sequence[Sequence[Move]]) -> list[Move]:
     moves = [m for item in per_item for m in item]
     full_names = [m.person for m in moves if " " in m.person]
     resolved = [replace(m, person=expand_single(m.person, full_names) or m.person) for m in moves]
-    return merge(_unify_orgs(resolved))
+    return merge(_unify_orgs(_one_person_two_scripts(resolved)))
+
+
+def _one_person_two_scripts(moves: Sequence[Move]) -> list[Move]:
+    """A story whose items name exactly one person in Latin script and one in Han characters
+    ("Wei-Ying Ma" and "马维英", each moving the same way) is about one person: the Latin name
+    stands for both, as an English reader would write it."""
+    latin = {m.person for m in moves if _LATIN_LETTER.match(m.person)}
+    han = {m.person for m in moves if not _LATIN_LETTER.match(m.person)}
+    if len(latin) != 1 or len(han) != 1:
+        return list(moves)
+    (latin_name,) = latin
+    actions = {m.action for m in moves if m.person == latin_name}
+    if not actions & {m.action for m in moves if m.person in han}:
+        return list(moves)
+    return [replace(m, person=latin_name) if m.person in han else m for m in moves]
 
 
 def _unify_orgs(moves: Sequence[Move]) -> list[Move]:
