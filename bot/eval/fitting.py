@@ -166,7 +166,7 @@ class Fitter:
             vectors = self.embedder.encode([item.embed_text for item in items])
             profiles = [profile(i, i, it.published, it.source, it.title, it.text) for i, it in enumerate(items)]
             names = NameStats()
-            names.add([mine.names for mine in profiles])
+            names.add([mine.title_names for mine in profiles])
             rows = []
             for i, mine in enumerate(profiles):
                 for j in range(i):
@@ -197,7 +197,7 @@ class Fitter:
                     later.append(i)
                     earlier.append(j)
             profiles.append(mine)
-            names.add([mine.names])
+            names.add([mine.title_names])
         stories = [story for _, story in ordered]
         same = np.array([stories[i] == stories[j] for i, j in zip(later, earlier, strict=True)], dtype=bool)
         matrix = np.asarray(rows, dtype=np.float64).reshape(-1, len(SIGNALS))

@@ -220,8 +220,8 @@ class Pipeline:
                 story = -(i + 1)
             stories.append(story)
             profiles.append(replace(mine, story=story))
-            self.names.add([mine.names])
-        return stories, [p.names for p in profiles]
+            self.names.add([mine.title_names])
+        return stories, [p.title_names for p in profiles]
 
     def _stored_candidates(self, vectors: np.ndarray, floor: float) -> list[list[tuple[Profile, float]]]:
         """For each vector, the stored items close enough to matter, with their cosine."""
