@@ -197,13 +197,13 @@ def collect_moves(stories: Iterable[StorySummary]) -> list[MoveLine]:
             else:
                 group.append(move)
         for group in people:
-            move = richest(group)
+            chosen = richest(group)
             line = MoveLine(
-                person=(move.get("person") or "").strip(),
-                from_org=(move.get("from_org") or "").strip(),
-                to_org=(move.get("to_org") or "").strip(),
-                role=(move.get("role") or "").strip(),
-                action=move.get("action") or "",
+                person=(chosen.get("person") or "").strip(),
+                from_org=(chosen.get("from_org") or "").strip(),
+                to_org=(chosen.get("to_org") or "").strip(),
+                role=(chosen.get("role") or "").strip(),
+                action=chosen.get("action") or "",
                 story_id=story.id,
             )
             key = (_fold(line.person), _fold(line.from_org), _fold(line.to_org))

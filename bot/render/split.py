@@ -36,7 +36,8 @@ def clip_html(markup: str, budget: int) -> str:
     open_tags: list[str] = []
     for token in _TOKENS.findall(markup):
         if token.startswith("<") and len(token) > 1:
-            name = (_TAG_NAME.match(token) or _TAG_NAME.match("<x")).group(1).lower()
+            found = _TAG_NAME.match(token)
+            name = found.group(1).lower() if found else "x"  # "<" before no name: text, never an open tag
             if token.startswith("</"):
                 if name in open_tags:
                     open_tags.remove(name)

@@ -498,12 +498,13 @@ async def pick(update: Update, context: Context) -> None:
         text = render.render_themes(services.settings.themes, subscriber.themes, subscriber.lang)
         await query.edit_message_text(text, reply_markup=_themes_keyboard(known, subscriber.themes, subscriber.lang))
         return
-    changes = {
+    choices: dict[str, dict[str, Any]] = {
         "lang": {"lang": value},
         "time": {"digest_time": value},
         "freq": {"frequency": value},
         "previews": {"previews": value == "on"},
-    }.get(kind)
+    }
+    changes = choices.get(kind)
     if (
         changes is None
         or (kind == "lang" and value not in LANGS)
