@@ -37,3 +37,12 @@ def test_light_commands_load_no_model_index_chat_or_chart_library(command, tmp_p
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert code in (0, 1) and loaded == []
+
+
+@pytest.mark.parametrize("module", ["bot.insight.alerts", "bot.insight.trends", "bot.query.interest"])
+def test_readers_of_stories_load_no_index_chat_or_chart_library(module):
+    """The pure readers decide from stories; the vector index, the chat and the chart are others' work."""
+    loaded = f"sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})"
+    probe = f"import json, sys, {module}\nprint(json.dumps({loaded}))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -25,13 +25,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.core.config import AlertsConfig
 from bot.core.models import Subscriber
-from bot.ingest.pipeline import Pipeline
 from bot.query.interest import as_counted, counted, follow_matches, in_themes, muted_stories
 from bot.storage import Coverage, StorySummary
+
+if TYPE_CHECKING:  # only the store and the embedder are read; the decision itself needs neither
+    from bot.ingest.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,15 @@ import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.core.models import Subscriber
-from bot.ingest.pipeline import Pipeline
 from bot.storage import Store, StorySummary
+
+if TYPE_CHECKING:  # only its store and embedder are read: readers of stories need not load the index
+    from bot.ingest.pipeline import Pipeline
 
 MAX_MUTES = 50  # words per chat: a list the chat can still read in one /mute reply
 MAX_MUTE_CHARS = 60  # per word or phrase
