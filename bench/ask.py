@@ -18,7 +18,6 @@ Target (issue 17): `/ask` p95 < 100 ms at 100k items on this machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from botapi import TOKEN, BotApi  # the stand-in the tests use
 from search import QUESTIONS, build_store  # the same synthetic store as the search bench
-from web import p95, peak_rss_mb
+from web import p95, peak_rss_mb, print_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,11 +101,7 @@ def main() -> int:
         "bot_peak_rss_mb": round(rss, 1),
         "target": "/ask p95 < 100 ms at 100k items",
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
+    print_result(result, args.json)
     return 0
 
 

@@ -77,6 +77,15 @@ def start_server(directory: str, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not answer within 300 s")
 
 
+def print_result(result: dict[str, object], as_json: bool) -> None:
+    """One JSON object, or one aligned line per figure."""
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -127,11 +136,7 @@ def main() -> int:
         "server_peak_rss_mb": round(rss, 1),
         "target": "story page and feed p95 < 50 ms",
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>24}: {value}")
+    print_result(result, args.json)
     return 0
 
 

@@ -10,11 +10,10 @@ import argparse
 import asyncio
 import logging
 import os
-from typing import Any
 
 from bot.app import App
 from bot.core.errors import UsageError
-from bot.service.runner import attach, run_headless, stop_on_signals
+from bot.service.runner import attach, beside_the_bot, run_headless, stop_on_signals
 from bot.service.scheduler import Service
 from bot.storage.writer import exclusive_writer
 from bot.telegram.app import build_application, run_polling, send_alerts
@@ -48,7 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             start_early = attach(application, service)
             if app.settings.web is not None:
-                _beside_the_bot(application, WebServer(app, app.settings.web))
+                server = WebServer(app, app.settings.web)
+                beside_the_bot(application, server.start, server.stop)  # the site on the bot's loop
             run_polling(application, start_early)
         finally:
             app.close()
@@ -60,27 +60,3 @@ async def _headless(app: App) -> None:
     stop = stop_on_signals()  # before the site answers anyone: a SIGTERM from then on is a clean stop
     async with serving(app, app.settings.web):
         await run_headless(Service(app), stop)
-
-
-def _beside_the_bot(application: Any, server: WebServer) -> None:
-    """Serve the site on the bot's loop: started after the bot's `post_init`, stopped in `post_stop`
-    (or `post_shutdown` when the bot never got to run)."""
-    previous_init, previous_stop, previous_shutdown = (
-        application.post_init,
-        application.post_stop,
-        application.post_shutdown,
-    )
-
-    async def post_init(bot: Any) -> None:
-        await previous_init(bot)
-        await server.start()
-
-    async def post_stop(bot: Any) -> None:
-        await server.stop()
-        await previous_stop(bot)
-
-    async def post_shutdown(bot: Any) -> None:
-        await server.stop()
-        await previous_shutdown(bot)
-
-    application.post_init, application.post_stop, application.post_shutdown = post_init, post_stop, post_shutdown

@@ -44,21 +44,13 @@ async def run_headless(service: Service, stop: asyncio.Event | None = None) -> N
         await service.shutdown()
 
 
-def attach(application: Any, service: Service) -> Callable[[], Awaitable[None]]:
-    """Run `service` inside a python-telegram-bot `Application`: started after its `post_init`,
-    stopped in `post_stop` (before the bot shuts down, so a digest being sent can finish), or in
-    `post_shutdown` when the application never got as far as running.
-
-    Returns `start_early`: run on the bot's loop before the bot's start-up, it starts fetching at once,
-    so an unreachable Telegram (whose getMe the bot retries) delays only the digests and alerts, which
-    `post_init` then adds. Hooks already set by the application's builder keep running; the service is
-    published in `bot_data[SCHEDULER]` so handlers can reload it after adding a source.
-    """
-
-    async def start_early() -> None:
-        await service.start(deliveries=False)
-        watch_reload_signal(service)
-
+def beside_the_bot(
+    application: Any, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]]
+) -> None:
+    """Run something on a python-telegram-bot `Application`'s loop: `start` after its `post_init`, `stop`
+    in `post_stop` (before the bot shuts down, so work under way can finish) and again in
+    `post_shutdown` for when the application never got as far as running (`stop` must allow that).
+    Hooks already set keep running, the earlier ones around the later ones."""
     previous_init, previous_stop, previous_shutdown = (
         application.post_init,
         application.post_stop,
@@ -68,22 +60,41 @@ def attach(application: Any, service: Service) -> Callable[[], Awaitable[None]]:
     async def post_init(app: Any) -> None:
         if previous_init is not None:
             await previous_init(app)
+        await start()
+
+    async def post_stop(app: Any) -> None:
+        await stop()
+        if previous_stop is not None:
+            await previous_stop(app)
+
+    async def post_shutdown(app: Any) -> None:
+        await stop()
+        if previous_shutdown is not None:
+            await previous_shutdown(app)
+
+    application.post_init, application.post_stop, application.post_shutdown = post_init, post_stop, post_shutdown
+
+
+def attach(application: Any, service: Service) -> Callable[[], Awaitable[None]]:
+    """Run `service` inside a python-telegram-bot `Application` (`beside_the_bot`).
+
+    Returns `start_early`: run on the bot's loop before the bot's start-up, it starts fetching at once,
+    so an unreachable Telegram (whose getMe the bot retries) delays only the digests and alerts, which
+    `post_init` then adds. The service is published in `bot_data[SCHEDULER]` so handlers can reload it
+    after adding a source.
+    """
+
+    async def start_early() -> None:
+        await service.start(deliveries=False)
+        watch_reload_signal(service)
+
+    async def start() -> None:
         if service.started:
             service.start_deliveries()
         else:
             await service.start()
             watch_reload_signal(service)
 
-    async def post_stop(app: Any) -> None:
-        await service.shutdown()
-        if previous_stop is not None:
-            await previous_stop(app)
-
-    async def post_shutdown(app: Any) -> None:
-        await service.shutdown()
-        if previous_shutdown is not None:
-            await previous_shutdown(app)
-
-    application.post_init, application.post_stop, application.post_shutdown = post_init, post_stop, post_shutdown
+    beside_the_bot(application, start, service.shutdown)
     application.bot_data[SCHEDULER] = service
     return start_early
