@@ -32,6 +32,7 @@ from feedserver import FeedServer, Reply, Request
 
 from bot.core.config import load_settings, resolve_paths
 from bot.ingest.embed import UseEmbedder
+from bot.ingest.harvest import INGEST_BATCH
 from bot.ingest.normalize import canonical_url
 from bot.ingest.pipeline import open_pipeline
 from bot.storage.index import INDEX_FILE
@@ -118,7 +119,9 @@ class Feeds:
 
 def serve_feeds(server: FeedServer, tmp_path: Path, big: int = 300) -> Feeds:
     now = datetime.now(UTC).replace(microsecond=0)
-    en = [english("en_big", i, now) for i in range(big)]
+    # More new entries than one chunk: at least two commits come before the slow source, whatever order
+    # the feeds arrive in (results that arrive together are stored together).
+    en = [english("en_big", i, now) for i in range(max(big, INGEST_BATCH + 50))]
     zh = [chinese("zh_big", i, now) for i in range(big)]
     mixed = [english("mixed", i, now) if i % 2 else chinese("mixed", i, now) for i in range(big // 2)]
     mixed += [reposted(e, "mixed") for e in en[:20]] + [reposted(e, "mixed") for e in zh[:20]]
