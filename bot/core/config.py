@@ -138,6 +138,11 @@ class ThemeConfig(_Strict):
     description: str = Field(min_length=1)
     keywords: Keywords = Keywords()
     examples: tuple[str, ...] = ()
+    # On the fallback theme (`other`) only: the vocabulary of the monitored field at all (AI, 模型, ...).
+    # When given, a named theme needs one of these words, its own keyword in the headline or a
+    # people move: a real feed mostly carries posts of no theme, and nearness in the embedding
+    # space alone hands each of them to some theme.
+    scope: Keywords = Keywords()
 
 
 class EmbeddingConfig(_Strict):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bot.core.config import ThemeConfig
+from bot.core.config import Keywords, ThemeConfig
 from bot.core.models import OTHER_THEME as FALLBACK_THEME
 from bot.core.models import PEOPLE_THEME, Item
 from bot.core.params import load_params
@@ -90,12 +90,14 @@ class ThemeParams:
 @dataclass(frozen=True, slots=True)
 class ThemeSignals:
     """(items × themes) matrices the decision reads: centroid cosine, embedding probability, keyword
-    evidence, and per item whether the people extractor found a move."""
+    evidence; per item whether the people extractor found a move and whether the item speaks the
+    vocabulary of the field at all (`ThemeConfig.scope` of `other`; all True without one)."""
 
     cosine: np.ndarray
     semantic: np.ndarray
     evidence: np.ndarray
     moved: np.ndarray
+    scoped: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +128,11 @@ class ThemeClassifier:
         # each theme's prototypes and its keywords weigh the same, and every theme weighs the same
         groups = np.concatenate([labels[:n_prototypes], labels[n_prototypes:] + len(self.names)])
         self._weights, self._bias = _fit_softmax(vectors, labels, _balanced(groups), len(self.names))
-        self._keywords = [_KeywordMatcher(themes[name]) for name in self.names]
         self._fallback = self.names.index(FALLBACK_THEME) if FALLBACK_THEME in self.names else -1
+        scope = themes[FALLBACK_THEME].scope if self._fallback >= 0 else Keywords()
+        self._scoped = bool(scope.en or scope.zh)
+        # each theme's keywords, then the field's scope: one scan of the headline and lead per item
+        self._matchers = [*(_KeywordMatcher(themes[name].keywords) for name in self.names), _KeywordMatcher(scope)]
         self._people = self.names.index(PEOPLE_THEME) if PEOPLE_THEME in self.names else -1
 
     def classify(
@@ -142,9 +147,9 @@ class ThemeClassifier:
         self, items: Sequence[Item], vectors: np.ndarray, people_move: Sequence[bool] | None = None
     ) -> ThemeSignals:
         """What the decision needs, computed once (the fit tries many parameters on the same signals)."""
-        cosine, semantic, evidence = self._signals(items, vectors)
+        cosine, semantic, evidence, scoped = self._signals(items, vectors)
         moved = np.asarray(people_move if people_move is not None else [False] * len(items), dtype=bool)
-        return ThemeSignals(cosine, semantic, evidence, moved)
+        return ThemeSignals(cosine, semantic, evidence, moved, scoped)
 
     def decide(self, signals: ThemeSignals, params: ThemeParams) -> list[ThemeScores]:
         """Primary and secondary themes under `params`."""
@@ -153,27 +158,37 @@ class ThemeClassifier:
         # claimed when close to the theme in absolute terms, or named by its keywords
         floor = params.confidence_floor
         confident = (cosine + floor * evidence >= floor) | (evidence >= 1.0)
+        # ... and only for an item of the field (a word of it, the theme's own keyword in the headline,
+        # or a people move): positive evidence, never nearness in the embedding alone
+        eligible = signals.scoped[:, None] | (evidence >= 1.0)
         if self._people >= 0:
             scores[:, self._people] += PEOPLE_MOVE_BONUS * signals.moved
             confident[:, self._people] |= signals.moved
+            eligible[:, self._people] |= signals.moved
+        confident &= eligible
         primary = self._primary(scores, evidence, confident, params.other_margin)
         applies = self._applies(scores, semantic, evidence, confident, primary)
         return [self._result(row, int(best), mask) for row, best, mask in zip(scores, primary, applies, strict=True)]
 
-    def _signals(self, items: Sequence[Item], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(items × themes): centroid cosine, embedding probability (rows sum to 1), keyword evidence."""
+    def _signals(
+        self, items: Sequence[Item], vectors: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(items × themes): centroid cosine, embedding probability (rows sum to 1), keyword evidence;
+        per item: a word of the field in the headline or the lead (True without a scope)."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(items), -1)
         cosine = vectors @ self._centroids.T
         prototype = _softmax(cosine / SIMILARITY_TEMPERATURE)
         fewshot = _softmax(FEWSHOT_SCALE * (vectors @ self._weights) + self._bias)
         semantic = (PROTOTYPE_WEIGHT * prototype + FEWSHOT_WEIGHT * fewshot) / (PROTOTYPE_WEIGHT + FEWSHOT_WEIGHT)
-        evidence = np.array([self._evidence(item) for item in items], dtype=np.float32).reshape(len(items), -1)
-        return cosine, semantic, evidence
+        found = np.array([self._evidence(item) for item in items], dtype=np.float32).reshape(len(items), -1)
+        scoped = found[:, -1] > 0 if self._scoped else np.ones(len(items), dtype=bool)
+        return cosine, semantic, found[:, :-1], scoped
 
     def _evidence(self, item: Item) -> list[float]:
-        """Keyword evidence per theme from the headline and the lead (lower-cased once)."""
+        """Keyword evidence per theme, then of the field's scope, from the headline and the lead
+        (lower-cased once)."""
         title, lead = item.title.lower(), item.text[:LEAD_CHARS].lower()
-        return [matcher.evidence(title, lead) for matcher in self._keywords]
+        return [matcher.evidence(title, lead) for matcher in self._matchers]
 
     def _primary(
         self, scores: np.ndarray, evidence: np.ndarray, confident: np.ndarray, other_margin: float
@@ -231,15 +246,15 @@ def story_themes(members: Sequence[ThemeScores]) -> ThemeScores:
 
 
 class _KeywordMatcher:
-    """One theme's keywords: English on word boundaries (inflections allowed), Chinese as substrings.
+    """One list of keywords: English on word boundaries (inflections allowed), Chinese as substrings.
 
     Texts arrive lower-cased; the word-boundary check sits outside the alternation, so the
     engine tests it once per position rather than once per keyword.
     """
 
-    def __init__(self, theme: ThemeConfig) -> None:
-        self._english = _english_pattern(theme.keywords.en)
-        self._chinese = _literal_pattern(theme.keywords.zh)
+    def __init__(self, keywords: Keywords) -> None:
+        self._english = _english_pattern(keywords.en)
+        self._chinese = _literal_pattern(keywords.zh)
 
     def evidence(self, title: str, lead: str) -> float:
         """1.0 for a keyword in the headline or twice in the lead, 0.5 for once in the lead."""
