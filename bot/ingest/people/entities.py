@@ -60,6 +60,8 @@ _ZH_NAME_END = re.compile(  # what may follow a Han name
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
 _BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席"  # end a descriptor, never begin a transliterated name
+_GLOSS_OPENING = re.compile(r"\s*\(\s*")
+_GLOSS_CLOSING = re.compile(r"\s*\)")
 _QUOTED_NAME = re.compile(r"「([^」]{2,20})」")
 _ZH_SUFFIX_ORG = re.compile(
     rf"(?:(?<=^)|(?<=[\s,，、:：;；|｜(（「]))[{HAN}A-Za-z]{{1,8}}?(?:公司|实验室|研究院|研究所|集团|大学|学院|科技)"
@@ -67,8 +69,8 @@ _ZH_SUFFIX_ORG = re.compile(
 )
 
 # Between spans: one list of people, a person's own descriptor, a former employer.
-_LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与首席技术官 ", " (CFO) and "
-    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|、|与|和|及)\s*(?:前)?"
+_LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与首席技术官 ", " (CFO) and ", " 与曾任…的 "
+    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|(?:、|与|和|及)\s*(?:[^,;。、()]{1,24}?的)?)\s*(?:前)?"
     r"(?:(?:former|ex-|its|co-?founders?|[A-Z]{2,5}|chief|head|president|researcher|scientist|engineer|executive"
     r"|[A-Z][\w.-]*\s+(?:researcher|scientist|engineer|executive))\s+|(?:" + ZH_ROLES + r")\s*)*"
 )
@@ -106,7 +108,8 @@ def token_kind(token: str) -> str:
 def _latin_groups(text: str) -> Iterable[tuple[str, int, bool]]:
     """(text, start, is_person) for each run of name-like or org-like capitalised tokens."""
     for run in _CAP_RUN.finditer(text):
-        if _INSIDE_ORG_NAME.search(text[: run.start()]):
+        inside = _INSIDE_ORG_NAME.search(text[: run.start()])
+        if inside and inside.group().split()[0] not in ROLE_WORDS:  # not "VP of AI Jerome Pesenti"
             yield run.group().rstrip(".,"), run.start(), False
             continue
         group: list[tuple[str, int, str]] = []
@@ -182,7 +185,24 @@ def find_entities(sent: str, lang: str) -> Entities:
             orgs.append(Span(text, start, start + len(text)))
     if lang == "zh":
         _add_chinese_entities(sent, persons, orgs)
+        persons = _glossed(sent, persons)
     return Entities(sorted(persons, key=lambda s: s.start), sorted(orgs, key=lambda s: s.start))
+
+
+def _glossed(sent: str, persons: list[Span]) -> list[Span]:
+    """A Chinese rendering glossed with the original — "达里奥·阿莫迪（Dario Amodei）" — is one person,
+    named as the gloss names them, so the rules see one subject and the story one spelling."""
+    by_start = {p.start: p for p in persons}
+    merged: list[Span] = []
+    for han in sorted(persons, key=lambda s: s.start):
+        opening = _GLOSS_OPENING.match(sent, han.end)
+        latin = by_start.get(opening.end()) if opening and _HAN_CHAR.match(han.text) else None
+        closing = _GLOSS_CLOSING.match(sent, latin.end) if latin and not latin.single else None
+        if latin and closing:
+            merged.append(Span(latin.text, han.start, closing.end()))
+    if not merged:
+        return persons
+    return merged + [p for p in persons if not any(m.start <= p.start < m.end for m in merged)]
 
 
 def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> None:
@@ -191,9 +211,7 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
             persons.append(Span(name, start, start + len(name)))
 
     for m in _DOTTED_NAME.finditer(sent):  # 萨拉·奥康纳, cut before a verb that follows it
-        last = max(m.group().rfind(dot) for dot in "·•‧・") + 1
-        cut = _ZH_NAME_END.search(m.group(), last + 1)
-        name = m.group()[: cut.start()] if cut else m.group()
+        name = _cut_after_surname(m.group())
         skip = _given_name_start(name)
         add(name[skip:], m.start() + skip)
     for m in ZH_ROLE_RE.finditer(sent):  # 副总裁王磊
@@ -206,6 +224,16 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
     for m in _ZH_SUFFIX_ORG.finditer(sent):
         if not any(o.start <= m.start() < o.end for o in orgs):
             orgs.append(Span(m.group(), m.start(), m.end()))
+
+
+def _cut_after_surname(dotted: str) -> str:
+    """A dotted rendering up to the word that follows it ("勒莫因被解雇" → "勒莫因"). A lone character
+    that transliterations use ("因" of 勒莫因) does not end a name there; a word such as 被 or 加入 does."""
+    last = max(dotted.rfind(dot) for dot in "·•‧・") + 1
+    for cut in _ZH_NAME_END.finditer(dotted, last + 1):
+        if cut.end() - cut.start() > 1 or cut.group() not in TRANSLIT:
+            return dotted[: cut.start()]
+    return dotted
 
 
 def _given_name_start(name: str) -> int:

@@ -101,7 +101,7 @@ TRANSLIT = frozenset(  # characters Chinese uses to transliterate foreign names 
 NOT_HAN_NAMES = _words(
     "高管 高层 高级 方面 于是 任何 马上 金融 全员 向来 文章 周年 周期 明年 曾经 安全 程序 应用 石油 黄金 常年 "
     "毛利 宋体 余额 时间 时代 华人 华尔街 白宫 司机 师生 林业 钱包 谷歌 苹果 阿里 施工 沙特 关于 关注 成本 成员 "
-    "成为 成立 和平 车企 路线 万亿 于此 向量 温度 梁上 包括 连续 解决 申请"
+    "成为 成立 和平 车企 路线 万亿 于此 向量 温度 梁上 包括 连续 解决 申请 曾任 曾在 曾是 时任 现任 原任"
 )
 NOT_IN_HAN_NAMES = "们司部队员户者界业会院室组网区厂器型据的了是在"
 
