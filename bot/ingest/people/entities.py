@@ -32,6 +32,7 @@ from bot.ingest.people.lexicon import (
     ZH_ORG_RE,
     ZH_ROLE_RE,
     ZH_ROLES,
+    ZH_VERBS,
 )
 from bot.ingest.people.model import Entities, Span
 
@@ -211,7 +212,7 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
             persons.append(Span(name, start, start + len(name)))
 
     for m in _DOTTED_NAME.finditer(sent):  # 萨拉·奥康纳, cut before a verb that follows it
-        name = _cut_after_surname(m.group())
+        name = _cut_after_surname(m.group(), sent[m.end() : m.end() + 12])
         skip = _given_name_start(name)
         add(name[skip:], m.start() + skip)
     for m in ZH_ROLE_RE.finditer(sent):  # 副总裁王磊
@@ -226,14 +227,14 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
             orgs.append(Span(m.group(), m.start(), m.end()))
 
 
-def _cut_after_surname(dotted: str) -> str:
+def _cut_after_surname(dotted: str, rest: str) -> str:
     """A dotted rendering up to the word that follows it ("勒莫因被解雇" → "勒莫因"). A lone character
-    that transliterations use ("因" of 勒莫因) does not end a name there; a word such as 被 or 加入 does."""
+    that transliterations use ("因" of 勒莫因) does not end a name there; a word such as 被, 加入 or any
+    move verb ("开始为期四个月的休假") does."""
     last = max(dotted.rfind(dot) for dot in "·•‧・") + 1
-    for cut in _ZH_NAME_END.finditer(dotted, last + 1):
-        if cut.end() - cut.start() > 1 or cut.group() not in TRANSLIT:
-            return dotted[: cut.start()]
-    return dotted
+    verbs = [m.start() for _, _, rx in ZH_VERBS for m in rx.finditer(dotted + rest, last + 1)]
+    ends = (c.start() for c in _ZH_NAME_END.finditer(dotted, last + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT)
+    return dotted[: min([*verbs, next(ends, len(dotted)), len(dotted)])]
 
 
 def _given_name_start(name: str) -> int:

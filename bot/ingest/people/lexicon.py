@@ -150,7 +150,12 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is|was|has\s+been|gets|got|been|being)\s+(?:fired|ousted|dismissed|sacked|pushed\s+out|forced\s+out"
         r"|let\s+go|removed)|(?:is|was|are)\s+out\s+(?:as|at|from)|out\s+as|lea(?:ves|ving|ve)|left"
         r"|depart(?:s|ed|ing)?|quit(?:s|ting)?|exit(?:s|ed|ing)?|step(?:s|ped|ping)?\s+(?:down|away|aside)"
-        r"|resign(?:s|ed|ing)?|part(?:s|ed)?\s+ways\s+with",
+        r"|resign(?:s|ed|ing)?|part(?:s|ed)?\s+ways\s+with"
+        # a temporary leave: "is on a four-month sabbatical", "takes a leave of absence", "was placed on leave"
+        r"|(?:is|was|are|were|will\s+be|has\s+been|goes|went|go(?:ing)?|(?:is|was|are|were|has\s+been)\s+(?:placed|put|sent))"
+        r"\s+on\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?|furlough)"
+        r"|(?:tak(?:es|ing|en)|took|take)\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave\s+of\s+absence)"
+        r"|(?:is|was|has\s+been|been)\s+suspended",
     ),
     (
         "subj",
@@ -196,7 +201,12 @@ _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     ("obj", "join", "聘请|聘用|招募|挖走|挖来|挖角|招揽|延揽|收编"),
     ("obj", "appoint", "任命|委任|提拔"),
     ("obj", "leave", "解雇|开除|罢免|免去|炒掉|踢出"),
-    ("subj", "leave", "被解雇|被开除|被罢免|被免职|被踢出|离职|离开|出走|辞职|辞任|辞去|卸任|退出|退休"),
+    (
+        "subj",
+        "leave",
+        "被解雇|被开除|被罢免|被免职|被踢出|被停职|离职|离开|出走|辞职|辞任|辞去|卸任|退出|退休|停职"
+        "|(?:开始|进入)?(?:为期[^,，。]{1,6})?(?:带薪|学术)?(?:行政)?(?:休假|休长假)",
+    ),
     ("subj", "return", "回归|重返|重回|回到"),
     ("subj", "join", "加入|加盟|入职|投奔|转投|跳槽(?:至|到)?"),
     (
