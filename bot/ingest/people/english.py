@@ -116,6 +116,39 @@ _CHAIRED_BY = re.compile(r"\bchaired\s+by\s+$")
 _LONG_WORD = re.compile(r"[A-Za-z][a-z]{3,}")
 
 
+# A company launched by the item (its founders are then named as its leaders), and how they are named.
+_LAUNCH = re.compile(  # "Adept launches with $65M", "Reka emerges from stealth", "…'s new startup"
+    r"\s*(?:(?:officially|formally|publicly)\s+)?(?:launch(?:es|ed)\s+with\s+(?:a\s+)?(?:US)?\$\s?\d"
+    r"|(?:emerges?|emerged|comes?|came|exits?|exited|steps?|stepped)\s+(?:out\s+of|from)\s+stealth)",
+    re.I,
+)
+_FOUNDERS_MARK = re.compile(  # what puts the founders after it; a funding round "led by" an investor does not
+    r"(?<!round\s)(?<!Series\s[A-Z]\s)(?<!funding\s)(?<!investment\s)\b(?:(?:led|run|headed)\s+by\s+(?:its\s+)?"
+    r"(?:co-?founders?\s+and\s+)?(?:CEO|chief\s+executive|president|co-?founders?|founders?|chief\s+[\w-]+\s+officer"
+    r"|C[TEO]O)|(?:co-?)?founded\s+by|(?:its|the|his|her|their)\s+co-?founders?\s+(?:are|were|include))\s+",
+    re.I,
+)
+_FOUNDER_DESCRIPTOR = re.compile(r"[^,;.()]{0,60}")  # "LinkedIn co-founder and Greylock partner "
+
+
+def en_launched_org(sent: str) -> str:
+    """The company this sentence says is launching as a company (with money raised, or out of stealth)."""
+    return next((o.text for o in org_like(find_entities(sent, "en")) if _LAUNCH.match(sent, o.end)), "")
+
+
+def en_founders(sent: str) -> list[Span]:
+    """People a launch item names as the new company's founders or leaders: "led by CEO X and president
+    Y", "co-founded by X and Y", "its co-founders are X and Y", a descriptor perhaps before each name."""
+    ents = find_entities(sent, "en")
+    named = [p for p in ents.persons if not p.single]
+    founders: list[Span] = []
+    for mark in _FOUNDERS_MARK.finditer(sent):
+        first = next((p for p in named if p.start >= mark.end()), None)
+        if first and _FOUNDER_DESCRIPTOR.fullmatch(sent[mark.end() : first.start]):
+            founders += [p for p in list_right(sent, first, named) if p not in founders]
+    return founders
+
+
 def en_sentence(sent: str, topic: list[Span]) -> list[Draft]:
     """Moves in one English sentence; `topic` is who 'he'/'she' refers to (the item's last mover)."""
     ents = find_entities(sent, "en")

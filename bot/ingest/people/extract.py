@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.ingest.people.chinese import zh_sentence
-from bot.ingest.people.english import en_sentence
+from bot.ingest.people.english import en_founders, en_launched_org, en_sentence
 from bot.ingest.people.entities import find_entities
 from bot.ingest.people.lexicon import EN_VERBS, KNOWN_ORGS, ORG_WORDS, ZH_ORGS, ZH_VERBS
-from bot.ingest.people.model import Draft, Move, Span
+from bot.ingest.people.model import Draft, Move, Span, make_draft
 from bot.ingest.people.resolve import expand_single, merge
 
 _SENTENCE_SPLIT = {"en": re.compile(r"(?<=[.!?;])\s+(?=[A-Z\"“'‘(])"), "zh": re.compile(r"(?<=[。!?！？;；])")}
@@ -41,6 +41,8 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
         found = zh_sentence(sent, topic) if lang == "zh" else en_sentence(sent, topic)
         drafts.extend(found)
         topic = _next_topic(found, topic)
+    if lang == "en":
+        drafts += _launch_founders(sentences)
     if not drafts:
         return []
     entities = [find_entities(s, lang) for s in sentences]
@@ -48,6 +50,16 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     item_org = next((o.text for e in entities for o in e.orgs if _looks_like_org(o.text)), "")
     moves = merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
     return merge(_latin_spellings(moves, f"{title}\n{text}")) if lang == "zh" else moves
+
+
+def _launch_founders(sentences: Sequence[str]) -> list[Draft]:
+    """An item that launches a company ("Adept launches with $65M", "… emerges from stealth") founds it
+    with the people it names as its founders or leaders ("led by CEO David Luan", "co-founded by …").
+    Outside such an item "led by CEO X" describes an incumbent, not a move."""
+    launched = next((org for sent in sentences if (org := en_launched_org(sent))), "")
+    if not launched:
+        return []
+    return [make_draft(p, "found", "", launched, "", "") for sent in sentences for p in en_founders(sent)]
 
 
 def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
@@ -62,12 +74,13 @@ def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
 
 
 def _may_state_a_move(title: str, text: str, lang: str) -> bool:
-    """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>" / "chaired by"),
+    """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>", "chaired by" or a
+    launch "out of stealth"),
     so an item with none of them anywhere states no move and skips the costly entity search."""
     whole = _clean(f"{title}\n{text}")
     if any(rx.search(whole) for _, _, rx in (ZH_VERBS if lang == "zh" else EN_VERBS)):
         return True
-    return lang == "en" and (" as " in whole or "chaired" in whole.lower())
+    return lang == "en" and (" as " in whole or any(word in whole.lower() for word in ("chaired", "stealth")))
 
 
 def _sentences(title: str, text: str, lang: str) -> list[str]:
