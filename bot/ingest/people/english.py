@@ -60,6 +60,10 @@ _EN_NEGATION = re.compile(
 _EN_BACKGROUND_AFTER = re.compile(
     r"\b(?:in\s+(?:19|20)\d\d|ago|last\s+year|back\s+in|years?\s+earlier|years?\s+before)\b", re.I
 )
+_EN_MONTH_AFTER = re.compile(
+    r"^\s*(?:\S+\s+){0,3}?in\s+(?:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December)\b"
+)
 _EN_YEAR_OPENING = re.compile(r"\s*(?:In|By|Back\s+in|Since)\s+(?:19|20)\d\d\b")
 _EN_RECENT = re.compile(r"\b(?:this|last)\s+(?:week|month)|today|yesterday|recently|earlier\s+this|on\s+\w+day\b", re.I)
 _CLAUSE_END = re.compile(r"[,;.]")
@@ -294,8 +298,10 @@ def _en_is_background(sent: str, start: int, end: int, gap: str) -> bool:
         return True
     if _EN_BACKGROUND_AFTER.search(after):
         return True
-    relative = _WHO_ENDING.search(gap) or _WHO_ENDING.search(before)
     past = _PAST_VERB.search(sent[start:end].lower())
+    if past and _EN_MONTH_AFTER.search(after):
+        return True  # "left Google in January": an earlier step told beside this item's news
+    relative = _WHO_ENDING.search(gap) or _WHO_ENDING.search(before)
     return bool(relative and past and not _EN_RECENT.search(after))
 
 

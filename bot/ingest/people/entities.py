@@ -71,7 +71,10 @@ _ZH_SUFFIX_ORG = re.compile(
 
 # Between spans: one list of people, a person's own descriptor, a former employer.
 _LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与首席技术官 ", " (CFO) and ", " 与曾任…的 "
-    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|(?:、|与|和|及)\s*(?:[^,;。、()]{1,24}?的)?)\s*(?:前)?"
+    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|(?:、|与|和|及)\s*(?:[^,;。、()]{1,24}?(?:的|"
+    + ZH_ROLES
+    + r"))?)\s*(?:前)?"
+    r"(?:(?:his|her|their|其|他的|她的)\s*)?(?:(?:sister|brother|wife|husband|妹妹|姐姐|哥哥|弟弟|妻子|丈夫)\s*)?"
     r"(?:(?:former|ex-|its|co-?founders?|[A-Z]{2,5}|chief|head|president|researcher|scientist|engineer|executive"
     r"|[A-Z][\w.-]*\s+(?:researcher|scientist|engineer|executive))\s+|(?:" + ZH_ROLES + r")\s*)*"
 )
@@ -211,10 +214,12 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
         if name and not any(p.start < start + len(name) and start < p.end for p in persons):
             persons.append(Span(name, start, start + len(name)))
 
-    for m in _DOTTED_NAME.finditer(sent):  # 萨拉·奥康纳, cut before a verb that follows it
+    pos = 0
+    while m := _DOTTED_NAME.search(sent, pos):  # 萨拉·奥康纳, cut before a verb that follows it
         name = _cut_after_surname(m.group(), sent[m.end() : m.end() + 12])
         skip = _given_name_start(name)
         add(name[skip:], m.start() + skip)
+        pos = m.start() + len(name)  # what follows the cut may begin the next name: "…阿莫迪与妹妹丹妮拉·阿莫迪"
     for m in ZH_ROLE_RE.finditer(sent):  # 副总裁王磊
         j = m.end() + (1 if sent[m.end() : m.end() + 1] == " " else 0)
         add(_han_name_at(sent, j), j)
