@@ -41,8 +41,11 @@ _ZH_CLAUSE_SPLIT = re.compile(r"[,，:：;；|｜!！?？【】\n]")
 _ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][\w.&\- ]*?)"
 _ZH_SUBJECT_GAP = re.compile(
     rf"(?:\s+|{ZH_FILLERS}|(?:从|自|向|被|在|于)\s*{_ZH_ORG_OR_LATIN}\s*"
-    rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的)*"
+    rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的|(?:从|自)公司"
+    rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\))*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
 )
+_ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")  # "X 称，…她被解雇": X is the subject after
+_ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|\s)*")
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
 _ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*$")
@@ -75,7 +78,7 @@ def zh_sentence(sent: str, topic: list[Span]) -> list[Draft]:
         ents = find_entities(clause, "zh")
         found, subject = _zh_clause(clause, ents, carried, context)
         drafts.extend(found)
-        subject = subject or [p for p in ents.persons if p.start == 0]
+        subject = subject or [p for p in ents.persons if p.start == 0 or _ZH_SPEAKS.match(clause, p.end)][:1]
         carried = [Span(p.text, 0, 0, p.single) for p in subject] or carried  # offsets belong to this clause
         context = ents.orgs[-1].text if ents.orgs else context
     return drafts
@@ -112,6 +115,8 @@ def _zh_subject_verb(
     if verb in ZH_NEEDS_YOU and not clause[: persons[0].start].rstrip().endswith("由"):
         return [], []
     org = _zh_org_after(clause, end, ents)
+    if org and _ZH_BEFORE_THAT.match(clause, clause.find(org, end) + len(org)):
+        return [], []  # 他加入字节跳动前曾任…: the time before a move, told as background
     role = _zh_role(clause, end, org) if action == "appoint" else ""
     if action == "appoint" and verb not in ZH_NEEDS_YOU and not _ZH_ROLE_HINT.search(role):
         return [], []  # 担任评委 is not a job
