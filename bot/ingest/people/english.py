@@ -81,6 +81,8 @@ _JOIN_OBJECT_OK = re.compile(  # "joins Anthropic", "joins as", "rejoins board";
     r"\s*(?:$|[,;.:)]|(?:the\s+)?(?:board|company|firm|startup|lab|team)\b|(?:as|at|to|from|after|alongside)\b"
     r"|(?:the\s+)?[A-Z0-9\"“'‘]|[a-z]+[A-Z])"
 )
+_STAYS = re.compile(r"\b(?:stay|remain)", re.I)
+_LEADS_NEW = re.compile(r"\s+(?:a|an|the)\s+(?:new|newly[\s-]\w+|combined|merged)\b", re.I)  # "will lead a new center"
 _WITH_WORD = re.compile(r"\s*(?:with\s+)?")
 _LIST_CONTINUES = re.compile(r"\s*(?:,|and)\s+[A-Z]")
 _TO_WORD = re.compile(r"\s*to\s+")
@@ -194,7 +196,7 @@ def _en_verb(
     persons = persons or _en_chained_subject(sent, start, earlier) or _en_pronoun_subject(sent, start, ents, topic)
     if not persons or _en_is_background(sent, start, end, gap):
         return []
-    return _en_subject_moves(sent, start, end, structure, action, persons, ents)
+    return _en_subject_moves(sent, start, end, structure, action, persons, ents, topic)
 
 
 def _en_object_verb(sent: str, start: int, end: int, action: str, ents: Entities) -> list[Draft]:
@@ -306,7 +308,14 @@ def _en_is_background(sent: str, start: int, end: int, gap: str) -> bool:
 
 
 def _en_subject_moves(
-    sent: str, start: int, end: int, structure: str, action: str, persons: list[Span], ents: Entities
+    sent: str,
+    start: int,
+    end: int,
+    structure: str,
+    action: str,
+    persons: list[Span],
+    ents: Entities,
+    topic: Sequence[Span],
 ) -> list[Draft]:
     """A verb whose subject is the person(s): the organisation and role from the slots after it."""
     verb = sent[start:end]
@@ -320,6 +329,10 @@ def _en_subject_moves(
             return []
         persons = persons + [p for p in _en_cofounders(sent, end, ents) if p not in persons]
         return subject_drafts(persons, action, from_org, org, role, before)
+    if action == "appoint" and _STAYS.search(verb) and not _same_person(persons, topic):
+        return []  # "stays on as CEO" is a move only right after the same person's step down
+    if action == "appoint" and not role:
+        role = _en_role_after_org(sent, end, ents) or ("lead" if _LEADS_NEW.match(sent, end) else "")
     if action == "appoint" and not role and not _CHAIR.search(verb):
         return []  # "named as 'person of interest'", "became the NFL's wokest team"
     if action in ("join", "return") and structure != "passive" and not _plain_object(sent, end, ents):
@@ -336,6 +349,17 @@ def _en_subject_moves(
     towards = _FOR_WORD.match(sent, after_org) if action == "leave" else None  # "leaves Google for Anthropic"
     to = span_at(ents.orgs, towards.end()) if towards else ""
     return subject_drafts(persons, action, from_org, org, role, before, towards=to)
+
+
+def _same_person(persons: Sequence[Span], topic: Sequence[Span]) -> bool:
+    """A subject that is the item's last mover, by full name or by one part of it ("Krafcik")."""
+    return any(p.text == t.text or p.text in t.text.split() for t in topic for p in persons)
+
+
+def _en_role_after_org(sent: str, pos: int, ents: Entities) -> str:
+    """'will run Waymo as co-CEOs': the role after the organisation the verb takes."""
+    org = _en_org_after(sent, pos, ents, "appoint")
+    return _en_role(sent, sent.find(org, pos) + len(org)) if org else ""
 
 
 def _plain_object(sent: str, pos: int, ents: Entities) -> bool:

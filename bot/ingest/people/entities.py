@@ -61,6 +61,7 @@ _ZH_NAME_END = re.compile(  # what may follow a Han name
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
 _BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席"  # end a descriptor, never begin a transliterated name
+_COMPANY_NOUN_BEFORE = re.compile(r"(?:公司|企业|实验室|机构|平台|独角兽)\s*$")
 _GLOSS_OPENING = re.compile(r"\s*\(\s*")
 _GLOSS_CLOSING = re.compile(r"\s*\)")
 _QUOTED_NAME = re.compile(r"「([^」]{2,20})」")
@@ -76,6 +77,7 @@ _LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与�
     + r"))?)\s*(?:前)?"
     r"(?:(?:his|her|their|其|他的|她的)\s*)?(?:(?:sister|brother|wife|husband|妹妹|姐姐|哥哥|弟弟|妻子|丈夫)\s*)?"
     r"(?:(?:former|ex-|its|co-?founders?|[A-Z]{2,5}|chief|head|president|researcher|scientist|engineer|executive"
+    r"|[\w-]+\s+officer"
     r"|[A-Z][\w.-]*\s+(?:researcher|scientist|engineer|executive))\s+|(?:" + ZH_ROLES + r")\s*)*"
 )
 _DESCRIPTOR_BREAK = re.compile(r"[,;:.。，]|\b(?:and|said|says|to|as|with|by)\b")
@@ -188,6 +190,9 @@ def find_entities(sent: str, lang: str) -> Entities:
         else:
             orgs.append(Span(text, start, start + len(text)))
     if lang == "zh":
+        named = [p for p in persons if p.single and _COMPANY_NOUN_BEFORE.search(sent[: p.start])]
+        orgs += named  # "自动驾驶公司 Waymo": the word after a company noun names the company
+        persons = [p for p in persons if p not in named]
         _add_chinese_entities(sent, persons, orgs)
         persons = _glossed(sent, persons)
     return Entities(sorted(persons, key=lambda s: s.start), sorted(orgs, key=lambda s: s.start))

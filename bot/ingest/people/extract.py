@@ -125,15 +125,18 @@ def _looks_like_org(name: str) -> bool:
 
 
 def _fill_orgs(drafts: Sequence[Draft], item_org: str) -> list[Move]:
-    """Give 'joins as chief scientist' / '任 CEO' the organisation the item is about, or drop it."""
+    """Give 'joins as chief scientist' / '任 CEO' the organisation the item is about, or drop it; a role
+    given without one after another appointment in the item ("…卸任 CEO，转任顾问；A 和 B 出任联席 CEO") is at
+    the company that one was filled with."""
     other_to = next((d.move.to_org for d in drafts if d.move.to_org), "")
     other_from = next((d.move.from_org for d in drafts if d.move.from_org and d.move.action != "join"), "")
-    moves = []
+    moves: list[Move] = []
     for d in drafts:
         m = d.move
         if d.needs_org:
             if m.action == "appoint":  # a role inside a company: the nearest company named first
-                order: tuple[str, ...] = (d.org_before, other_to, other_from, item_org)
+                filled = next((k.to_org for k in reversed(moves) if k.action == "appoint" and k.to_org), "")
+                order: tuple[str, ...] = (d.org_before, other_to, filled, other_from, item_org)
             else:
                 order = (other_to, d.org_before, item_org)
             org = next((o for o in order if o), "")

@@ -169,7 +169,9 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is\s+|was\s+|has\s+been\s+|will\s+be\s+|to\s+be\s+|been\s+)?(?:named|appointed|tapped|promoted|elevated"
         r"|elected|announced\s+as)(?:\s+as|\s+to)?|becom(?:es|ing)|became|become"
         r"|(?:tak(?:es|ing)|took|take)\s+over\s+as|(?:tak(?:es|ing)|took|take)\s+on\s+the\s+role\s+of"
-        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair",
+        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair"
+        r"|(?:will|to|would)\s+(?:stay|remain)\s+(?:on\s+)?as"  # after a step down: a new role at the same company
+        r"|(?:will|to|would)\s+(?:now\s+|jointly\s+)?(?:lead|head|run|oversee)",
     ),
     ("poss", "leave", r"resignation|departure|exit|ouster|firing|dismissal|removal|retirement"),
     ("poss", "return", r"return\s+to|comeback"),
