@@ -45,6 +45,7 @@ _ZH_SUBJECT_GAP = re.compile(
     rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\))*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
 )
 _ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")  # "X 称，…她被解雇": X is the subject after
+_ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}?(?:{ZH_ROLE_RE.pattern})?\s*")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|\s)*")
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
@@ -122,6 +123,8 @@ def _zh_subject_verb(
         return [], []  # 担任评委 is not a job
     if action in ("join", "return") and not org and _ZH_WORD_NEXT.match(clause, end):
         return [], []  # 加入等待名单, 加入讨论
+    if action == "found" and carried and persons[0].start and _ZH_WITH_OPENING.fullmatch(clause[: persons[0].start]):
+        persons = [*carried, *persons]  # "A 创业，与领英创始人霍夫曼共创 Inflection AI": A founds it too
     own = descriptor_org(clause, persons[0], ents.orgs)
     came_from = _ZH_CAME_FROM.search(gap)
     from_org = came_from.group(1).strip() if came_from else own.text if own else ""
@@ -160,12 +163,12 @@ def _zh_org_after(clause: str, pos: int, ents: Entities) -> str:
     """The organisation after a verb: a gazetteer or Latin name, 「」-quoted or suffixed (…实验室)."""
     m = _ZH_OBJECT_LEAD.match(clause, pos)
     start = m.end() if m else pos
-    if _ZH_UNNAMED.match(clause, start):
-        return ""  # 创办一家 AI 基础设施公司: a company not yet named
-    org = span_at(org_like(ents), start)
+    org = "" if _ZH_UNNAMED.match(clause, start) else span_at(org_like(ents), start)
     named = _ZH_NAMED_COMPANY.match(clause, start + len(org))
     if named and not ZH_ROLE_RE.search(named.group(1)):
-        return named.group(1).strip("「」 ")
+        return named.group(1).strip("「」 ")  # 创办新公司 Inflection AI
+    if _ZH_UNNAMED.match(clause, start):
+        return ""  # 创办一家 AI 基础设施公司: a company not yet named
     if not org and (suffixed := _ZH_SUFFIX_ORG_AT.match(clause, start)):
         return suffixed.group()
     latin = _LATIN_SEQUENCE.match(clause, start + len(org)) if org else None

@@ -174,6 +174,7 @@ def _han_name_at(text: str, i: int, translit: bool = False) -> str | None:
     for n in range(2, min(5, len(run.group())) + 1):
         rest = text[i + n :]
         ends = not rest or not _HAN_CHAR.match(rest) or bool(_ZH_NAME_END.match(rest))
+        ends = ends or any(rx.match(rest) for _, _, rx in ZH_VERBS)  # 霍夫曼共创
         if ends and _plausible_han_name(run.group()[:n], translit):
             return run.group()[:n]
     return None
