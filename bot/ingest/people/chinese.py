@@ -45,6 +45,7 @@ _ZH_SUBJECT_GAP = re.compile(
     rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\))*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
 )
 _ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")  # "X 称，…她被解雇": X is the subject after
+_ZH_NEW_COMPANY = re.compile(rf"\s*了?\s*(?:一家|一个|新的?)[^,，。]{{0,12}}?(?:公司|企业|实验室|创业公司|初创)")
 _ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}?(?:{ZH_ROLE_RE.pattern})?\s*")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|\s)*")
@@ -121,6 +122,8 @@ def _zh_subject_verb(
     role = _zh_role(clause, end, org) if action == "appoint" else ""
     if action == "appoint" and verb not in ZH_NEEDS_YOU and not _ZH_ROLE_HINT.search(role):
         return [], []  # 担任评委 is not a job
+    if action == "found" and not org and not verb.startswith("创业") and not _ZH_NEW_COMPANY.match(clause, end):
+        return [], []  # 项目创建完成, 创建多页画布: what is founded without a name must at least be a company
     if action in ("join", "return") and not org and _ZH_WORD_NEXT.match(clause, end):
         return [], []  # 加入等待名单, 加入讨论
     if action == "found" and carried and persons[0].start and _ZH_WITH_OPENING.fullmatch(clause[: persons[0].start]):
