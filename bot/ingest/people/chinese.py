@@ -48,7 +48,7 @@ _ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确�
 _ZH_NEW_COMPANY = re.compile(rf"\s*了?\s*(?:一家|一个|新的?)[^,，。]{{0,12}}?(?:公司|企业|实验室|创业公司|初创)")
 _ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}?(?:{ZH_ROLE_RE.pattern})?\s*")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
-_ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|\s)*")
+_ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
 _ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*$")
 _ZH_BACKGROUND = re.compile(
@@ -151,10 +151,12 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
         if person is None or not _ZH_SUBJECT_GAP.fullmatch(clause[person.end : passive.start()]):
             return [], []
         return org_drafts([person], action, passive.group(1).strip(), ""), [person]
-    orgs = [o for o in ents.orgs if o.end <= start]
-    if not orgs or not _ZH_ORG_SUBJECT_GAP.fullmatch(clause[orgs[-1].end : start]):
+    subject = next(
+        (o for o in reversed(ents.orgs) if o.end <= start and _ZH_ORG_SUBJECT_GAP.fullmatch(clause[o.end : start])), None
+    )  # the nearest organisation whose gap to the verb is allowed (谷歌以 27 亿美元聘请: not "27")
+    if subject is None:
         return [], []
-    org = orgs[-1].text
+    org = subject.text
     after = [p for p in ents.persons if p.start >= end and len(clause[end : p.start]) <= 25]
     if not after:
         return [], []

@@ -95,8 +95,10 @@ _ROLE_NOUN_EN = (
     r"|to\s+(?:lead|head|run|oversee)(?:\s+[\w-]+){1,4})"
 )
 _ROLE_AFTER_EN = re.compile(
-    r"^\s*(?i:as\s+)?(?:(?i:the\s+)?[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*)*['’]s?\s+)?(?i:(?:its|the|an?|their|his|her)\s+)?"
+    r"^\s*(?:(?i:as\s+)?(?:(?i:the\s+)?[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*)*['’]s?\s+)?|(?i:to\s+)(?!(?:lead|head|run|oversee)\b))"
+    r"(?i:(?:its|the|an?|their|his|her)\s+)?"
     r"(?i:(?:new|interim|first|acting|permanent|next|sole|temporary)\s+)?"
+    r"(?i:(?:technical|research|engineering|product|executive|senior|principal|distinguished|founding)\s+)?"
     rf"({_ROLE_NOUN_EN}(?:\s+of\s+(?:the\s+|an?\s+)?(?:[\w-]+\s+){{0,4}}?[A-Z][\w.]*(?:\s+[A-Z][\w.]*)*)?)"
 )
 _TO_PREFIX = re.compile(r"^to\s+")

@@ -57,7 +57,7 @@ _HAN_RUN = re.compile(rf"[{HAN}]{{2,8}}")
 _HAN_CHAR = re.compile(rf"[{HAN}]")
 _ZH_NAME_SLOT = re.compile(r"(?:^|[,，:：;；|｜【】!?。由与和、及]|\s)")  # where a bare Han name may start
 _ZH_NAME_END = re.compile(  # what may follow a Han name
-    rf"(?:{ZH_FILLERS}|从|在|被|向|与|和|及|、|等|的|曾|或|再|又|因|回应|发文|发布|加入|加盟|入职|离职|离开|出走|辞职|"
+    rf"(?:{ZH_FILLERS}|从|在|被|向|与|和|及|、|等|的|曾|或|再|又|因|为|回应|发文|发布|加入|加盟|入职|离职|离开|出走|辞职|"
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
 _BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席"  # end a descriptor, never begin a transliterated name
@@ -231,6 +231,9 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
         add(_han_name_at(sent, j), j)
     for m in _ZH_NAME_SLOT.finditer(sent):  # clause-initial, or in a list
         add(_han_name_at(sent, m.end(), translit=True), m.end())
+    for structure, _, rx in ZH_VERBS:  # 任命王海峰为…: the object of a verb that acts on a person
+        for m in rx.finditer(sent) if structure == "obj" else ():
+            add(_han_name_at(sent, m.end()), m.end())
     orgs.extend(Span(m.group(), m.start(), m.end()) for m in ZH_ORG_RE.finditer(sent))
     orgs.extend(Span(m.group(1), m.start(1), m.end(1)) for m in _QUOTED_NAME.finditer(sent))
     for m in _ZH_SUFFIX_ORG.finditer(sent):

@@ -150,11 +150,11 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is|was|has\s+been|gets|got|been|being)\s+(?:fired|ousted|dismissed|sacked|pushed\s+out|forced\s+out"
         r"|let\s+go|removed)|(?:is|was|are)\s+out\s+(?:as|at|from)|out\s+as|lea(?:ves|ving|ve)|left"
         r"|depart(?:s|ed|ing)?|quit(?:s|ting)?|exit(?:s|ed|ing)?|step(?:s|ped|ping)?\s+(?:down|away|aside)"
-        r"|resign(?:s|ed|ing)?|part(?:s|ed)?\s+ways\s+with"
+        r"|resign(?:s|ed|ing)?|retir(?:es|ed|ing|e)|part(?:s|ed)?\s+ways\s+with"
         # a temporary leave: "is on a four-month sabbatical", "takes a leave of absence", "was placed on leave"
         r"|(?:is|was|are|were|will\s+be|has\s+been|goes|went|go(?:ing)?|(?:is|was|are|were|has\s+been)\s+(?:placed|put|sent))"
         r"\s+on\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?|furlough)"
-        r"|(?:tak(?:es|ing|en)|took|take)\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave\s+of\s+absence)"
+        r"|(?:tak(?:es|ing|en)|took|take)\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?)"
         r"|(?:is|was|has\s+been|been)\s+suspended",
     ),
     (
@@ -220,7 +220,7 @@ _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     (
         "subj",
         "appoint",
-        "被任命为|被提拔为|出任|担任|接任|转任|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
+        "被任命为|被提拔为|出任|担任|兼任|接任|转任|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
         "|任(?=\\s*(?:首席|CEO|CTO|COO|CFO|总裁|主席|董事|总经理|负责人|院长|所长|联席|联合|临时|新任|副))",
     ),
 )
