@@ -45,7 +45,8 @@ _PRONOUN = re.compile(r"\b(?:he|she)\b", re.I)
 # Object verbs: the organisation before the verb, the person after it.
 _EN_ORG_SUBJECT_GAP = re.compile(
     r"(?:['’]s?)?(?:\s+board(?:\s+of\s+directors)?|\s+team)?\s*(?:(?:has|have|is|will|reportedly|officially|also"
-    r"|just|quietly|formally|abruptly|on\s+\w+day)\s+)*",
+    r"|just|quietly|formally|abruptly|on\s+\w+day)\s+)*"
+    r"(?:(?:pays?|paid|spends?|spent)\s+(?:about\s+|nearly\s+|over\s+)?(?:US)?\$[\d.,]+\s*(?:[mb]illion|[MB]n?)?\s+to\s+)?",
     re.I,
 )
 _EN_OBJECT_BLOCK = re.compile(
@@ -81,6 +82,8 @@ _JOIN_OBJECT_OK = re.compile(  # "joins Anthropic", "joins as", "rejoins board";
     r"\s*(?:$|[,;.:)]|(?:the\s+)?(?:board|company|firm|startup|lab|team)\b|(?:as|at|to|from|after|alongside)\b"
     r"|(?:the\s+)?[A-Z0-9\"“'‘]|[a-z]+[A-Z])"
 )
+_SUCCEEDS = re.compile(r"^(?:succeed|replac)|over\s+from$", re.I)
+_HEADS = re.compile(r"head", re.I)
 _STAYS = re.compile(r"\b(?:stay|remain)", re.I)
 _LEADS_NEW = re.compile(r"\s+(?:a|an|the)\s+(?:new|newly[\s-]\w+|combined|merged)\b", re.I)  # "will lead a new center"
 _WITH_WORD = re.compile(r"\s*(?:with\s+)?")
@@ -265,11 +268,9 @@ def _en_object(sent: str, pos: int, ents: Entities) -> tuple[list[Span], str]:
 
 
 def _en_org_subject(sent: str, pos: int, ents: Entities) -> str:
-    spans = [s for s in org_like(ents) if s.end <= pos]
-    if not spans:
-        return ""
-    org = max(spans, key=lambda s: s.end)
-    return org.text if _EN_ORG_SUBJECT_GAP.fullmatch(sent[org.end : pos]) else ""
+    spans = sorted((s for s in org_like(ents) if s.end <= pos), key=lambda s: s.end, reverse=True)
+    # the nearest one whose gap to the verb is allowed: "Google pays $2.7 billion to bring back" is Google's
+    return next((s.text for s in spans if _EN_ORG_SUBJECT_GAP.fullmatch(sent[s.end : pos])), "")
 
 
 def _en_org_after(sent: str, pos: int, ents: Entities, action: str) -> str:
@@ -333,6 +334,11 @@ def _en_subject_moves(
         return subject_drafts(persons, action, from_org, org, role, before)
     if action == "appoint" and _STAYS.search(verb) and not _same_person(persons, topic):
         return []  # "stays on as CEO" is a move only right after the same person's step down
+    if _SUCCEEDS.search(verb):  # "X succeeds Y as CEO of Z": the role and company follow the one succeeded
+        predecessor = _en_predecessor(sent, end, ents)
+        if predecessor is None:
+            return []  # "succeeded in raising", "replaces the old model"
+        role, end = _en_role(sent, predecessor.end), predecessor.end
     if action == "appoint" and not role:
         role = _en_role_after_org(sent, end, ents) or ("lead" if _LEADS_NEW.match(sent, end) else "")
     if action == "appoint" and not role and not _CHAIR.search(verb):
@@ -340,6 +346,8 @@ def _en_subject_moves(
     if action in ("join", "return") and structure != "passive" and not _plain_object(sent, end, ents):
         return []
     org = _en_org_after(sent, end, ents, action)
+    if _HEADS.match(verb) and org not in [o.text for o in ents.orgs]:
+        return []  # "heads to Washington", "heads to Kidsylvania": a place unless the name is a company's
     after_org = sent.find(org, end) + len(org) if org else end
     role = role or _en_role(sent, after_org)
     if verb.lower().endswith("from"):  # "moves from Meta to OpenAI"
@@ -356,6 +364,11 @@ def _en_subject_moves(
 def _same_person(persons: Sequence[Span], topic: Sequence[Span]) -> bool:
     """A subject that is the item's last mover, by full name or by one part of it ("Krafcik")."""
     return any(p.text == t.text or p.text in t.text.split() for t in topic for p in persons)
+
+
+def _en_predecessor(sent: str, pos: int, ents: Entities) -> Span | None:
+    """The person right after "succeeds"/"replaces"/"takes over from"."""
+    return next((p for p in ents.persons if p.start >= pos and not sent[pos : p.start].strip()), None)
 
 
 def _en_role_after_org(sent: str, pos: int, ents: Entities) -> str:

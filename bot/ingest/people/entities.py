@@ -77,7 +77,7 @@ _LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与�
     + r"))?)\s*(?:前)?"
     r"(?:(?:his|her|their|其|他的|她的)\s*)?(?:(?:sister|brother|wife|husband|妹妹|姐姐|哥哥|弟弟|妻子|丈夫)\s*)?"
     r"(?:(?:former|ex-|its|co-?founders?|[A-Z]{2,5}|chief|head|president|researcher|scientist|engineer|executive"
-    r"|[\w-]+\s+officer"
+    r"|[\w-]+\s+officer|(?:[A-Z]{2,5}|head|director|chief)\s+of\s+[\w-]+"
     r"|[A-Z][\w.-]*\s+(?:researcher|scientist|engineer|executive))\s+|(?:" + ZH_ROLES + r")\s*)*"
 )
 _DESCRIPTOR_BREAK = re.compile(r"[,;:.。，]|\b(?:and|said|says|to|as|with|by)\b")

@@ -141,7 +141,7 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         "subj",
         "join",
         r"join(?:s|ed|ing)?|land(?:s|ed|ing)?\s+at|mov(?:es|ed|ing)\s+to|move\s+to|defect(?:s|ed|ing)?\s+to"
-        r"|jump(?:s|ed|ing)?\s+(?:ship\s+)?to|(?:mov|switch|jump|defect)(?:es|ed|ing|s|e)?\s+from"
+        r"|jump(?:s|ed|ing)?\s+(?:ship\s+)?to|head(?:s|ing)?\s+to|(?:mov|switch|jump|defect)(?:es|ed|ing|s|e)?\s+from"
         r"|sign(?:s|ed)?\s+on\s+(?:with|at|to)|decamp(?:s|ed)?\s+to|(?:is|was)\s+headed\s+to",
     ),
     (
@@ -171,7 +171,8 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"|(?:tak(?:es|ing)|took|take)\s+over\s+as|(?:tak(?:es|ing)|took|take)\s+on\s+the\s+role\s+of"
         r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair"
         r"|(?:will|to|would)\s+(?:stay|remain)\s+(?:on\s+)?as"  # after a step down: a new role at the same company
-        r"|(?:will|to|would)\s+(?:now\s+|jointly\s+)?(?:lead|head|run|oversee)",
+        r"|(?:will|to|would)\s+(?:now\s+|jointly\s+)?(?:lead|head|run|oversee)"
+        r"|succeed(?:s|ed|ing)?|replac(?:es|ed|ing|e)|tak(?:es|ing)\s+over\s+from",  # "X succeeds Y as CEO"
     ),
     ("poss", "leave", r"resignation|departure|exit|ouster|firing|dismissal|removal|retirement"),
     ("poss", "return", r"return\s+to|comeback"),
@@ -230,7 +231,8 @@ ZH_NEEDS_YOU = frozenset(("领导", "执掌", "掌舵"))  # only "由 X 领导" 
 # Words that may stand between a Chinese subject and its verb (already, officially, announced, …).
 ZH_FILLERS = (
     "已经|已于|已|将会|将要|将|或将|即将|正式|宣布|官宣|确认|证实|表示|透露|称|此前|近日|日前|今天|今日|昨天|昨日|本周|也|"
-    "再次|重新|计划|拟|决定|选择|同时|共同|联合|均|都|先后|刚刚|突然|本人|还|则|就|于|一同|随后|临时|博士|教授|先生|女士|他|她"
+    "再次|重新|计划|拟|决定|选择|同时|共同|联合|均|都|先后|刚刚|突然|本人|还|则|就|于|一同|随后|临时|博士|教授|先生|女士|他|她|"
+    "被曝|被传|据悉|据报道|并|本月|上月|上周|近期|今年"
 )
 
 
