@@ -110,7 +110,7 @@ def _zh_subject_verb(
 ) -> tuple[list[Draft], list[Span]]:
     verb = clause[start:end]
     persons, gap = _zh_subject(clause, start, ents)
-    if not persons and carried and not ents.persons and _ZH_SUBJECT_GAP.fullmatch(clause[:start]):
+    if not persons and carried and not any(p.start < start for p in ents.persons) and _ZH_SUBJECT_GAP.fullmatch(clause[:start]):
         persons, gap = carried, clause[:start]
     if not persons or _ZH_BACKGROUND.search(gap):
         return [], []
