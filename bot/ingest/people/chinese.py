@@ -10,6 +10,7 @@ the passive with 被, and 由 X 领导. Background (曾, 否认, a year) is not 
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 
 from bot.ingest.people.entities import (
     context_org,
@@ -20,6 +21,7 @@ from bot.ingest.people.entities import (
     nearest_before,
     org_like,
     span_at,
+    stepped_down_before,
     token_kind,
 )
 from bot.ingest.people.lexicon import (
@@ -42,11 +44,15 @@ _ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][\w.&\- ]*?)"
 _ZH_SUBJECT_GAP = re.compile(
     rf"(?:\s+|{ZH_FILLERS}|(?:从|自|向|被|在|于)\s*{_ZH_ORG_OR_LATIN}\s*"
     rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的|(?:从|自)公司"
-    rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\))*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
+    rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\)|继续|仍将|仍然|依然)*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
 )
 _ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")  # "X 称，…她被解雇": X is the subject after
 _ZH_NEW_COMPANY = re.compile(rf"\s*了?\s*(?:一家|一个|新的?)[^,，。]{{0,12}}?(?:公司|企业|实验室|创业公司|初创)")
 _ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}?(?:{ZH_ROLE_RE.pattern})?\s*")
+_ZH_UNIT_BEFORE_ROLE = re.compile(rf"\s*([{HAN}A-Za-z][{HAN}A-Za-z0-9 ]{{1,11}}?)\s*(?:{ZH_ROLE_RE.pattern})")
+_ZH_UNIT_SHAPE = re.compile(r"(?:智能|科技|云|集团|实验室|研究院|研究所|公司|大学|学院|基金会)$")
+_ZH_ANAPHOR = re.compile(r"该|其|本|公司|集团|团队|联席|联合|临时|新任|首席|副")
+_ZH_STAYS = re.compile(r"继续|仍将|仍然|依然")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
@@ -71,22 +77,27 @@ _ZH_ROLE_HINT = re.compile(
 )
 
 
-def zh_sentence(sent: str, topic: list[Span]) -> list[Draft]:
-    """Clause by clause; a clause with no subject of its own continues the previous one's (zero anaphora)."""
+def zh_sentence(sent: str, topic: list[Span], stepped_down: Set[str] = frozenset()) -> list[Draft]:
+    """Clause by clause; a clause with no subject of its own continues the previous one's (zero anaphora).
+    `stepped_down`: who the item said left a post before this sentence (then 继续担任 is a role change)."""
     drafts: list[Draft] = []
     carried = topic
     context = ""
+    left = set(stepped_down)
     for clause in _ZH_CLAUSE_SPLIT.split(sent):
         ents = find_entities(clause, "zh")
-        found, subject = _zh_clause(clause, ents, carried, context)
+        found, subject = _zh_clause(clause, ents, carried, context, left)
         drafts.extend(found)
+        left |= {d.move.person for d in found if d.move.action == "leave"}
         subject = subject or [p for p in ents.persons if p.start == 0 or _ZH_SPEAKS.match(clause, p.end)][:1]
         carried = [Span(p.text, 0, 0, p.single) for p in subject] or carried  # offsets belong to this clause
         context = ents.orgs[-1].text if ents.orgs else context
     return drafts
 
 
-def _zh_clause(clause: str, ents: Entities, carried: list[Span], context: str) -> tuple[list[Draft], list[Span]]:
+def _zh_clause(
+    clause: str, ents: Entities, carried: list[Span], context: str, stepped_down: Set[str]
+) -> tuple[list[Draft], list[Span]]:
     """Drafts of one clause, and the subject it gives the clauses after it."""
     drafts: list[Draft] = []
     subject: list[Span] = []
@@ -97,7 +108,7 @@ def _zh_clause(clause: str, ents: Entities, carried: list[Span], context: str) -
         if structure == "obj":
             found, persons = _zh_object_verb(clause, start, end, action, ents)
         else:
-            found, persons = _zh_subject_verb(clause, start, end, action, ents, subject or carried, context)
+            found, persons = _zh_subject_verb(clause, (start, end), action, ents, subject or carried, context, stepped_down)
         if found:
             drafts.extend(found)
             subject = persons
@@ -106,17 +117,29 @@ def _zh_clause(clause: str, ents: Entities, carried: list[Span], context: str) -
 
 
 def _zh_subject_verb(
-    clause: str, start: int, end: int, action: str, ents: Entities, carried: list[Span], context: str
+    clause: str,
+    verb_span: tuple[int, int],
+    action: str,
+    ents: Entities,
+    carried: list[Span],
+    context: str,
+    stepped_down: Set[str],
 ) -> tuple[list[Draft], list[Span]]:
+    start, end = verb_span
     verb = clause[start:end]
     persons, gap = _zh_subject(clause, start, ents)
     if not persons and carried and not any(p.start < start for p in ents.persons) and _ZH_SUBJECT_GAP.fullmatch(clause[:start]):
         persons, gap = carried, clause[:start]
     if not persons or _ZH_BACKGROUND.search(gap):
         return [], []
+    if _ZH_STAYS.search(gap) and not (action == "appoint" and stepped_down_before(persons, stepped_down)):
+        return [], []  # 继续担任院长: no move, unless the item just said this person left another post
     if verb in ZH_NEEDS_YOU and not clause[: persons[0].start].rstrip().endswith("由"):
         return [], []
     org = _zh_org_after(clause, end, ents)
+    if not org and action == "appoint" and (unit := _ZH_UNIT_BEFORE_ROLE.match(clause, end)):
+        named = _ZH_UNIT_SHAPE.search(unit.group(1)) and not _ZH_ANAPHOR.match(unit.group(1))
+        org = unit.group(1).strip() if named else ""  # 兼任灵犀云智能总裁; not 担任技术副总裁
     if org and _ZH_BEFORE_THAT.match(clause, clause.find(org, end) + len(org)):
         return [], []  # 他加入字节跳动前曾任…: the time before a move, told as background
     role = _zh_role(clause, end, org) if action == "appoint" else ""

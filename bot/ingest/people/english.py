@@ -11,7 +11,7 @@ together, and what makes a clause background rather than news ("who joined Googl
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from bot.ingest.people.entities import (
     context_org,
@@ -22,6 +22,7 @@ from bot.ingest.people.entities import (
     nearest_before,
     org_like,
     span_at,
+    stepped_down_before,
 )
 from bot.ingest.people.lexicon import EN_VERBS, verb_hits
 from bot.ingest.people.model import Draft, Entities, Span, make_draft, org_drafts, subject_drafts
@@ -160,8 +161,9 @@ def en_founders(sent: str) -> list[Span]:
     return founders
 
 
-def en_sentence(sent: str, topic: list[Span]) -> list[Draft]:
-    """Moves in one English sentence; `topic` is who 'he'/'she' refers to (the item's last mover)."""
+def en_sentence(sent: str, topic: list[Span], stepped_down: Set[str] = frozenset()) -> list[Draft]:
+    """Moves in one English sentence; `topic` is who 'he'/'she' refers to (the item's last mover),
+    `stepped_down` who the item said left a post before this sentence."""
     ents = find_entities(sent, "en")
     title_case = _is_title_case(sent)
     drafts: list[Draft] = []
@@ -169,7 +171,7 @@ def en_sentence(sent: str, topic: list[Span]) -> list[Draft]:
     for start, end, structure, action in verb_hits(sent, EN_VERBS):
         if start < used_until or (start > 0 and sent[start].isupper() and not title_case):
             continue  # "Left 4 Dead", "Return to Castle Wolfenstein": a capitalised verb mid-sentence is a name
-        found = _en_verb(sent, start, end, structure, action, ents, drafts, topic)
+        found = _en_verb(sent, start, end, structure, action, ents, drafts, topic, stepped_down)
         if found:
             drafts.extend(found)
             used_until = end
@@ -190,6 +192,7 @@ def _en_verb(
     ents: Entities,
     earlier: Sequence[Draft],
     topic: list[Span],
+    stepped_down: Set[str],
 ) -> list[Draft]:
     if structure == "obj":
         return _en_object_verb(sent, start, end, action, ents)
@@ -201,7 +204,7 @@ def _en_verb(
     persons = persons or _en_chained_subject(sent, start, earlier) or _en_pronoun_subject(sent, start, ents, topic)
     if not persons or _en_is_background(sent, start, end, gap):
         return []
-    return _en_subject_moves(sent, start, end, structure, action, persons, ents, topic)
+    return _en_subject_moves(sent, start, end, structure, action, persons, ents, stepped_down)
 
 
 def _en_object_verb(sent: str, start: int, end: int, action: str, ents: Entities) -> list[Draft]:
@@ -222,6 +225,13 @@ def _en_subject(sent: str, pos: int, ents: Entities) -> tuple[list[Span], str]:
     if person is None:
         return [], ""
     gap = sent[person.end : pos]
+    if person.single and (gap.startswith(("'", "’")) or not _EN_SUBJECT_GAP.fullmatch(gap)):
+        named = nearest_before([p for p in ents.persons if not p.single], pos)  # "X, who led Lumen's team, was"
+        apposed = _EN_APPOSITION.match(sent, named.end) if named else None
+        inside = [p for p in ents.persons if named and named.end < p.start < pos]
+        owners = all(_POSSESSIVE_GAP.match(sent, p.end) for p in inside)  # "Lumen's", not a list "Braid, Left"
+        if named and apposed and owners and _EN_SUBJECT_GAP.fullmatch(sent[apposed.end() : pos]):
+            return [named], sent[named.end : pos]
     if gap.startswith(("'", "’")) or _RELATIVE_OBJECT.search(sent[: person.start]):
         return [], gap  # "the DJ who groped X was hired": X is an object inside a relative clause
     if _EN_SUBJECT_GAP.fullmatch(gap):
@@ -318,7 +328,7 @@ def _en_subject_moves(
     action: str,
     persons: list[Span],
     ents: Entities,
-    topic: Sequence[Span],
+    stepped_down: Set[str],
 ) -> list[Draft]:
     """A verb whose subject is the person(s): the organisation and role from the slots after it."""
     verb = sent[start:end]
@@ -332,7 +342,7 @@ def _en_subject_moves(
             return []
         persons = persons + [p for p in _en_cofounders(sent, end, ents) if p not in persons]
         return subject_drafts(persons, action, from_org, org, role, before)
-    if action == "appoint" and _STAYS.search(verb) and not _same_person(persons, topic):
+    if action == "appoint" and _STAYS.search(verb) and not stepped_down_before(persons, stepped_down):
         return []  # "stays on as CEO" is a move only right after the same person's step down
     if _SUCCEEDS.search(verb):  # "X succeeds Y as CEO of Z": the role and company follow the one succeeded
         predecessor = _en_predecessor(sent, end, ents)
@@ -359,11 +369,6 @@ def _en_subject_moves(
     towards = _FOR_WORD.match(sent, after_org) if action == "leave" else None  # "leaves Google for Anthropic"
     to = span_at(ents.orgs, towards.end()) if towards else ""
     return subject_drafts(persons, action, from_org, org, role, before, towards=to)
-
-
-def _same_person(persons: Sequence[Span], topic: Sequence[Span]) -> bool:
-    """A subject that is the item's last mover, by full name or by one part of it ("Krafcik")."""
-    return any(p.text == t.text or p.text in t.text.split() for t in topic for p in persons)
 
 
 def _en_predecessor(sent: str, pos: int, ents: Entities) -> Span | None:

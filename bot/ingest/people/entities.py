@@ -12,7 +12,7 @@ a person's descriptor) for the rules of both languages.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 
 from bot.ingest.people.lexicon import (
     DOUBLE_SURNAMES,
@@ -61,6 +61,7 @@ _ZH_NAME_END = re.compile(  # what may follow a Han name
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
 _BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席"  # end a descriptor, never begin a transliterated name
+_ZH_ANNOUNCES = re.compile(r"宣布|官宣|确认|证实|透露|获悉|消息称")
 _COMPANY_NOUN_BEFORE = re.compile(r"(?:公司|企业|实验室|机构|平台|独角兽)\s*$")
 _GLOSS_OPENING = re.compile(r"\s*\(\s*")
 _GLOSS_CLOSING = re.compile(r"\s*\)")
@@ -234,6 +235,8 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
     for structure, _, rx in ZH_VERBS:  # 任命王海峰为…: the object of a verb that acts on a person
         for m in rx.finditer(sent) if structure == "obj" else ():
             add(_han_name_at(sent, m.end()), m.end())
+    for m in _ZH_ANNOUNCES.finditer(sent):  # 宣布张建锋不再担任…
+        add(_han_name_at(sent, m.end()), m.end())
     orgs.extend(Span(m.group(), m.start(), m.end()) for m in ZH_ORG_RE.finditer(sent))
     orgs.extend(Span(m.group(1), m.start(1), m.end(1)) for m in _QUOTED_NAME.finditer(sent))
     for m in _ZH_SUFFIX_ORG.finditer(sent):
@@ -245,9 +248,9 @@ def _cut_after_surname(dotted: str, rest: str) -> str:
     """A dotted rendering up to the word that follows it ("勒莫因被解雇" → "勒莫因"). A lone character
     that transliterations use ("因" of 勒莫因) does not end a name there; a word such as 被, 加入 or any
     move verb ("开始为期四个月的休假") does."""
-    last = max(dotted.rfind(dot) for dot in "·•‧・") + 1
-    verbs = [m.start() for _, _, rx in ZH_VERBS for m in rx.finditer(dotted + rest, last + 1)]
-    ends = (c.start() for c in _ZH_NAME_END.finditer(dotted, last + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT)
+    first = min(i for i in map(dotted.find, "·•‧・") if i >= 0) + 1  # "…伊托与妹妹丽莎·伊托": cut after the first part
+    verbs = [m.start() for _, _, rx in ZH_VERBS for m in rx.finditer(dotted + rest, first + 1)]
+    ends = (c.start() for c in _ZH_NAME_END.finditer(dotted, first + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT)
     return dotted[: min([*verbs, next(ends, len(dotted)), len(dotted)])]
 
 
@@ -280,10 +283,16 @@ def nearest_before(spans: Sequence[Span], pos: int) -> Span | None:
     return before[-1] if before else None
 
 
+def _peers(first: Span, persons: Sequence[Span]) -> list[Span]:
+    """Who may share a list with `first`: beside a full name, a lone capitalised word in a descriptor
+    ("曾任 Lumen 安全副总裁的…") is a company, not a listed person."""
+    return list(persons) if first.single else [p for p in persons if not p.single]
+
+
 def list_left(sent: str, first: Span, persons: Sequence[Span]) -> list[Span]:
     """`first` and the people listed just before it ("A, B and C"), in order."""
     group = [first]
-    for p in reversed([p for p in persons if p.end <= first.start]):
+    for p in reversed([p for p in _peers(first, persons) if p.end <= first.start]):
         if not _LIST_GAP.fullmatch(sent[p.end : group[0].start]):
             break
         group.insert(0, p)
@@ -293,7 +302,7 @@ def list_left(sent: str, first: Span, persons: Sequence[Span]) -> list[Span]:
 def list_right(sent: str, first: Span, persons: Sequence[Span]) -> list[Span]:
     """`first` and the people listed just after it, in order."""
     group = [first]
-    for p in [p for p in persons if p.start >= first.end]:
+    for p in [p for p in _peers(first, persons) if p.start >= first.end]:
         if not _LIST_GAP.fullmatch(sent[group[-1].end : p.start]):
             break
         group.append(p)
@@ -316,3 +325,9 @@ def context_org(sent: str, person: Span, orgs: Sequence[Span]) -> str:
     own = descriptor_org(sent, person, orgs)
     candidates = [o for o in orgs if o.end <= person.start and o != own and not _FORMER.search(sent[: o.start])]
     return candidates[-1].text if candidates else ""
+
+
+def stepped_down_before(persons: Sequence[Span], stepped_down: Set[str]) -> bool:
+    """Whether the subject is someone the item already said left a post, by full name or by one part
+    of it ("Conrad" for "Andrew Conrad"): then "stays on as adviser" / "继续担任院长" is a role change."""
+    return any(p.text == name or p.text in name.split() for name in stepped_down for p in persons)

@@ -37,10 +37,12 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     sentences = _sentences(title, text, lang)
     drafts: list[Draft] = []
     topic: list[Span] = []
+    stepped_down: set[str] = set()
     for sent in sentences:
-        found = zh_sentence(sent, topic) if lang == "zh" else en_sentence(sent, topic)
+        found = zh_sentence(sent, topic, stepped_down) if lang == "zh" else en_sentence(sent, topic, stepped_down)
         drafts.extend(found)
         topic = _next_topic(found, topic)
+        stepped_down |= {d.move.person for d in found if d.move.action == "leave"}
     if lang == "en":
         drafts += _launch_founders(sentences, drafts)
     if not drafts:
@@ -118,7 +120,10 @@ def _with_full_names(drafts: Sequence[Draft], full_names: Sequence[str]) -> list
 
 
 def _looks_like_org(name: str) -> bool:
+    """A name with an organisation's shape; generic words alone ("AI", "Research") name none."""
     words = name.split()
+    if all(w in ORG_WORDS for w in words):
+        return False
     return (
         name in ZH_ORGS
         or any(w in KNOWN_ORGS or w in ORG_WORDS for w in words)
