@@ -242,4 +242,5 @@ def test_long_chinese_article_with_the_move_in_its_third_paragraph():
     ]
     text = "\n".join(paragraphs)
     assert text.index("陈一鸣") > 200
-    assert people("大模型人才流动加速，多家公司调整研究团队", text, lang="zh") == {("陈一鸣", "Arclight Labs")}
+    (move,) = extract_moves("大模型人才流动加速，多家公司调整研究团队", text, "zh")
+    assert (move.person, move.action) == ("陈一鸣", "join") and move.to_org.startswith("Arclight Labs")

@@ -52,6 +52,7 @@ _ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}
 _ZH_UNIT_BEFORE_ROLE = re.compile(rf"\s*([{HAN}A-Za-z][{HAN}A-Za-z0-9 ]{{1,11}}?)\s*(?:{ZH_ROLE_RE.pattern})")
 _ZH_UNIT_SHAPE = re.compile(r"(?:智能|科技|云|集团|实验室|研究院|研究所|公司|大学|学院|基金会)$")
 _ZH_ANAPHOR = re.compile(r"该|其|本|公司|集团|团队|联席|联合|临时|新任|首席|副")
+_ZH_TITLE_NEXT = re.compile(rf"\s*(?:{ZH_ROLE_RE.pattern})")
 _ZH_STAYS = re.compile(r"继续|仍将|仍然|依然")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
@@ -180,7 +181,11 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
     if subject is None:
         return [], []
     org = subject.text
-    after = [p for p in ents.persons if p.start >= end and len(clause[end : p.start]) <= 25]
+    after = [  # not "Vexa" of "聘请 Vexa 创始人诺姆·沙泽尔": a lone word before a title is the company
+        p
+        for p in ents.persons
+        if p.start >= end and len(clause[end : p.start]) <= 25 and not (p.single and _ZH_TITLE_NEXT.match(clause, p.end))
+    ]
     if not after:
         return [], []
     persons = list_right(clause, after[0], ents.persons)
