@@ -79,7 +79,12 @@ _LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与�
     r"(?:(?:his|her|their|其|他的|她的)\s*)?(?:(?:sister|brother|wife|husband|妹妹|姐姐|哥哥|弟弟|妻子|丈夫)\s*)?"
     r"(?:(?:former|ex-|its|co-?founders?|[A-Z]{2,5}|chief|head|president|researcher|scientist|engineer|executive"
     r"|[\w-]+\s+officer|(?:[A-Z]{2,5}|head|director|chief)\s+of\s+[\w-]+"
-    r"|[A-Z][\w.-]*\s+(?:researcher|scientist|engineer|executive))\s+|(?:" + ZH_ROLES + r")\s*)*"
+    r"|(?:[A-Z][\w.-]*\s+){1,3}(?:researcher|scientist|engineer|executive|partner|co-?founder|founder))\s+"
+    r"|(?:" + ZH_ROLES + r")\s*)*"
+)
+_TITLE_AFTER = re.compile(
+    r"\s*(?:(?:co-?)?founder|partner|researcher|scientist|engineer|executive|C[A-Z]O|VP|president|chief|head|director)\b",
+    re.I,
 )
 _DESCRIPTOR_BREAK = re.compile(r"[,;:.。，]|\b(?:and|said|says|to|as|with|by)\b")
 
@@ -323,7 +328,11 @@ def descriptor_org(sent: str, person: Span, orgs: Sequence[Span]) -> Span | None
 def context_org(sent: str, person: Span, orgs: Sequence[Span]) -> str:
     """The nearest org before the person that is neither their own descriptor nor a former employer."""
     own = descriptor_org(sent, person, orgs)
-    candidates = [o for o in orgs if o.end <= person.start and o != own and not _FORMER.search(sent[: o.start])]
+    candidates = [
+        o
+        for o in orgs
+        if o.end <= person.start and o != own and not _FORMER.search(sent[: o.start]) and not _TITLE_AFTER.match(sent, o.end)
+    ]  # not "Northgate Capital" of "Northgate Capital partner Jun Park": another person's descriptor
     return candidates[-1].text if candidates else ""
 
 
