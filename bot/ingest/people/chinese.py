@@ -44,10 +44,12 @@ _ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][\w.&\- ]*?)"
 _ZH_SUBJECT_GAP = re.compile(
     rf"(?:\s+|{ZH_FILLERS}|(?:从|自|向|被|在|于)\s*{_ZH_ORG_OR_LATIN}\s*"
     rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的|(?:从|自)公司"
-    rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\)|继续|仍将|仍然|依然)*"  # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替
+    # 从公司离职, 以讲席教授身份加入, 张勇(花名逍遥子)接替, 将继续担任
+    rf"|以[^,，]{{1,10}}?身份|\([^()]{{1,20}}\)|继续|仍将|仍然|依然)*"
 )
-_ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")  # "X 称，…她被解雇": X is the subject after
-_ZH_NEW_COMPANY = re.compile(rf"\s*了?\s*(?:一家|一个|新的?)[^,，。]{{0,12}}?(?:公司|企业|实验室|创业公司|初创)")
+# "X 称，…她被解雇": the one who speaks is the subject of the clauses after
+_ZH_SPEAKS = re.compile(r"\s*(?:称|表示|宣布|透露|说|回应|发文|确认|证实|坦言)")
+_ZH_NEW_COMPANY = re.compile(r"\s*了?\s*(?:一家|一个|新的?)[^,，。]{0,12}?(?:公司|企业|实验室|创业公司|初创)")
 _ZH_WITH_OPENING = re.compile(rf"\s*(?:与|和|同|携手|联手)[^,，]{{0,16}}?(?:{ZH_ROLE_RE.pattern})?\s*")
 _ZH_UNIT_BEFORE_ROLE = re.compile(rf"\s*([{HAN}A-Za-z][{HAN}A-Za-z0-9 ]{{1,11}}?)\s*(?:{ZH_ROLE_RE.pattern})")
 _ZH_UNIT_SHAPE = re.compile(r"(?:智能|科技|云|集团|实验室|研究院|研究所|公司|大学|学院|基金会)$")
@@ -109,7 +111,9 @@ def _zh_clause(
         if structure == "obj":
             found, persons = _zh_object_verb(clause, start, end, action, ents)
         else:
-            found, persons = _zh_subject_verb(clause, (start, end), action, ents, subject or carried, context, stepped_down)
+            found, persons = _zh_subject_verb(
+                clause, (start, end), action, ents, subject or carried, context, stepped_down
+            )
         if found:
             drafts.extend(found)
             subject = persons
@@ -129,7 +133,12 @@ def _zh_subject_verb(
     start, end = verb_span
     verb = clause[start:end]
     persons, gap = _zh_subject(clause, start, ents)
-    if not persons and carried and not any(p.start < start for p in ents.persons) and _ZH_SUBJECT_GAP.fullmatch(clause[:start]):
+    if (
+        not persons
+        and carried
+        and not any(p.start < start for p in ents.persons)
+        and _ZH_SUBJECT_GAP.fullmatch(clause[:start])
+    ):
         persons, gap = carried, clause[:start]
     if not persons or _ZH_BACKGROUND.search(gap):
         return [], []
@@ -176,7 +185,8 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
             return [], []
         return org_drafts([person], action, passive.group(1).strip(), ""), [person]
     subject = next(
-        (o for o in reversed(ents.orgs) if o.end <= start and _ZH_ORG_SUBJECT_GAP.fullmatch(clause[o.end : start])), None
+        (o for o in reversed(ents.orgs) if o.end <= start and _ZH_ORG_SUBJECT_GAP.fullmatch(clause[o.end : start])),
+        None,
     )  # the nearest organisation whose gap to the verb is allowed (谷歌以 27 亿美元聘请: not "27")
     if subject is None:
         return [], []
@@ -184,7 +194,9 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
     after = [  # not "Vexa" of "聘请 Vexa 创始人诺姆·沙泽尔": a lone word before a title is the company
         p
         for p in ents.persons
-        if p.start >= end and len(clause[end : p.start]) <= 25 and not (p.single and _ZH_TITLE_NEXT.match(clause, p.end))
+        if p.start >= end
+        and len(clause[end : p.start]) <= 25
+        and not (p.single and _ZH_TITLE_NEXT.match(clause, p.end))
     ]
     if not after:
         return [], []

@@ -255,7 +255,9 @@ def _cut_after_surname(dotted: str, rest: str) -> str:
     move verb ("开始为期四个月的休假") does."""
     first = min(i for i in map(dotted.find, "·•‧・") if i >= 0) + 1  # "…伊托与妹妹丽莎·伊托": cut after the first part
     verbs = [m.start() for _, _, rx in ZH_VERBS for m in rx.finditer(dotted + rest, first + 1)]
-    ends = (c.start() for c in _ZH_NAME_END.finditer(dotted, first + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT)
+    ends = (
+        c.start() for c in _ZH_NAME_END.finditer(dotted, first + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT
+    )
     return dotted[: min([*verbs, next(ends, len(dotted)), len(dotted)])]
 
 
@@ -331,7 +333,10 @@ def context_org(sent: str, person: Span, orgs: Sequence[Span]) -> str:
     candidates = [
         o
         for o in orgs
-        if o.end <= person.start and o != own and not _FORMER.search(sent[: o.start]) and not _TITLE_AFTER.match(sent, o.end)
+        if o.end <= person.start
+        and o != own
+        and not _FORMER.search(sent[: o.start])
+        and not _TITLE_AFTER.match(sent, o.end)
     ]  # not "Northgate Capital" of "Northgate Capital partner Jun Park": another person's descriptor
     return candidates[-1].text if candidates else ""
 
