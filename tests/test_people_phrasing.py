@@ -244,3 +244,13 @@ def test_long_chinese_article_with_the_move_in_its_third_paragraph():
     assert text.index("陈一鸣") > 200
     (move,) = extract_moves("大模型人才流动加速，多家公司调整研究团队", text, "zh")
     assert (move.person, move.action) == ("陈一鸣", "join") and move.to_org.startswith("Arclight Labs")
+
+
+def test_leaving_for_a_rival_names_the_destination():
+    assert found("Lumen cofounder Greg Lin is leaving for rival Arclight Labs") == {
+        ("Greg Lin", "Arclight Labs", "join")
+    }
+
+
+def test_chinese_passive_poaching_with_a_price():
+    assert people("灵犀 AI 模型团队负责人陈一鸣被 Meta 以超 2 亿美元挖走", lang="zh") == {("陈一鸣", "Meta")}

@@ -40,7 +40,7 @@ from bot.ingest.people.model import Draft, Entities, Span, org_drafts, subject_d
 
 # Clauses and subjects: what may stand between a subject and its verb, where a person came from, background.
 _ZH_CLAUSE_SPLIT = re.compile(r"[,，:：;；|｜!！?？【】\n]")
-_ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][\w.&\- ]*?)"
+_ZH_ORG_OR_LATIN = rf"(?:{ZH_ORG_RE.pattern}|[A-Z][A-Za-z0-9_.&\- ]*?)"
 _ZH_SUBJECT_GAP = re.compile(
     rf"(?:\s+|{ZH_FILLERS}|(?:从|自|向|被|在|于)\s*{_ZH_ORG_OR_LATIN}\s*"
     rf"|在[{HAN}]{{1,6}}|[{HAN}]{{0,5}}(?:解释|宣布|确认|证实|透露|回应|发文称|表示)|的|(?:从|自)公司"
@@ -59,7 +59,7 @@ _ZH_STAYS = re.compile(r"继续|仍将|仍然|依然")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
-_ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*$")
+_ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*(?:以[^,，]{{1,16}}?)?\s*$")  # 被 Meta 以超 2 亿美元挖走
 _ZH_BACKGROUND = re.compile(
     r"曾|早年|多年前|年前|(?:19|20)\d\d\s*年|当年|否认|并未|没有|不会|未曾|拒绝|传闻|传言|谣言|是否"
 )

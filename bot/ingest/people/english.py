@@ -90,7 +90,7 @@ _LEADS_NEW = re.compile(r"\s+(?:a|an|the)\s+(?:new|newly[\s-]\w+|combined|merged
 _WITH_WORD = re.compile(r"\s*(?:with\s+)?")
 _LIST_CONTINUES = re.compile(r"\s*(?:,|and)\s+[A-Z]")
 _TO_WORD = re.compile(r"\s*to\s+")
-_FOR_WORD = re.compile(r"\s*for\s+")
+_FOR_WORD = re.compile(r"\s*for\s+(?:(?:rival|competitor|(?:AI\s+)?startup|fellow)\s+)?")  # "leaving for rival Anthropic"
 _ROLE_NOUN_EN = (
     r"(?i:(?:co-?)?CEOs?|C[A-Z]O|S?VP|EVP|(?:executive\s+|senior\s+)?vice\s+president|president|chief(?:\s+[\w-]+){1,2}"
     r"|head\s+of\s+[\w-]+(?:\s+[\w-]+)?|chair(?:man|woman|person)?|(?:managing\s+)?director|general\s+manager"
