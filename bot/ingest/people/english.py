@@ -90,7 +90,9 @@ _LEADS_NEW = re.compile(r"\s+(?:a|an|the)\s+(?:new|newly[\s-]\w+|combined|merged
 _WITH_WORD = re.compile(r"\s*(?:with\s+)?")
 _LIST_CONTINUES = re.compile(r"\s*(?:,|and)\s+[A-Z]")
 _TO_WORD = re.compile(r"\s*to\s+")
-_FOR_WORD = re.compile(r"\s*for\s+(?:(?:rival|competitor|(?:AI\s+)?startup|fellow)\s+)?")  # "leaving for rival Anthropic"
+# "leaves Google for Anthropic", "leaving for rival Anthropic"
+# "leaves Google for Anthropic", "leaving for rival Anthropic"
+_FOR_WORD = re.compile(r"\s*for\s+(?:(?:rival|competitor|(?:AI\s+)?startup|fellow)\s+)?")
 _ROLE_NOUN_EN = (
     r"(?i:(?:co-?)?CEOs?|C[A-Z]O|S?VP|EVP|(?:executive\s+|senior\s+)?vice\s+president|president|chief(?:\s+[\w-]+){1,2}"
     r"|head\s+of\s+[\w-]+(?:\s+[\w-]+)?|chair(?:man|woman|person)?|(?:managing\s+)?director|general\s+manager"
@@ -134,6 +136,7 @@ _LAUNCH = re.compile(  # "Adept launches with $65M", "Reka emerges from stealth"
     r"|(?:emerges?|emerged|comes?|came|exits?|exited|steps?|stepped)\s+(?:out\s+of|from)\s+stealth)",
     re.I,
 )
+_LAUNCH_HINT = re.compile(r"launch(?:es|ed)\s+with|stealth", re.I)
 _FOUNDERS_MARK = re.compile(  # what puts the founders after it; a funding round "led by" an investor does not
     r"(?<!round\s)(?<!Series\s[A-Z]\s)(?<!funding\s)(?<!investment\s)\b(?:(?:led|run|headed)\s+by\s+(?:its\s+)?"
     r"(?:co-?founders?\s+and\s+)?(?:CEO|chief\s+executive|president|co-?founders?|founders?|chief\s+[\w-]+\s+officer"
@@ -145,6 +148,8 @@ _FOUNDER_DESCRIPTOR = re.compile(r"[^,;.()]{0,60}")  # "LinkedIn co-founder and 
 
 def en_launched_org(sent: str) -> str:
     """The company this sentence says is launching as a company (with money raised, or out of stealth)."""
+    if not _LAUNCH_HINT.search(sent):
+        return ""  # most sentences: no entity search
     return next((o.text for o in org_like(find_entities(sent, "en")) if _LAUNCH.match(sent, o.end)), "")
 
 
