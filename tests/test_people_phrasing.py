@@ -6,7 +6,7 @@ rule it names was added. The negative cases beside them are the look-alikes thos
 
 import pytest
 
-from bot.ingest.people import extract_moves
+from bot.ingest.people import extract_moves, resolve_story_moves
 
 
 def found(title: str, text: str = "", lang: str = "en") -> set[tuple[str, str, str]]:
@@ -254,3 +254,11 @@ def test_leaving_for_a_rival_names_the_destination():
 
 def test_chinese_passive_poaching_with_a_price():
     assert people("灵犀 AI 模型团队负责人陈一鸣被 Meta 以超 2 亿美元挖走", lang="zh") == {("陈一鸣", "Meta")}
+
+
+def test_a_chinese_surname_alone_is_the_dotted_rendering_the_story_gives():
+    story = [
+        extract_moves("灵犀联合创始人伊尔莎·马滕创业", "", "zh"),
+        extract_moves("马滕出任 Arclight AI 首席执行官", "", "zh"),
+    ]
+    assert {(m.person, m.to_org) for m in resolve_story_moves(story)} == {("伊尔莎·马滕", "Arclight AI")}

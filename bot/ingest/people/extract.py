@@ -48,7 +48,7 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     if not drafts:
         return []
     entities = [find_entities(s, lang) for s in sentences]
-    full_names = [p.text for e in entities for p in e.persons if " " in p.text]
+    full_names = [p.text for e in entities for p in e.persons if any(c in p.text for c in " ·•‧・")]
     item_org = next((o.text for e in entities for o in e.orgs if _looks_like_org(o.text)), "")
     moves = merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
     return merge(_latin_spellings(moves, f"{title}\n{text}")) if lang == "zh" else moves
