@@ -4,7 +4,9 @@ Chinese news drops a repeated subject ("X 离开谷歌，加入 OpenAI，担任�
 that has no subject of its own continues the previous clause's; an organisation named in an
 earlier clause is the context for a role given without one ("任 CEO"). Constructions: subject
 verbs (加入, 离职, 创立, 出任), object verbs with the organisation first (任命, 聘请, 解雇),
-the passive with 被, and 由 X 领导. Background (曾, 否认, a year) is not a move.
+the passive with 被, and 由 X 领导. Background (曾, 否认, a year, 加入…前) is not a move, nor is
+继续担任 — unless the item just said the same person left another post (不再担任…；继续担任…: a role
+change inside one company). The one who speaks ("X 称") is the subject of a later clause's 她/他.
 """
 
 from __future__ import annotations

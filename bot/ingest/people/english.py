@@ -5,7 +5,9 @@ organisation as subject ("Y hires X", "Y's board removes X"), the passive ("X wa
 and the possessive noun ("X's departure from Y"). Around them: a subject shared by a chained verb
 ("leaves OpenAI to join Anthropic"), "he"/"she" meaning the item's mover, a list of people moving
 together, and what makes a clause background rather than news ("who joined Google in 2013",
-"denies leaving").
+"denies leaving", "left Google in January to join Greylock" beside a launch). A step down followed
+by "stays on as adviser" is a role change at the same company; a company's launch ("launches with
+$65M", "emerges from stealth") names its founders as its leaders ("led by CEO X", "co-founded by").
 """
 
 from __future__ import annotations
@@ -91,7 +93,6 @@ _WITH_WORD = re.compile(r"\s*(?:with\s+)?")
 _LIST_CONTINUES = re.compile(r"\s*(?:,|and)\s+[A-Z]")
 _TO_WORD = re.compile(r"\s*to\s+")
 # "leaves Google for Anthropic", "leaving for rival Anthropic"
-# "leaves Google for Anthropic", "leaving for rival Anthropic"
 _FOR_WORD = re.compile(r"\s*for\s+(?:(?:rival|competitor|(?:AI\s+)?startup|fellow)\s+)?")
 _ROLE_NOUN_EN = (
     r"(?i:(?:co-?)?CEOs?|C[A-Z]O|S?VP|EVP|(?:executive\s+|senior\s+)?vice\s+president|president|chief(?:\s+[\w-]+){1,2}"
@@ -131,7 +132,7 @@ _LONG_WORD = re.compile(r"[A-Za-z][a-z]{3,}")
 
 
 # A company launched by the item (its founders are then named as its leaders), and how they are named.
-_LAUNCH = re.compile(  # "Adept launches with $65M", "Reka emerges from stealth", "…'s new startup"
+_LAUNCH = re.compile(  # "Adept launches with $65M", "Reka emerges from stealth"
     r"\s*(?:(?:officially|formally|publicly)\s+)?(?:launch(?:es|ed)\s+with\s+(?:a\s+)?(?:US)?\$\s?\d"
     r"|(?:emerges?|emerged|comes?|came|exits?|exited|steps?|stepped)\s+(?:out\s+of|from)\s+stealth)",
     re.I,

@@ -79,8 +79,8 @@ def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
 
 def _may_state_a_move(title: str, text: str, lang: str) -> bool:
     """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>", "chaired by" or a
-    launch "out of stealth"),
-    so an item with none of them anywhere states no move and skips the costly entity search."""
+    launch "out of stealth"), so an item with none of them anywhere states no move and skips the costly
+    entity search."""
     whole = _clean(f"{title}\n{text}")
     if any(rx.search(whole) for _, _, rx in (ZH_VERBS if lang == "zh" else EN_VERBS)):
         return True
