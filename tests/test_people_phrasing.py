@@ -262,3 +262,24 @@ def test_a_chinese_surname_alone_is_the_dotted_rendering_the_story_gives():
         extract_moves("马滕出任 Arclight AI 首席执行官", "", "zh"),
     ]
     assert {(m.person, m.to_org) for m in resolve_story_moves(story)} == {("伊尔莎·马滕", "Arclight AI")}
+
+
+def test_a_startup_debut_is_founded_by_the_person_whose_startup_it_is():
+    title = "Ilse Marten's startup Arclight Labs debuts"
+    assert found(title, "The company counts Lumen co-founder Jun Park as chief scientist.") == {
+        ("Ilse Marten", "Arclight Labs", "found")
+    }
+    text = "The startup was founded by former Lumen CTO Ilse Marten."
+    assert found("Arclight Labs officially launches", text) == {("Ilse Marten", "Arclight Labs", "found")}
+
+
+def test_a_product_launch_names_no_founder():
+    text = "Lumen Labs, founded by Ilse Marten and Jun Park, says the model is its fastest yet."
+    assert found("Lumen Echo 2 officially launches", text) == set()
+
+
+def test_chinese_company_founded_by_someone_debuts_but_its_funding_is_no_move():
+    debut = "前 Lumen CTO 伊尔莎·马滕创办的 Arclight Labs 正式亮相"
+    assert people(debut, lang="zh") == {("伊尔莎·马滕", "Arclight Labs")}
+    assert people("由伊尔莎·马滕联合创立的 Arclight 宣布成立", lang="zh") == {("伊尔莎·马滕", "Arclight")}
+    assert found("马滕创办的 Arclight Labs 完成 20 亿美元融资", lang="zh") == set()

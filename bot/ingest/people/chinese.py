@@ -57,6 +57,8 @@ _ZH_UNIT_BEFORE_ROLE = re.compile(rf"\s*([{HAN}A-Za-z][{HAN}A-Za-z0-9 ]{{1,11}}?
 _ZH_UNIT_SHAPE = re.compile(r"(?:智能|科技|云|集团|实验室|研究院|研究所|公司|大学|学院|基金会)$")
 _ZH_ANAPHOR = re.compile(r"该|其|本|公司|集团|团队|联席|联合|临时|新任|首席|副")
 _ZH_TITLE_NEXT = re.compile(rf"\s*(?:{ZH_ROLE_RE.pattern})")
+_ZH_OF = re.compile(r"\s*的\s*")
+_ZH_DEBUT = re.compile(r"(?:\s*[A-Z][A-Za-z0-9.]*){0,2}\s*(?:正式|宣布|官宣|今日|日前)?\s*(?:亮相|成立|面世|问世|揭幕)")
 _ZH_STAYS = re.compile(r"继续|仍将|仍然|依然")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
 _ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
@@ -149,6 +151,12 @@ def _zh_subject_verb(
     if verb in ZH_NEEDS_YOU and not clause[: persons[0].start].rstrip().endswith("由"):
         return [], []
     org = _zh_org_after(clause, end, ents)
+    if action == "found" and (of := _ZH_OF.match(clause, end)):  # 穆拉蒂创办的 Thinking Machines 正式亮相
+        named = _zh_org_after(clause, of.end(), ents)
+        debut = named and _ZH_DEBUT.match(clause, clause.find(named, of.end()) + len(named))
+        if not debut:
+            return [], []  # 创办的公司完成融资: the founding is background to other news
+        org = named
     if not org and action == "appoint" and (unit := _ZH_UNIT_BEFORE_ROLE.match(clause, end)):
         named = _ZH_UNIT_SHAPE.search(unit.group(1)) and not _ZH_ANAPHOR.match(unit.group(1))
         org = unit.group(1).strip() if named else ""  # 兼任灵犀云智能总裁; not 担任技术副总裁

@@ -26,7 +26,7 @@ from bot.ingest.people.entities import (
     span_at,
     stepped_down_before,
 )
-from bot.ingest.people.lexicon import EN_VERBS, verb_hits
+from bot.ingest.people.lexicon import EN_VERBS, KNOWN_ORGS, verb_hits
 from bot.ingest.people.model import Draft, Entities, Span, make_draft, org_drafts, subject_drafts
 
 # Who the subject is: what may stand between a person and their verb, and what makes a name an object.
@@ -137,7 +137,14 @@ _LAUNCH = re.compile(  # "Adept launches with $65M", "Reka emerges from stealth"
     r"|(?:emerges?|emerged|comes?|came|exits?|exited|steps?|stepped)\s+(?:out\s+of|from)\s+stealth)",
     re.I,
 )
-_LAUNCH_HINT = re.compile(r"launch(?:es|ed)\s+with|stealth", re.I)
+_DEBUT = re.compile(  # "Thinking Machines Lab officially launches", "… debuts": a company only if the item says startup
+    r"(?:\s+[A-Z][\w.]*){0,2}\s+(?:(?:officially|formally|publicly)\s+)?(?:launch(?:es|ed)|debut(?:s|ed)?)"
+    r"\s*(?:$|[,.;:—–]|with\b|in\b)",
+    re.I,
+)
+_STARTUP = re.compile(r"\b(?:startup|start-up|new\s+(?:AI\s+)?(?:company|lab|venture))\b", re.I)
+_LAUNCH_HINT = re.compile(r"launch(?:es|ed)|debut|stealth", re.I)
+_OWN_STARTUP = re.compile(r"['’]s?\s+(?:new\s+)?(?:AI\s+)?(?:startup|start-up|company|venture|lab)\b", re.I)
 _FOUNDERS_MARK = re.compile(  # what puts the founders after it; a funding round "led by" an investor does not
     r"(?<!round\s)(?<!Series\s[A-Z]\s)(?<!funding\s)(?<!investment\s)\b(?:(?:led|run|headed)\s+by\s+(?:its\s+)?"
     r"(?:co-?founders?\s+and\s+)?(?:CEO|chief\s+executive|president|co-?founders?|founders?|chief\s+[\w-]+\s+officer"
@@ -147,19 +154,26 @@ _FOUNDERS_MARK = re.compile(  # what puts the founders after it; a funding round
 _FOUNDER_DESCRIPTOR = re.compile(r"[^,;.()]{0,60}")  # "LinkedIn co-founder and Greylock partner "
 
 
-def en_launched_org(sent: str) -> str:
-    """The company this sentence says is launching as a company (with money raised, or out of stealth)."""
+def en_launched_org(sent: str, item: str) -> str:
+    """The company this sentence says is launching as a company: with money raised, out of stealth, or
+    "debuts" / "officially launches" in an item that calls it a startup (a product launch is none)."""
     if not _LAUNCH_HINT.search(sent):
         return ""  # most sentences: no entity search
-    return next((o.text for o in org_like(find_entities(sent, "en")) if _LAUNCH.match(sent, o.end)), "")
+    for org in org_like(find_entities(sent, "en")):
+        if _LAUNCH.match(sent, org.end):
+            return org.text
+        if _DEBUT.match(sent, org.end) and org.text.split()[0] not in KNOWN_ORGS and _STARTUP.search(item):
+            return org.text
+    return ""
 
 
 def en_founders(sent: str) -> list[Span]:
     """People a launch item names as the new company's founders or leaders: "led by CEO X and president
-    Y", "co-founded by X and Y", "its co-founders are X and Y", a descriptor perhaps before each name."""
+    Y", "co-founded by X and Y", "its co-founders are X and Y" (a descriptor perhaps before each
+    name), "X's startup"."""
     ents = find_entities(sent, "en")
     named = [p for p in ents.persons if not p.single]
-    founders: list[Span] = []
+    founders = [p for p in named if _OWN_STARTUP.match(sent, p.end)]  # "Mira Murati's startup …"
     for mark in _FOUNDERS_MARK.finditer(sent):
         first = next((p for p in named if p.start >= mark.end()), None)
         if first and _FOUNDER_DESCRIPTOR.fullmatch(sent[mark.end() : first.start]):

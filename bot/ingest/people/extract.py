@@ -44,7 +44,7 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
         topic = _next_topic(found, topic)
         stepped_down |= {d.move.person for d in found if d.move.action == "leave"}
     if lang == "en":
-        drafts += _launch_founders(sentences, drafts)
+        drafts += _launch_founders(sentences, drafts, f"{title}\n{text}")
     if not drafts:
         return []
     entities = [find_entities(s, lang) for s in sentences]
@@ -54,13 +54,13 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     return merge(_latin_spellings(moves, f"{title}\n{text}")) if lang == "zh" else moves
 
 
-def _launch_founders(sentences: Sequence[str], drafts: Sequence[Draft]) -> list[Draft]:
+def _launch_founders(sentences: Sequence[str], drafts: Sequence[Draft], item: str) -> list[Draft]:
     """An item that launches a company ("Adept launches with $65M", "… emerges from stealth", "X
     launches Inflection AI") founds it with the people it names as its founders or leaders ("led by
     CEO David Luan", "his co-founders are …"). Outside such an item "led by CEO X" describes an
     incumbent, not a move."""
     founded = next((d.move.to_org for d in drafts if d.move.action == "found" and d.move.to_org), "")
-    launched = founded or next((org for sent in sentences if (org := en_launched_org(sent))), "")
+    launched = founded or next((org for sent in sentences if (org := en_launched_org(sent, item))), "")
     if not launched:
         return []
     return [make_draft(p, "found", "", launched, "", "") for sent in sentences for p in en_founders(sent)]
