@@ -152,14 +152,13 @@ def _zh_subject_verb(
         return [], []
     org = _zh_org_after(clause, end, ents)
     if action == "found" and (of := _ZH_OF.match(clause, end)):  # 穆拉蒂创办的 Thinking Machines 正式亮相
-        named = _zh_org_after(clause, of.end(), ents)
-        debut = named and _ZH_DEBUT.match(clause, clause.find(named, of.end()) + len(named))
-        if not debut:
+        debuting = _zh_org_after(clause, of.end(), ents)
+        if not debuting or not _ZH_DEBUT.match(clause, clause.find(debuting, of.end()) + len(debuting)):
             return [], []  # 创办的公司完成融资: the founding is background to other news
-        org = named
+        org = debuting
     if not org and action == "appoint" and (unit := _ZH_UNIT_BEFORE_ROLE.match(clause, end)):
-        named = _ZH_UNIT_SHAPE.search(unit.group(1)) and not _ZH_ANAPHOR.match(unit.group(1))
-        org = unit.group(1).strip() if named else ""  # 兼任灵犀云智能总裁; not 担任技术副总裁
+        unit_named = _ZH_UNIT_SHAPE.search(unit.group(1)) and not _ZH_ANAPHOR.match(unit.group(1))
+        org = unit.group(1).strip() if unit_named else ""  # 兼任灵犀云智能总裁; not 担任技术副总裁
     if org and _ZH_BEFORE_THAT.match(clause, clause.find(org, end) + len(org)):
         return [], []  # 他加入字节跳动前曾任…: the time before a move, told as background
     role = _zh_role(clause, end, org) if action == "appoint" else ""
