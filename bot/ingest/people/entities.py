@@ -28,11 +28,12 @@ from bot.ingest.people.lexicon import (
     STOP,
     SURNAMES,
     TRANSLIT,
+    ZH_ANY_VERB,
     ZH_FILLERS,
+    ZH_OBJECT_VERB,
     ZH_ORG_RE,
     ZH_ROLE_RE,
     ZH_ROLES,
-    ZH_VERBS,
 )
 from bot.ingest.people.model import Entities, Span
 
@@ -180,7 +181,7 @@ def _han_name_at(text: str, i: int, translit: bool = False) -> str | None:
     for n in range(2, min(5, len(run.group())) + 1):
         rest = text[i + n :]
         ends = not rest or not _HAN_CHAR.match(rest) or bool(_ZH_NAME_END.match(rest))
-        ends = ends or any(rx.match(rest) for _, _, rx in ZH_VERBS)  # 霍夫曼共创
+        ends = ends or bool(ZH_ANY_VERB.match(rest))  # 霍夫曼共创
         if ends and _plausible_han_name(run.group()[:n], translit):
             return run.group()[:n]
     return None
@@ -237,9 +238,8 @@ def _add_chinese_entities(sent: str, persons: list[Span], orgs: list[Span]) -> N
         add(_han_name_at(sent, j), j)
     for m in _ZH_NAME_SLOT.finditer(sent):  # clause-initial, or in a list
         add(_han_name_at(sent, m.end(), translit=True), m.end())
-    for structure, _, rx in ZH_VERBS:  # 任命王海峰为…: the object of a verb that acts on a person
-        for m in rx.finditer(sent) if structure == "obj" else ():
-            add(_han_name_at(sent, m.end()), m.end())
+    for m in ZH_OBJECT_VERB.finditer(sent):  # 任命王海峰为…: the object of a verb that acts on a person
+        add(_han_name_at(sent, m.end()), m.end())
     for m in _ZH_ANNOUNCES.finditer(sent):  # 宣布张建锋不再担任…
         add(_han_name_at(sent, m.end()), m.end())
     orgs.extend(Span(m.group(), m.start(), m.end()) for m in ZH_ORG_RE.finditer(sent))
@@ -254,11 +254,11 @@ def _cut_after_surname(dotted: str, rest: str) -> str:
     that transliterations use ("因" of 勒莫因) does not end a name there; a word such as 被, 加入 or any
     move verb ("开始为期四个月的休假") does."""
     first = min(i for i in map(dotted.find, "·•‧・") if i >= 0) + 1  # "…伊托与妹妹丽莎·伊托": cut after the first part
-    verbs = [m.start() for _, _, rx in ZH_VERBS for m in rx.finditer(dotted + rest, first + 1)]
+    verb = ZH_ANY_VERB.search(dotted + rest, first + 1)
     ends = (
         c.start() for c in _ZH_NAME_END.finditer(dotted, first + 1) if len(c.group()) > 1 or c.group() not in TRANSLIT
     )
-    return dotted[: min([*verbs, next(ends, len(dotted)), len(dotted)])]
+    return dotted[: min(verb.start() if verb else len(dotted), next(ends, len(dotted)), len(dotted))]
 
 
 def _given_name_start(name: str) -> int:

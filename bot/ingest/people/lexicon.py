@@ -226,6 +226,8 @@ _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 ZH_VERBS: VerbTable = tuple((s, a, re.compile(p)) for s, a, p in _ZH_VERBS)
+ZH_ANY_VERB = re.compile("|".join(p for _, _, p in _ZH_VERBS))  # where a Chinese name ends: any move verb
+ZH_OBJECT_VERB = re.compile("|".join(p for s, _, p in _ZH_VERBS if s == "obj"))  # 任命|聘请|…: a person follows
 ZH_NEEDS_YOU = frozenset(("领导", "执掌", "掌舵"))  # only "由 X 领导" states an appointment
 
 # Words that may stand between a Chinese subject and its verb (already, officially, announced, …).
