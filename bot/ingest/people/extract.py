@@ -18,7 +18,7 @@ from dataclasses import replace
 from bot.ingest.people.chinese import zh_sentence
 from bot.ingest.people.english import en_founders, en_launched_org, en_sentence
 from bot.ingest.people.entities import find_entities
-from bot.ingest.people.lexicon import EN_VERBS, KNOWN_ORGS, ORG_WORDS, ZH_ORGS, ZH_VERBS
+from bot.ingest.people.lexicon import EN_ANY_VERB, KNOWN_ORGS, ORG_WORDS, ZH_ANY_VERB, ZH_ORGS
 from bot.ingest.people.model import Draft, Move, Span, make_draft
 from bot.ingest.people.resolve import expand_single, merge
 
@@ -82,7 +82,7 @@ def _may_state_a_move(title: str, text: str, lang: str) -> bool:
     launch "out of stealth"), so an item with none of them anywhere states no move and skips the costly
     entity search."""
     whole = _clean(f"{title}\n{text}")
-    if any(rx.search(whole) for _, _, rx in (ZH_VERBS if lang == "zh" else EN_VERBS)):
+    if (ZH_ANY_VERB if lang == "zh" else EN_ANY_VERB).search(whole):
         return True
     return lang == "en" and (" as " in whole or any(word in whole.lower() for word in ("chaired", "stealth")))
 

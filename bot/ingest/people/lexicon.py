@@ -199,6 +199,7 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 EN_VERBS: VerbTable = tuple((s, a, re.compile(rf"\b(?:{p})\b", re.I)) for s, a, p in _EN_VERBS)
+EN_ANY_VERB = re.compile(r"\b(?:" + "|".join(f"(?:{p})" for _, _, p in _EN_VERBS) + r")\b", re.I)  # one scan
 
 _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     ("obj", "join", "聘请|聘用|招募|挖走|挖来|挖角|招揽|延揽|收编"),
