@@ -283,3 +283,24 @@ def test_chinese_company_founded_by_someone_debuts_but_its_funding_is_no_move():
     assert people(debut, lang="zh") == {("伊尔莎·马滕", "Arclight Labs")}
     assert people("由伊尔莎·马滕联合创立的 Arclight 宣布成立", lang="zh") == {("伊尔莎·马滕", "Arclight")}
     assert found("马滕创办的 Arclight Labs 完成 20 亿美元融资", lang="zh") == set()
+
+
+def test_taking_over_as_ceo_of_a_company_with_a_descriptor_and_a_name_shaped_like_a_person():
+    title = "Former Lumen CEO Greg Lin takes over as CEO of rocket startup Relativity Space"
+    assert people(title) == {("Greg Lin", "Relativity Space")}
+
+
+def test_will_be_its_chief_scientist_after_a_hire():
+    title = "Lumen Labs hires Arclight founders to run a new consumer AI unit"
+    text = "Ilse Marten will become CEO of Lumen AI, and Jun Park will be its chief scientist."
+    assert people(title, text) == {("Ilse Marten", "Lumen AI"), ("Jun Park", "Lumen AI")}
+
+
+def test_poached_along_with_others():
+    title = "Meta poaches Lumen researcher Ana Ruiz along with Tomas Berg and Priya Raman"
+    assert people(title) == {("Ana Ruiz", "Meta"), ("Tomas Berg", "Meta"), ("Priya Raman", "Meta")}
+
+
+def test_chinese_dated_join_and_taking_office():
+    assert people("前 Lumen 研究员陈一鸣已于 9 月正式加入月之暗面", lang="zh") == {("陈一鸣", "月之暗面")}
+    assert people("王立峰将就任字节跳动 CTO", lang="zh") == {("王立峰", "字节跳动")}

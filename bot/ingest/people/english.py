@@ -79,6 +79,7 @@ _ORG_SLOT = re.compile(r"\s*(?i:(?:at|with|to|as)\s+)?(?i:the\s+(?:board\s+of\s+
 _LEAVE_SLOT = re.compile(r"\s*(?i:(?:from|as)\s+)?(?i:the\s+(?:board\s+of\s+)?)?")
 _ROLE_OF_SLOT = re.compile(
     r"\s*(?i:as\s+)?(?i:(?:the|its|an?)\s+)?(?i:(?:new|interim)\s+)?(?:[\w-]+\s+){0,3}?of\s+(?i:the\s+)?"
+    r"(?:[a-z][\w-]*\s+){0,2}"  # "CEO of rocket startup Relativity Space"
 )
 _ANAPHOR_ORG = re.compile(r"^\s*the\s+(?:company|firm|startup|lab|group|organi[sz]ation|business)\b", re.I)
 _JOIN_OBJECT_OK = re.compile(  # "joins Anthropic", "joins as", "rejoins board"; not "joins forces", "joins us"
@@ -312,8 +313,9 @@ def _en_org_after(sent: str, pos: int, ents: Entities, action: str) -> str:
         m = slot.match(rest)
         if not m:
             continue
-        after_the = m.group().rstrip().lower().endswith("the")  # "returns to the Giant Bombcast"
-        org = span_at([*ents.persons, *ents.orgs] if after_the else org_like(ents), pos + m.end())
+        # "returns to the Giant Bombcast", "CEO of rocket startup Relativity Space": a name there is a company's
+        any_name = slot is _ROLE_OF_SLOT or m.group().rstrip().lower().endswith("the")
+        org = span_at([*ents.persons, *ents.orgs] if any_name else org_like(ents), pos + m.end())
         if org:
             return org
     return ""

@@ -74,7 +74,7 @@ _ZH_SUFFIX_ORG = re.compile(
 
 # Between spans: one list of people, a person's own descriptor, a former employer.
 _LIST_GAP = re.compile(  # between two people of one list: ", and CTO ", " 与首席技术官 ", " (CFO) and ", " 与曾任…的 "
-    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|(?:、|与|和|及)\s*(?:[^,;。、()]{1,24}?(?:的|"
+    r"(?:\s*\([^()]{1,30}\))?\s*(?:,\s*(?:and\s+)?|and\s+|&\s+|(?:along|together)\s+with\s+|as\s+well\s+as\s+|(?:、|与|和|及)\s*(?:[^,;。、()]{1,24}?(?:的|"
     + ZH_ROLES
     + r"))?)\s*(?:前)?"
     r"(?:(?:his|her|their|其|他的|她的)\s*)?(?:(?:sister|brother|wife|husband|妹妹|姐姐|哥哥|弟弟|妻子|丈夫)\s*)?"

@@ -169,7 +169,7 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is\s+|was\s+|has\s+been\s+|will\s+be\s+|to\s+be\s+|been\s+)?(?:named|appointed|tapped|promoted|elevated"
         r"|elected|announced\s+as)(?:\s+as|\s+to)?|becom(?:es|ing)|became|become"
         r"|(?:tak(?:es|ing)|took|take)\s+over\s+as|(?:tak(?:es|ing)|took|take)\s+on\s+the\s+role\s+of"
-        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair"
+        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair|(?:will|would)\s+be(?=\s+(?:its|the|their)\s)"
         r"|(?:will|to|would)\s+(?:stay|remain)\s+(?:on\s+)?as"  # after a step down: a new role at the same company
         r"|(?:will|to|would)\s+(?:now\s+|jointly\s+)?(?:lead|head|run|oversee)"
         r"|succeed(?:s|ed|ing)?|replac(?:es|ed|ing|e)|tak(?:es|ing)\s+over\s+from",  # "X succeeds Y as CEO"
@@ -222,7 +222,7 @@ _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     (
         "subj",
         "appoint",
-        "被任命为|被提拔为|出任|担任|兼任|接任|转任|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
+        "被任命为|被提拔为|出任|担任|兼任|接任|转任|就任|履新|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
         "|任(?=\\s*(?:首席|CEO|CTO|COO|CFO|总裁|主席|董事|总经理|负责人|院长|所长|联席|联合|临时|新任|副))",
     ),
 )
