@@ -304,3 +304,10 @@ def test_poached_along_with_others():
 def test_chinese_dated_join_and_taking_office():
     assert people("前 Lumen 研究员陈一鸣已于 9 月正式加入月之暗面", lang="zh") == {("陈一鸣", "月之暗面")}
     assert people("王立峰将就任字节跳动 CTO", lang="zh") == {("王立峰", "字节跳动")}
+
+
+def test_a_counted_hire_names_the_people_after_a_colon():
+    title = "Meta poaches three Lumen researchers: Ana Ruiz, Tomas Berg and Priya Raman"
+    assert people(title) == {("Ana Ruiz", "Meta"), ("Tomas Berg", "Meta"), ("Priya Raman", "Meta")}
+    zh = "Meta 从 Lumen 挖走三名研究员：陈一鸣、林慧和卢卡斯·拜尔"
+    assert people(zh, lang="zh") == {("陈一鸣", "Meta"), ("林慧", "Meta"), ("卢卡斯·拜尔", "Meta")}

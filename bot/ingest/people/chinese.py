@@ -59,9 +59,13 @@ _ZH_ANAPHOR = re.compile(r"该|其|本|公司|集团|团队|联席|联合|临时
 _ZH_TITLE_NEXT = re.compile(rf"\s*(?:{ZH_ROLE_RE.pattern})")
 _ZH_OF = re.compile(r"\s*的\s*")
 _ZH_DEBUT = re.compile(r"(?:\s*[A-Z][A-Za-z0-9.]*){0,2}\s*(?:正式|宣布|官宣|今日|日前)?\s*(?:亮相|成立|面世|问世|揭幕)")
+# 挖走三名研究员：
+_ZH_COUNTED = re.compile(rf"\s*(?:[两三四五六七八九十几多数\d]+)\s*(?:名|位|个)[{HAN}A-Za-z ]{{0,12}}")
 _ZH_STAYS = re.compile(r"继续|仍将|仍然|依然")
 _ZH_BEFORE_THAT = re.compile(r"\s*(?:之|以)?前(?!\s*[A-Za-z\d]|任)")
-_ZH_ORG_SUBJECT_GAP = re.compile(rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|\s)*")
+_ZH_ORG_SUBJECT_GAP = re.compile(  # Meta 从 OpenAI 挖走, 谷歌以 27 亿美元聘请
+    rf"\s*(?:董事会|官方|{ZH_FILLERS}|以[^,，]{{1,16}}?(?:美元|元|的?代价|的?价格)|(?:从|自)\s*{_ZH_ORG_OR_LATIN}\s*|\s)*"
+)
 _ZH_CAME_FROM = re.compile(rf"(?:从|自)\s*({_ZH_ORG_OR_LATIN})\s*$")
 _ZH_PASSIVE = re.compile(rf"被\s*({_ZH_ORG_OR_LATIN})\s*(?:以[^,，]{{1,16}}?)?\s*$")  # 被 Meta 以超 2 亿美元挖走
 _ZH_BACKGROUND = re.compile(
@@ -91,15 +95,29 @@ def zh_sentence(sent: str, topic: list[Span], stepped_down: Set[str] = frozenset
     carried = topic
     context = ""
     left = set(stepped_down)
+    counted = None  # "Meta 从 OpenAI 挖走三名研究员：" — who they are comes in the next clause
     for clause in _ZH_CLAUSE_SPLIT.split(sent):
         ents = find_entities(clause, "zh")
         found, subject = _zh_clause(clause, ents, carried, context, left)
+        if not found and counted and ents.persons and ents.persons[0].start == 0:
+            named = list_right(clause, ents.persons[0], ents.persons)
+            found, subject = org_drafts(named, counted[1], counted[0], ""), named
+        counted = _zh_counted_hire(clause, ents)
         drafts.extend(found)
         left |= {d.move.person for d in found if d.move.action == "leave"}
         subject = subject or [p for p in ents.persons if p.start == 0 or _ZH_SPEAKS.match(clause, p.end)][:1]
         carried = [Span(p.text, 0, 0, p.single) for p in subject] or carried  # offsets belong to this clause
         context = ents.orgs[-1].text if ents.orgs else context
     return drafts
+
+
+def _zh_counted_hire(clause: str, ents: Entities) -> tuple[str, str] | None:
+    """(org, action) of a clause that hires a number of people it names only after a colon."""
+    for start, end, structure, action in verb_hits(clause, ZH_VERBS):
+        if structure == "obj" and _ZH_COUNTED.fullmatch(clause, end):
+            org = _zh_org_subject(clause, start, ents)
+            return (org, action) if org else None
+    return None
 
 
 def _zh_clause(
@@ -193,13 +211,9 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
         if person is None or not _ZH_SUBJECT_GAP.fullmatch(clause[person.end : passive.start()]):
             return [], []
         return org_drafts([person], action, passive.group(1).strip(), ""), [person]
-    subject = next(
-        (o for o in reversed(ents.orgs) if o.end <= start and _ZH_ORG_SUBJECT_GAP.fullmatch(clause[o.end : start])),
-        None,
-    )  # the nearest organisation whose gap to the verb is allowed (谷歌以 27 亿美元聘请: not "27")
-    if subject is None:
+    org = _zh_org_subject(clause, start, ents)
+    if not org:
         return [], []
-    org = subject.text
     after = [  # not "Vexa" of "聘请 Vexa 创始人诺姆·沙泽尔": a lone word before a title is the company
         p
         for p in ents.persons
@@ -211,6 +225,15 @@ def _zh_object_verb(clause: str, start: int, end: int, action: str, ents: Entiti
         return [], []
     persons = list_right(clause, after[0], ents.persons)
     return org_drafts(persons, action, org, _zh_role(clause, persons[-1].end, "")), persons
+
+
+def _zh_org_subject(clause: str, start: int, ents: Entities) -> str:
+    """The nearest organisation before an object verb whose gap to it is allowed (谷歌以 27 亿美元聘请:
+    not "27"; Meta 从 OpenAI 挖走: not OpenAI)."""
+    before = [
+        o for o in reversed(ents.orgs) if o.end <= start and not clause[: o.start].rstrip().endswith(("从", "自"))
+    ]
+    return next((o.text for o in before if _ZH_ORG_SUBJECT_GAP.fullmatch(clause[o.end : start])), "")
 
 
 def _zh_org_after(clause: str, pos: int, ents: Entities) -> str:

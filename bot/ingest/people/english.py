@@ -56,6 +56,10 @@ _EN_OBJECT_BLOCK = re.compile(
     r"[,;:()\"“”]|\b(?:and|or|but|who|which|that|after|before|to|for|with|by|from|in|on|at|as|while|when|than)\b"
 )
 _INCLUDING = re.compile(r",?\s+including\s+")
+_COUNTED_LIST = re.compile(  # "poaches three OpenAI researchers: X, Y and Z"
+    r"\s*(?:two|three|four|five|six|\d+)\s+(?:[\w.-]+\s+){0,3}?(?:researchers|engineers|executives|scientists|leaders)\s*:\s*",
+    re.I,
+)
 
 # Background, not news: negated, dated, or told in a relative clause.
 _EN_NEGATION = re.compile(
@@ -290,7 +294,7 @@ def _en_object(sent: str, pos: int, ents: Entities) -> tuple[list[Span], str]:
     if not after:
         return [], ""
     gap = sent[pos : after[0].start]
-    including = _INCLUDING.search(gap)  # "the team behind X, including CEO Y"
+    including = _INCLUDING.search(gap) or _COUNTED_LIST.fullmatch(gap)  # "the team behind X, including CEO Y"
     checked = gap[including.end() :] if including and len(gap) <= 90 else gap
     if len(checked) > 60 or _EN_OBJECT_BLOCK.search(checked):
         return [], ""

@@ -61,7 +61,7 @@ _ZH_NAME_END = re.compile(  # what may follow a Han name
     rf"(?:{ZH_FILLERS}|从|在|被|向|与|和|及|、|等|的|曾|或|再|又|因|为|回应|发文|发布|加入|加盟|入职|离职|离开|出走|辞职|"
     r"辞任|辞去|卸任|退出|回归|重返|出任|担任|接任|转任|任|创立|创办|成立|创业|共同|联合|领导|宣布|表示|透露)"
 )
-_BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席由"  # end a descriptor, never begin a transliterated name
+_BEFORE_GIVEN_NAME = "的人官老长妹弟兄姐者授士监裁席由和与及、"  # end a descriptor, never begin a transliterated name
 _ZH_ANNOUNCES = re.compile(r"宣布|官宣|确认|证实|透露|获悉|消息称")
 _COMPANY_NOUN_BEFORE = re.compile(r"(?:公司|企业|实验室|机构|平台|独角兽)\s*$")
 _GLOSS_OPENING = re.compile(r"\s*\(\s*")
