@@ -311,3 +311,18 @@ def test_a_counted_hire_names_the_people_after_a_colon():
     assert people(title) == {("Ana Ruiz", "Meta"), ("Tomas Berg", "Meta"), ("Priya Raman", "Meta")}
     zh = "Meta 从 Lumen 挖走三名研究员：陈一鸣、林慧和卢卡斯·拜尔"
     assert people(zh, lang="zh") == {("陈一鸣", "Meta"), ("林慧", "Meta"), ("卢卡斯·拜尔", "Meta")}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Jensen Huang retires the H100 name in favour of Blackwell",
+        "Sam Altman will lead the company's efforts on chips",
+        "Lumen's board, led by chair Greg Lin, approved the plan",
+        "Elon Musk heads to Washington for AI hearing",
+        "Andrej Karpathy is on a roll with his new video series",
+        "Satya Nadella replaces the Windows team's leadership structure",
+    ],
+)
+def test_look_alikes_of_the_new_wordings_are_no_moves(title: str):
+    assert found(title) == set()

@@ -150,7 +150,7 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is|was|has\s+been|gets|got|been|being)\s+(?:fired|ousted|dismissed|sacked|pushed\s+out|forced\s+out"
         r"|let\s+go|removed)|(?:is|was|are)\s+out\s+(?:as|at|from)|out\s+as|lea(?:ves|ving|ve)|left"
         r"|depart(?:s|ed|ing)?|quit(?:s|ting)?|exit(?:s|ed|ing)?|step(?:s|ped|ping)?\s+(?:down|away|aside)"
-        r"|resign(?:s|ed|ing)?|retir(?:es|ed|ing|e)|part(?:s|ed)?\s+ways\s+with"
+        r"|resign(?:s|ed|ing)?|retir(?:es|ed|ing|e)(?!\s+(?:the|its|his|her|their|an?)\b)|part(?:s|ed)?\s+ways\s+with"
         # a temporary leave: "is on a four-month sabbatical", "takes a leave of absence", "was placed on leave"
         r"|(?:is|was|are|were|will\s+be|has\s+been|goes|went|go(?:ing)?|(?:is|was|are|were|has\s+been)\s+(?:placed|put|sent))"
         r"\s+on\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?|furlough)"
