@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.ingest.people.chinese import zh_sentence
-from bot.ingest.people.english import en_sentence
+from bot.ingest.people.english import en_founders, en_launched_org, en_sentence
 from bot.ingest.people.entities import find_entities
-from bot.ingest.people.lexicon import EN_VERBS, KNOWN_ORGS, ORG_WORDS, ZH_ORGS, ZH_VERBS
-from bot.ingest.people.model import Draft, Move, Span
+from bot.ingest.people.lexicon import EN_ANY_VERB, KNOWN_ORGS, ORG_WORDS, ZH_ANY_VERB, ZH_ORGS
+from bot.ingest.people.model import Draft, Move, Span, make_draft
 from bot.ingest.people.resolve import expand_single, merge
 
 _SENTENCE_SPLIT = {"en": re.compile(r"(?<=[.!?;])\s+(?=[A-Z\"“'‘(])"), "zh": re.compile(r"(?<=[。!?！？;；])")}
@@ -37,17 +37,33 @@ def extract_moves(title: str, text: str, lang: str) -> list[Move]:
     sentences = _sentences(title, text, lang)
     drafts: list[Draft] = []
     topic: list[Span] = []
+    stepped_down: set[str] = set()
     for sent in sentences:
-        found = zh_sentence(sent, topic) if lang == "zh" else en_sentence(sent, topic)
+        found = zh_sentence(sent, topic, stepped_down) if lang == "zh" else en_sentence(sent, topic, stepped_down)
         drafts.extend(found)
         topic = _next_topic(found, topic)
+        stepped_down |= {d.move.person for d in found if d.move.action == "leave"}
+    if lang == "en":
+        drafts += _launch_founders(sentences, drafts, f"{title}\n{text}")
     if not drafts:
         return []
     entities = [find_entities(s, lang) for s in sentences]
-    full_names = [p.text for e in entities for p in e.persons if " " in p.text]
+    full_names = [p.text for e in entities for p in e.persons if any(c in p.text for c in " ·•‧・")]
     item_org = next((o.text for e in entities for o in e.orgs if _looks_like_org(o.text)), "")
     moves = merge(_fill_orgs(_with_full_names(drafts, full_names), item_org))
     return merge(_latin_spellings(moves, f"{title}\n{text}")) if lang == "zh" else moves
+
+
+def _launch_founders(sentences: Sequence[str], drafts: Sequence[Draft], item: str) -> list[Draft]:
+    """An item that launches a company ("Adept launches with $65M", "… emerges from stealth", "X
+    launches Inflection AI") founds it with the people it names as its founders or leaders ("led by
+    CEO David Luan", "his co-founders are …"). Outside such an item "led by CEO X" describes an
+    incumbent, not a move."""
+    founded = next((d.move.to_org for d in drafts if d.move.action == "found" and d.move.to_org), "")
+    launched = founded or next((org for sent in sentences if (org := en_launched_org(sent, item))), "")
+    if not launched:
+        return []
+    return [make_draft(p, "found", "", launched, "", "") for sent in sentences for p in en_founders(sent)]
 
 
 def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
@@ -62,12 +78,13 @@ def _latin_spellings(moves: Sequence[Move], text: str) -> list[Move]:
 
 
 def _may_state_a_move(title: str, text: str, lang: str) -> bool:
-    """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>" / "chaired by"),
-    so an item with none of them anywhere states no move and skips the costly entity search."""
+    """A cheap gate: every rule starts from a move verb (or, in English, "… as <role>", "chaired by" or a
+    launch "out of stealth"), so an item with none of them anywhere states no move and skips the costly
+    entity search."""
     whole = _clean(f"{title}\n{text}")
-    if any(rx.search(whole) for _, _, rx in (ZH_VERBS if lang == "zh" else EN_VERBS)):
+    if (ZH_ANY_VERB if lang == "zh" else EN_ANY_VERB).search(whole):
         return True
-    return lang == "en" and (" as " in whole or "chaired" in whole.lower())
+    return lang == "en" and (" as " in whole or any(word in whole.lower() for word in ("chaired", "stealth")))
 
 
 def _sentences(title: str, text: str, lang: str) -> list[str]:
@@ -103,7 +120,10 @@ def _with_full_names(drafts: Sequence[Draft], full_names: Sequence[str]) -> list
 
 
 def _looks_like_org(name: str) -> bool:
+    """A name with an organisation's shape; generic words alone ("AI", "Research") name none."""
     words = name.split()
+    if all(w in ORG_WORDS for w in words):
+        return False
     return (
         name in ZH_ORGS
         or any(w in KNOWN_ORGS or w in ORG_WORDS for w in words)
@@ -112,15 +132,18 @@ def _looks_like_org(name: str) -> bool:
 
 
 def _fill_orgs(drafts: Sequence[Draft], item_org: str) -> list[Move]:
-    """Give 'joins as chief scientist' / '任 CEO' the organisation the item is about, or drop it."""
+    """Give 'joins as chief scientist' / '任 CEO' the organisation the item is about, or drop it; a role
+    given without one after another appointment in the item ("…卸任 CEO，转任顾问；A 和 B 出任联席 CEO") is at
+    the company that one was filled with."""
     other_to = next((d.move.to_org for d in drafts if d.move.to_org), "")
     other_from = next((d.move.from_org for d in drafts if d.move.from_org and d.move.action != "join"), "")
-    moves = []
+    moves: list[Move] = []
     for d in drafts:
         m = d.move
         if d.needs_org:
             if m.action == "appoint":  # a role inside a company: the nearest company named first
-                order: tuple[str, ...] = (d.org_before, other_to, other_from, item_org)
+                filled = next((k.to_org for k in reversed(moves) if k.action == "appoint" and k.to_org), "")
+                order: tuple[str, ...] = (d.org_before, other_to, filled, other_from, item_org)
             else:
                 order = (other_to, d.org_before, item_org)
             org = next((o for o in order if o), "")

@@ -101,7 +101,7 @@ TRANSLIT = frozenset(  # characters Chinese uses to transliterate foreign names 
 NOT_HAN_NAMES = _words(
     "高管 高层 高级 方面 于是 任何 马上 金融 全员 向来 文章 周年 周期 明年 曾经 安全 程序 应用 石油 黄金 常年 "
     "毛利 宋体 余额 时间 时代 华人 华尔街 白宫 司机 师生 林业 钱包 谷歌 苹果 阿里 施工 沙特 关于 关注 成本 成员 "
-    "成为 成立 和平 车企 路线 万亿 于此 向量 温度 梁上 包括 连续 解决 申请"
+    "成为 成立 和平 车企 路线 万亿 于此 向量 温度 梁上 包括 连续 解决 申请 曾任 曾在 曾是 时任 现任 原任"
 )
 NOT_IN_HAN_NAMES = "们司部队员户者界业会院室组网区厂器型据的了是在"
 
@@ -141,7 +141,7 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         "subj",
         "join",
         r"join(?:s|ed|ing)?|land(?:s|ed|ing)?\s+at|mov(?:es|ed|ing)\s+to|move\s+to|defect(?:s|ed|ing)?\s+to"
-        r"|jump(?:s|ed|ing)?\s+(?:ship\s+)?to|(?:mov|switch|jump|defect)(?:es|ed|ing|s|e)?\s+from"
+        r"|jump(?:s|ed|ing)?\s+(?:ship\s+)?to|head(?:s|ing)?\s+to|(?:mov|switch|jump|defect)(?:es|ed|ing|s|e)?\s+from"
         r"|sign(?:s|ed)?\s+on\s+(?:with|at|to)|decamp(?:s|ed)?\s+to|(?:is|was)\s+headed\s+to",
     ),
     (
@@ -150,7 +150,12 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is|was|has\s+been|gets|got|been|being)\s+(?:fired|ousted|dismissed|sacked|pushed\s+out|forced\s+out"
         r"|let\s+go|removed)|(?:is|was|are)\s+out\s+(?:as|at|from)|out\s+as|lea(?:ves|ving|ve)|left"
         r"|depart(?:s|ed|ing)?|quit(?:s|ting)?|exit(?:s|ed|ing)?|step(?:s|ped|ping)?\s+(?:down|away|aside)"
-        r"|resign(?:s|ed|ing)?|part(?:s|ed)?\s+ways\s+with",
+        r"|resign(?:s|ed|ing)?|retir(?:es|ed|ing|e)(?!\s+(?:the|its|his|her|their|an?)\b)|part(?:s|ed)?\s+ways\s+with"
+        # a temporary leave: "is on a four-month sabbatical", "takes a leave of absence", "was placed on leave"
+        r"|(?:is|was|are|were|will\s+be|has\s+been|goes|went|go(?:ing)?|(?:is|was|are|were|has\s+been)\s+(?:placed|put|sent))"
+        r"\s+on\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?|furlough)"
+        r"|(?:tak(?:es|ing|en)|took|take)\s+(?:a\s+|an\s+)?(?:[\w-]+\s+){0,3}?(?:sabbatical|leave(?:\s+of\s+absence)?)"
+        r"|(?:is|was|has\s+been|been)\s+suspended",
     ),
     (
         "subj",
@@ -164,7 +169,10 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
         r"(?:is\s+|was\s+|has\s+been\s+|will\s+be\s+|to\s+be\s+|been\s+)?(?:named|appointed|tapped|promoted|elevated"
         r"|elected|announced\s+as)(?:\s+as|\s+to)?|becom(?:es|ing)|became|become"
         r"|(?:tak(?:es|ing)|took|take)\s+over\s+as|(?:tak(?:es|ing)|took|take)\s+on\s+the\s+role\s+of"
-        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair",
+        r"|(?:will|to)\s+serve\s+as|(?:will|to)\s+chair|(?:will|would)\s+be(?=\s+(?:its|the|their)\s)"
+        r"|(?:will|to|would)\s+(?:stay|remain)\s+(?:on\s+)?as"  # after a step down: a new role at the same company
+        r"|(?:will|to|would)\s+(?:now\s+|jointly\s+)?(?:lead|head|run|oversee)"
+        r"|succeed(?:s|ed|ing)?|replac(?:es|ed|ing|e)|tak(?:es|ing)\s+over\s+from",  # "X succeeds Y as CEO"
     ),
     ("poss", "leave", r"resignation|departure|exit|ouster|firing|dismissal|removal|retirement"),
     ("poss", "return", r"return\s+to|comeback"),
@@ -191,34 +199,43 @@ _EN_VERBS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 EN_VERBS: VerbTable = tuple((s, a, re.compile(rf"\b(?:{p})\b", re.I)) for s, a, p in _EN_VERBS)
+EN_ANY_VERB = re.compile(r"\b(?:" + "|".join(f"(?:{p})" for _, _, p in _EN_VERBS) + r")\b", re.I)  # one scan
 
 _ZH_VERBS: tuple[tuple[str, str, str], ...] = (
     ("obj", "join", "聘请|聘用|招募|挖走|挖来|挖角|招揽|延揽|收编"),
     ("obj", "appoint", "任命|委任|提拔"),
     ("obj", "leave", "解雇|开除|罢免|免去|炒掉|踢出"),
-    ("subj", "leave", "被解雇|被开除|被罢免|被免职|被踢出|离职|离开|出走|辞职|辞任|辞去|卸任|退出|退休"),
+    (
+        "subj",
+        "leave",
+        "被(?:公司|董事会|[A-Za-z]{2,12}\\s*)?(?:解雇|开除|罢免|免职|踢出|停职|辞退)|不再(?:担任|出任)|离职|离开|出走|辞职|辞任|辞去|卸任|退出|退休|停职"
+        "|(?:开始|进入)?(?:为期[^,，。]{1,6})?(?:带薪|学术)?(?:行政)?(?:休假|休长假)",
+    ),
     ("subj", "return", "回归|重返|重回|回到"),
     ("subj", "join", "加入|加盟|入职|投奔|转投|跳槽(?:至|到)?"),
     (
         "subj",
         "found",
-        "联合创立|共同创立|联合创办|共同创办|联合创建|共同创建|创立|创办|创建|成立(?!于|\\d)"
+        "联合创立|共同创立|联合创办|共同创办|联合创建|共同创建|共创|创立|创办|创建|成立(?!于|\\d)"
         "|创业(?!公司|者|团队|企业|项目|板块|之路|潮|圈|热|故事)",
     ),
     (
         "subj",
         "appoint",
-        "被任命为|被提拔为|出任|担任|接任|转任|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
+        "被任命为|被提拔为|出任|担任|兼任|接任|转任|就任|履新|升任|晋升为|获任|领导(?![的下层人力者])|执掌|掌舵"
         "|任(?=\\s*(?:首席|CEO|CTO|COO|CFO|总裁|主席|董事|总经理|负责人|院长|所长|联席|联合|临时|新任|副))",
     ),
 )
 ZH_VERBS: VerbTable = tuple((s, a, re.compile(p)) for s, a, p in _ZH_VERBS)
+ZH_ANY_VERB = re.compile("|".join(p for _, _, p in _ZH_VERBS))  # where a Chinese name ends: any move verb
+ZH_OBJECT_VERB = re.compile("|".join(p for s, _, p in _ZH_VERBS if s == "obj"))  # 任命|聘请|…: a person follows
 ZH_NEEDS_YOU = frozenset(("领导", "执掌", "掌舵"))  # only "由 X 领导" states an appointment
 
 # Words that may stand between a Chinese subject and its verb (already, officially, announced, …).
 ZH_FILLERS = (
     "已经|已于|已|将会|将要|将|或将|即将|正式|宣布|官宣|确认|证实|表示|透露|称|此前|近日|日前|今天|今日|昨天|昨日|本周|也|"
-    "再次|重新|计划|拟|决定|选择|同时|共同|联合|均|都|先后|刚刚|突然|本人|还|则|就|于|一同|随后|临时|博士|教授|先生|女士|他|她"
+    "再次|重新|计划|拟|决定|选择|同时|共同|联合|均|都|先后|刚刚|突然|本人|还|则|就|于|一同|随后|临时|博士|教授|先生|女士|他|她|"
+    "被曝|被传|据悉|据报道|并|本月|上月|上周|近期|今年"
 )
 
 

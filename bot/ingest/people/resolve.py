@@ -19,6 +19,7 @@ from bot.ingest.people.model import Move
 
 _FOLD_PUNCT = re.compile(r"[\s.·\-'’,]+")  # as bot.eval.metrics.NameCanon folds names
 _LATIN_LETTER = re.compile(rf"[{LATIN}]")
+_DOT = re.compile(r"\s?[·•‧・]\s?")
 _PRIORITY = {"join": 0, "return": 0, "found": 0, "appoint": 1, "leave": 2}  # which of one person's moves leads
 
 
@@ -31,8 +32,14 @@ def _strip_accents(text: str) -> str:
 
 
 def expand_single(name: str, full_names: Sequence[str]) -> str | None:
-    """A surname or given name alone → the one full name that has it as first or last token."""
-    if " " in name or not _LATIN_LETTER.match(name):
+    """A surname or given name alone → the one full name that has it as first or last token; a Chinese
+    rendering of a surname alone ("苏莱曼") → the one dotted rendering it ends ("穆斯塔法·苏莱曼")."""
+    if not _LATIN_LETTER.match(name):
+        if _DOT.search(name):
+            return name
+        dotted = {full for full in full_names if _DOT.search(full) and _DOT.split(full)[-1] == name}
+        return dotted.pop() if len(dotted) == 1 else name
+    if " " in name:
         return name
     key = _strip_accents(name).lower()
     ends = {
@@ -102,7 +109,7 @@ def resolve_story_moves(per_item: Sequence[Sequence[Move]]) -> list[Move]:
     (or the same item) gives; duplicates collapse; when one item says to="" and another names the
     destination for the same person and action, keep the named one."""
     moves = [m for item in per_item for m in item]
-    full_names = [m.person for m in moves if " " in m.person]
+    full_names = [m.person for m in moves if " " in m.person or _DOT.search(m.person)]
     resolved = [replace(m, person=expand_single(m.person, full_names) or m.person) for m in moves]
     return merge(_unify_orgs(_one_person_two_scripts(resolved)))
 
