@@ -195,6 +195,12 @@ class ItemsPart(Connection):
         by_id = {row["id"]: row_item(row) for row in self._select_in("SELECT * FROM items WHERE id IN ({marks})", ids)}
         return [by_id[i] for i in ids if i in by_id]
 
+    def item_bodies(self, item_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(title, text) of these items: what tells a headline alone from an item with a body, with none of
+        the other columns decoded."""
+        rows = self._select_in("SELECT id, title, text FROM items WHERE id IN ({marks})", list(set(item_ids)))
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     def item_sources(self, item_id: int) -> list[tuple[str, str]]:
         """(source, url) of everyone that carried the item: the source whose text it holds first."""
         rows = self._db.execute(

@@ -17,8 +17,8 @@ import numpy as np
 
 from bot.core.models import Item
 from bot.storage.connection import Connection
-from bot.storage.records import Coverage, Labels, Member, StorySummary, StoryView
-from bot.storage.schema import iso, row_item, row_story
+from bot.storage.records import Coverage, Labels, Member, StoryRank, StorySummary, StoryView
+from bot.storage.schema import iso, row_item, row_story, row_story_rank
 
 
 def create_story(db: sqlite3.Connection, item: Item) -> int:
@@ -131,6 +131,13 @@ class StoriesPart(Connection):
     def stories(self, story_ids: Iterable[int]) -> dict[int, StorySummary]:
         rows = self._select_in("SELECT * FROM stories WHERE id IN ({marks})", list(set(story_ids)))
         return {row["id"]: row_story(row) for row in rows}
+
+    def story_ranks(self, story_ids: Iterable[int]) -> dict[int, StoryRank]:
+        """What ranking needs of each story (search weighs hundreds and shows a few: `stories` for those)."""
+        rows = self._select_in(
+            "SELECT id, last_published, primary_theme, themes FROM stories WHERE id IN ({marks})", list(set(story_ids))
+        )
+        return {row["id"]: row_story_rank(row) for row in rows}
 
     def story_items(self, story_id: int) -> list[Item]:
         rows = self._db.execute("SELECT * FROM items WHERE story_id=? ORDER BY published, id", (story_id,))
