@@ -111,6 +111,51 @@ def test_a_feed_larger_than_the_cap_is_stored_over_passes_and_nothing_is_lost(
     pipeline.close()
 
 
+def test_a_pass_with_nothing_new_loads_no_model_index_or_classifier(tmp_path, embedder, feed_server: FeedServer):
+    """A fetch where every feed answers 304 or lists only stored entries pays for neither the model,
+    the vector index nor the theme classifier; the first new entry brings them in."""
+    now = datetime.now(UTC)
+    unchanged = feed_server.serve("/unchanged.xml", big_feed(5, now - timedelta(days=1)), etag='"u-1"')
+    relisted = feed_server.serve("/relisted.xml", big_feed(5, now))  # no validators: the same entries again
+    settings = Settings(
+        sources=(
+            SourceConfig(name="unchanged", kind="rss", url=unchanged),
+            SourceConfig(name="relisted", kind="rss", url=relisted),
+        ),
+        fetch=FetchConfig(allow_private=True),
+        themes=load_settings(REPO / "sources.yaml").themes,
+    )
+    paths = resolve_paths(tmp_path)
+    first = App(paths, settings=settings, embedder=embedder)
+    asyncio.run(fetch_pass(settings, first.pipeline, settings.sources))
+    first.close()
+
+    fresh = UseEmbedder(threads=1)  # a new process's embedder: nothing loaded yet
+    app = App(paths, settings=settings, embedder=fresh)
+    outcomes = asyncio.run(fetch_pass(settings, app.pipeline, settings.sources))
+    assert [(o.source, o.status.value, o.report.new) for o in outcomes] == [
+        ("unchanged", "not_modified", 0),
+        ("relisted", "ok", 0),
+    ]
+    assert feed_server.requests_to("/relisted.xml")[-1].headers.get("if-none-match") is None
+    assert not fresh.loaded and not app.pipeline.index_open and not app.pipeline.classifier_built
+
+    newer = big_feed(5, now).replace(b"<item>", NEW_ENTRY.format(date=email.utils.format_datetime(now)).encode(), 1)
+    feed_server.serve("/relisted.xml", newer)
+    outcomes = asyncio.run(fetch_pass(settings, app.pipeline, settings.sources))
+    assert [o.report.new for o in outcomes] == [0, 1]
+    assert fresh.loaded and app.pipeline.index_open and app.pipeline.classifier_built
+    assert len(app.pipeline.index) == app.pipeline.store.count_items() == 6  # both feeds list the same 5 links
+    app.close()
+
+
+NEW_ENTRY = (
+    "<item><title>Lab 7 opens its robot arm design</title><link>https://big.example/new</link>"
+    "<guid>https://big.example/new</guid><pubDate>{date}</pubDate>"
+    "<description>An open hardware release.</description></item><item>"
+)
+
+
 def big_feed_harvest(settings: Settings, app: App) -> tuple[asyncio.Task[SourceOutcome], asyncio.Task[None], list[int]]:
     """Start harvesting the one source on the running loop under the app's lock, and a reader beside
     it asking the store's item count through `app.run` (as a chat command does) until it is done;
@@ -259,5 +304,7 @@ def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
     assert labels[0] == labels[1]
 
     fewer = Settings(themes=dict(list(settings.themes.items())[:-1]))
-    open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)[0].close()
+    reopened, _ = open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)
+    assert reopened.classifier is not None  # built on first use
+    reopened.close()
     assert counting.texts > encoded[0]  # other theme texts: encoded afresh
