@@ -16,7 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,10 +26,12 @@ from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, c
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
-from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
 from bot.storage import ItemVersion, Labels, NewItem, Sighting, Store
-from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
+from bot.storage.layout import Repair
+
+if TYPE_CHECKING:  # FAISS comes with the index, imported when one is first opened (see `Pipeline`)
+    from bot.storage.index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +240,8 @@ class Pipeline:
         """Each item's people moves and themes (a stated move is strong evidence for people_moves)."""
         if not items:
             return []
+        from bot.ingest.people import extract_moves  # its lexicons load with the first new entry
+
         moves = [extract_moves(item.title, item.text[:MOVE_TEXT_CHARS], item.lang) for item in items]
         themes = self.classifier.classify(items, vectors, [bool(m) for m in moves]) if self.classifier else []
         return [
@@ -247,6 +251,10 @@ class Pipeline:
 
     def _assign_stories(self, items: Sequence[Item], vectors: np.ndarray) -> tuple[list[int], list[frozenset[str]]]:
         """A story per new item: an existing story id, or a negative placeholder for a new story."""
+        if not items:
+            return [], []
+        from bot.storage.index import earlier_neighbours
+
         params = self.params
         floor = candidate_floor(params)
         stored = self._stored_candidates(vectors, floor)
@@ -393,6 +401,8 @@ def _theme_dict(scores: ThemeScores) -> dict[str, Any]:
 
 
 def _story_labels(members: Sequence[Labels]) -> Labels:
+    from bot.ingest.people import Move, resolve_story_moves
+
     voted = [
         ThemeScores(m.themes["primary"], tuple(m.themes["labels"]), m.themes["scores"]) for m in members if m.themes
     ]
@@ -442,6 +452,8 @@ def open_pipeline(
     repairs: list[Repair] = []
 
     def index() -> VectorIndex:
+        from bot.storage.index import follow_store, open_index
+
         opened, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
         follow_store(opened, store)
         if repair.reason:
