@@ -401,6 +401,8 @@ def big_feed(count: int, pool: list[tuple[str, str]], threads: int) -> dict[str,
             while True:
                 begun = time.perf_counter()
                 (outcome,) = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+                if outcome.error:  # a refused feed stores nothing: a time for it would compare nothing
+                    raise SystemExit(f"the bot did not take the feed: {outcome.error}")
                 passes.append({"new": outcome.report.new, "seconds": round(time.perf_counter() - begun, 2)})
                 print(f"  pass {len(passes)}: {passes[-1]}", file=sys.stderr)
                 if not outcome.report.deferred:
