@@ -31,36 +31,28 @@ def create_story(db: sqlite3.Connection, item: Item) -> int:
 
 
 def refresh_story(db: sqlite3.Connection, story_id: int, labels: Labels | None) -> None:
-    """Recompute a story's aggregates from its items (and its labels when given)."""
-    first, last, count, langs = db.execute(
-        "SELECT min(published), max(published), count(*), group_concat(DISTINCT lang) FROM items WHERE story_id=?",
-        (story_id,),
-    ).fetchone()
+    """Recompute a story's aggregates from its items (and its labels when given): one read of its items,
+    latest first, gives the times, the count, the languages and the titles."""
+    rows = db.execute(
+        "SELECT published, lang, title FROM items WHERE story_id=? ORDER BY published DESC, id DESC", (story_id,)
+    ).fetchall()
     outlets = db.execute(
         "SELECT count(DISTINCT s.source) FROM item_sources s JOIN items i ON i.id = s.item_id WHERE i.story_id=?",
         (story_id,),
     ).fetchone()[0]
-    titles = {
-        row[0]: row[1]
-        for row in db.execute(
-            "SELECT lang, title FROM items WHERE story_id=? ORDER BY published DESC, id DESC", (story_id,)
-        )
-    }  # the earliest item of each language wins (rows come latest first)
-    first_title = db.execute(
-        "SELECT title FROM items WHERE story_id=? ORDER BY published, id LIMIT 1", (story_id,)
-    ).fetchone()[0]
+    titles = {lang: title for _, lang, title in rows}  # the earliest item of each language wins (latest first)
     db.execute(
         "UPDATE stories SET first_published=?, last_published=?, items=?, outlets=?, langs=?, title_en=?,"
         " title_zh=?, title=?, updated_at=? WHERE id=?",
         (
-            first,
-            last,
-            count,
+            rows[-1][0],
+            rows[0][0],
+            len(rows),
             outlets,
-            ",".join(sorted((langs or "").split(","))),
+            ",".join(sorted(titles)),
             titles.get("en", ""),
             titles.get("zh", ""),
-            first_title,
+            rows[-1][2],
             iso(datetime.now(UTC)),
             story_id,
         ),
