@@ -139,12 +139,18 @@ class App:
 
     @property
     def pipeline(self) -> Pipeline:
-        """Store + embedder + vector index + classifier; built on first use (this loads the model and FAISS)."""
+        """Store + embedder + vector index + classifier; built on first use. The index opens and the model
+        loads only when something needs them (a search, a new entry), not here."""
         if self._pipeline is None:
             from bot.ingest.pipeline import open_pipeline
 
             self._pipeline, repair = open_pipeline(
-                self._settings, self.paths, self._embedder, store=self.store, sources=lambda: self.settings.sources
+                self._settings,
+                self.paths,
+                self._embedder,
+                store=self.store,
+                sources=lambda: self.settings.sources,
+                lazy=True,  # a fetch with nothing new never opens the index
             )
             if repair.reason:
                 log.info("vector index %s", repair.reason)

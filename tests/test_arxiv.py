@@ -11,8 +11,8 @@ from feedserver import OWN_FEEDS, FeedServer, Reply, Request
 
 from bot.core.config import ArxivConfig, FetchConfig, Settings, SourceConfig
 from bot.core.models import FetchStatus, SourceState
-from bot.ingest.sources import FeedHttp, fetch_arxiv, fetch_source
-from bot.ingest.sources.arxiv import split_version
+from bot.ingest.sources import FeedHttp, fetch_source
+from bot.ingest.sources.arxiv import fetch_arxiv, split_version
 
 NOW = datetime(2024, 11, 15, 12, 0, tzinfo=UTC)
 PAGES = {"0": OWN_FEEDS / "arxiv_api_page1.xml", "3": OWN_FEEDS / "arxiv_api_page2.xml"}

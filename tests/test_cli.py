@@ -124,11 +124,13 @@ def test_every_source_failing_exits_1(capsys, feed_server, tmp_path):
     assert code == 1 and result["errors"] == 1
 
 
-def test_deleted_index_is_rebuilt_on_the_next_run(capsys, two_feeds):
+def test_deleted_index_is_rebuilt_on_the_next_run_that_uses_it(capsys, two_feeds):
     config, data = two_feeds
     fetch_json(capsys, config, data)
     shutil.rmtree(data / "index")
     code, _ = fetch_json(capsys, config, data, "--all")
+    assert code == 0 and not (data / "index").exists()  # nothing new: the index was not even opened
+    code, _, _ = run(capsys, "--config", str(config), "--data-dir", str(data), "ask", "which lab released a model?")
     assert code == 0
     meta = json.loads((data / "index" / "items.json").read_text())
     assert meta["count"] == items_in(data)

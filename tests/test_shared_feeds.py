@@ -22,7 +22,8 @@ from feedserver import SHARED_FEEDS, FeedServer, Reply, Request
 
 from bot.core.config import ArxivConfig, FetchConfig, SourceConfig
 from bot.core.models import FetchResult, FetchStatus, SourceState
-from bot.ingest.sources import FeedHttp, fetch_arxiv, fetch_rss
+from bot.ingest.sources import FeedHttp, fetch_rss
+from bot.ingest.sources.arxiv import fetch_arxiv
 from bot.ingest.sources.rss import TEXT_MAX, TITLE_MAX
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)

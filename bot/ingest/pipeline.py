@@ -16,7 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,10 +26,12 @@ from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, c
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
-from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
 from bot.storage import ItemVersion, Labels, NewItem, Sighting, Store
-from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
+from bot.storage.layout import Repair
+
+if TYPE_CHECKING:  # FAISS comes with the index, imported when one is first opened (see `Pipeline`)
+    from bot.storage.index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +66,69 @@ class Prepared:
 
 
 class Pipeline:
-    """Owns the store, the index, the embedder and the labellers for one data directory."""
+    """Owns the store, the index, the embedder and the labellers for one data directory.
+
+    The index, the theme classifier and the headline name counts are made on first use, and the
+    embedder loads its model on its first encode: a pass where no entry is new (every feed answers
+    304, or lists only what is stored) reads and writes the store and pays for none of them.
+    """
 
     def __init__(
         self,
         store: Store,
-        index: VectorIndex,
+        index: Callable[[], VectorIndex],
         embedder: Embedder,
         paths: Paths,
-        classifier: ThemeClassifier | None = None,
+        classifier: Callable[[], ThemeClassifier | None] = lambda: None,
         params: DedupParams | None = None,
         retention: timedelta | None = None,
         sources: Callable[[], Sequence[SourceConfig]] = tuple,
     ) -> None:
         self.store = store
         self.sources = sources  # the sources configured now (they change on reload): who owns which item
-        self.index = index
         self.embedder = embedder
         self.paths = paths
-        self.classifier = classifier
         self.params = params or DedupParams.load()
         self.retention = retention
-        self.names = NameStats(*store.name_counts())
+        self._open_index = index
+        self._index: VectorIndex | None = None
+        self._make_classifier = classifier
+        self._classifier: ThemeClassifier | None = None
+        self._classifier_made = False
+        self._names: NameStats | None = None
         self._generation = 0  # batches committed and prunes done: a plan made before a change is stale
         self._profiles: OrderedDict[int, tuple[tuple[Any, ...], Profile]] = OrderedDict()  # see _stored_profile
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index, opened and brought in step with the store on first use."""
+        if self._index is None:
+            self._index = self._open_index()
+        return self._index
+
+    @property
+    def index_open(self) -> bool:
+        """Whether the index has been opened (a pass with nothing new never opens it)."""
+        return self._index is not None
+
+    @property
+    def classifier(self) -> ThemeClassifier | None:
+        """The theme classifier (None without themes), built on first use: reading back or encoding
+        the theme texts and fitting its few-shot layer cost a third of a second per process."""
+        if not self._classifier_made:
+            self._classifier, self._classifier_made = self._make_classifier(), True
+        return self._classifier
+
+    @property
+    def classifier_built(self) -> bool:
+        return self._classifier_made
+
+    @property
+    def names(self) -> NameStats:
+        """How many headlines name each entity (what shared names are worth), read on first use."""
+        if self._names is None:
+            self._names = NameStats(*self.store.name_counts())
+        return self._names
 
     def ingest(self, entries: Sequence[RawEntry], max_new_per_source: int | None = None) -> dict[str, IngestReport]:
         """Store what is new in `entries`; idempotent, so feeding the same entries twice adds nothing.
@@ -172,7 +213,8 @@ class Pipeline:
             story_labels,
             names,
         )
-        self.index.add(np.asarray(written.items, dtype=np.int64), new_vectors)
+        if written.items:
+            self.index.add(np.asarray(written.items, dtype=np.int64), new_vectors)
         changed_ids = [s.item_id for s in sightings if s.vector is not None]
         if changed_ids:
             self.index.upsert(np.asarray(changed_ids, dtype=np.int64), changed_vectors)
@@ -196,6 +238,10 @@ class Pipeline:
 
     def _label(self, items: Sequence[Item], vectors: np.ndarray) -> list[Labels]:
         """Each item's people moves and themes (a stated move is strong evidence for people_moves)."""
+        if not items:
+            return []
+        from bot.ingest.people import extract_moves  # its lexicons load with the first new entry
+
         moves = [extract_moves(item.title, item.text[:MOVE_TEXT_CHARS], item.lang) for item in items]
         themes = self.classifier.classify(items, vectors, [bool(m) for m in moves]) if self.classifier else []
         return [
@@ -205,6 +251,10 @@ class Pipeline:
 
     def _assign_stories(self, items: Sequence[Item], vectors: np.ndarray) -> tuple[list[int], list[frozenset[str]]]:
         """A story per new item: an existing story id, or a negative placeholder for a new story."""
+        if not items:
+            return [], []
+        from bot.storage.index import earlier_neighbours
+
         params = self.params
         floor = candidate_floor(params)
         stored = self._stored_candidates(vectors, floor)
@@ -324,7 +374,8 @@ class Pipeline:
         return len(missing)
 
     def save_index(self) -> None:
-        self.index.save(self.paths.index_dir)
+        if self._index is not None:  # an index never opened has nothing to save
+            self._index.save(self.paths.index_dir)
 
     def close(self) -> None:
         self.save_index()
@@ -350,6 +401,8 @@ def _theme_dict(scores: ThemeScores) -> dict[str, Any]:
 
 
 def _story_labels(members: Sequence[Labels]) -> Labels:
+    from bot.ingest.people import Move, resolve_story_moves
+
     voted = [
         ThemeScores(m.themes["primary"], tuple(m.themes["labels"]), m.themes["scores"]) for m in members if m.themes
     ]
@@ -385,19 +438,33 @@ def open_pipeline(
     embedder: Embedder | None = None,
     store: Store | None = None,
     sources: Callable[[], Sequence[SourceConfig]] | None = None,
+    lazy: bool = False,
 ) -> tuple[Pipeline, Repair]:
-    """Open the store (unless given), the embedder and the index, repairing the index from the store if needed.
+    """Open the store (unless given) and a pipeline over it; with `lazy`, the index is opened (and repaired
+    from the store if needed) on first use, else here, and the repair is returned.
 
     `sources` gives the sources configured at each ingest (an app's settings change on reload); by default
-    those of `settings`."""
+    those of `settings`. The model loads on the first encode and the theme classifier is built on first use
+    either way.
+    """
     store = store or Store.open(paths.db)
     embedder = embedder or make_embedder(settings.embedding)
-    index, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
-    follow_store(index, store)
-    if repair.reason:
-        log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
-    remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
-    classifier = ThemeClassifier(settings.themes, remembered) if settings.themes else None
+    repairs: list[Repair] = []
+
+    def index() -> VectorIndex:
+        from bot.storage.index import follow_store, open_index
+
+        opened, repair = open_index(paths.index_dir, store, embedder.name, embedder.dim, settings.index)
+        follow_store(opened, store)
+        if repair.reason:
+            log.warning("index %s: added %d, removed %d vectors", repair.reason, repair.added, repair.removed)
+        repairs.append(repair)
+        return opened
+
+    def classifier() -> ThemeClassifier | None:
+        remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
+        return ThemeClassifier(settings.themes, remembered) if settings.themes else None
+
     pipeline = Pipeline(
         store,
         index,
@@ -407,6 +474,10 @@ def open_pipeline(
         retention=settings.storage.retention,
         sources=sources or (lambda: settings.sources),
     )
-    if pipeline.backfill_vectors():
+    if not lazy:
+        pipeline.index  # noqa: B018 — opened now, so its repair is known to the caller
+    backfilled = pipeline.backfill_vectors()
+    repair = repairs[0] if repairs else Repair()
+    if backfilled:
         repair = Repair(rebuilt=repair.rebuilt, added=repair.added, removed=repair.removed, reason="backfilled")
     return pipeline, repair

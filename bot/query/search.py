@@ -21,7 +21,7 @@ from bot.core.models import OTHER_THEME, Item, RawEntry
 from bot.core.params import load_params
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline
-from bot.storage import StorySummary
+from bot.storage import StoryRank, StorySummary
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks matter, raw scores do not
 VECTOR_POOL = 200  # items pulled from FAISS before collapsing to stories and filtering
@@ -141,15 +141,16 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """Everything the fusion needs about one question, gathered once: the rankings of each retriever,
-    each story's best item with its cosine, and the stories' summaries. Ranking them under other
-    weights (the fit tries many) costs no further search."""
+    each story's best item with its cosine, and what ranking needs of each story (not its whole
+    summary: only the few shown are read in full). Ranking them under other weights (the fit tries
+    many) costs no further search."""
 
     vector_ranked: list[int]
     text_ranked: list[int]
     year_ranked: list[int]  # the vector ranking restricted to the year the question names
     theme_ranked: list[int]  # ... and to the theme the question is about
     best_items: dict[int, tuple[int, float]]  # story → (item id, cosine to the question)
-    summaries: dict[int, StorySummary]
+    stories: dict[int, StoryRank]
     texted: frozenset[int]  # stories whose best item has text beyond its headline (`has_text`)
 
 
@@ -163,29 +164,30 @@ def search_stories(
 ) -> list[StoryHit]:
     """Up to `k` stories that answer `query`, best first; none when nothing is close enough."""
     found = gather(pipeline, query)
-    fused = rank_stories(found, weights or Weights.load(), filters or Filters(), min_cosine)
-    return [_hit(pipeline, found.summaries[story], score, found.best_items) for story, score in fused[:k]]
+    fused = rank_stories(found, weights or Weights.load(), filters or Filters(), min_cosine)[:k]
+    summaries = pipeline.store.stories(story for story, _ in fused)
+    return [_hit(pipeline, summaries[story], score, found.best_items) for story, score in fused]
 
 
 def gather(pipeline: Pipeline, query: str) -> Candidates:
     """Run both retrievers for `query` and collect what `rank_stories` needs."""
     vector = pipeline.embedder.encode([query])
     vector_ranked, best_items = _vector_ranking(pipeline, vector)
-    best = {item.id: item for item in pipeline.store.get_items([item_id for item_id, _ in best_items.values()])}
-    texted = {story for story, (item_id, _) in best_items.items() if item_id in best and has_text(best[item_id])}
+    bodies = pipeline.store.item_bodies(item_id for item_id, _ in best_items.values())
+    texted = {story for story, (item_id, _) in best_items.items() if item_id in bodies and has_text(*bodies[item_id])}
     text_ranked = _text_ranking(pipeline, query, vector, best_items)
-    summaries = pipeline.store.stories({*vector_ranked, *text_ranked})
+    stories = pipeline.store.story_ranks({*vector_ranked, *text_ranked})
     year, theme = query_year(query), _query_theme(pipeline, query, vector)
-    in_year = [s for s in vector_ranked if year and s in summaries and summaries[s].last_published.year == year]
-    in_theme = [s for s in vector_ranked if theme and s in summaries and theme in summaries[s].themes]
-    return Candidates(vector_ranked, text_ranked, in_year, in_theme, best_items, summaries, frozenset(texted))
+    in_year = [s for s in vector_ranked if year and s in stories and stories[s].last_published.year == year]
+    in_theme = [s for s in vector_ranked if theme and s in stories and theme in stories[s].themes]
+    return Candidates(vector_ranked, text_ranked, in_year, in_theme, best_items, stories, frozenset(texted))
 
 
-def has_text(item: Item) -> bool:
-    """Whether the item says more than its headline. A title-only entry (an archive listing, a
+def has_text(title: str, text: str) -> bool:
+    """Whether an item says more than its headline. A title-only entry (an archive listing, a
     description that repeats the title) gives a short question a high cosine on a few words and
     nothing to check it against."""
-    body = item.text.replace(item.title, "").strip(" .。\n")
+    body = text.replace(title, "").strip(" .。\n")
     return len(body) >= MIN_BODY_CHARS
 
 
@@ -205,12 +207,10 @@ def rank_stories(
         if score > 0
     }
     relevant = set(found.text_ranked) | {s for s, (_, cosine) in found.best_items.items() if cosine >= min_cosine}
-    summaries = found.summaries
-    allowed = [
-        story for story in fused if story in summaries and story in relevant and _passes(summaries[story], filters)
-    ]
+    stories = found.stories
+    allowed = [story for story in fused if story in stories and story in relevant and _passes(stories[story], filters)]
     bare = {story for story in allowed if story not in found.texted and story not in found.text_ranked}
-    allowed.sort(key=lambda story: (story in bare, -fused[story], -summaries[story].last_published.timestamp()))
+    allowed.sort(key=lambda story: (story in bare, -fused[story], -stories[story].last_published.timestamp()))
     return [(story, fused[story]) for story in allowed]
 
 
@@ -328,7 +328,7 @@ def _without(query: str, terms: Sequence[str]) -> str:
     return rest if _WORD.search(rest) else ""
 
 
-def _passes(story: StorySummary, filters: Filters) -> bool:
+def _passes(story: StoryRank, filters: Filters) -> bool:
     if filters.theme and filters.theme not in story.themes and filters.theme != story.primary_theme:
         return False
     return not (filters.since and filters.now and story.last_published < filters.now - filters.since)

@@ -25,6 +25,7 @@ from bot.storage.records import (
     Member,
     NewItem,
     Sighting,
+    StoryRank,
     StorySummary,
     StoryView,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "NewItem",
     "Sighting",
     "Store",
+    "StoryRank",
     "StorySummary",
     "StoryView",
 ]

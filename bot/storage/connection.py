@@ -61,12 +61,16 @@ class Connection:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit: commit on success, roll back on any exception."""
+        """One atomic unit: commit on success, roll back on any exception.
+
+        SQLite may have rolled the transaction back itself (a full disk, an I/O error); then the
+        failure is what the caller hears, not "cannot rollback - no transaction is active"."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 

@@ -53,7 +53,7 @@ import numpy as np
 
 from bot.core.config import IndexConfig
 from bot.storage import Store
-from bot.storage.layout import INDEX_FILE, INDEX_META_FILE
+from bot.storage.layout import INDEX_FILE, INDEX_META_FILE, Repair
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +105,6 @@ class StoreVectors:
             yield reader
         finally:
             reader.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    """What opening the index had to do to bring it in step with the store."""
-
-    rebuilt: bool = False
-    added: int = 0
-    removed: int = 0
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

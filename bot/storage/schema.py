@@ -13,7 +13,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 from bot.core.models import Item, SourceState, Subscriber
-from bot.storage.records import StorySummary
+from bot.storage.records import StoryRank, StorySummary
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -253,6 +253,15 @@ def row_story(row: sqlite3.Row) -> StorySummary:
         last_published=datetime.fromisoformat(row["last_published"]),
         moves=tuple(json.loads(row["moves"])),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def row_story_rank(row: sqlite3.Row) -> StoryRank:
+    return StoryRank(
+        id=row["id"],
+        last_published=datetime.fromisoformat(row["last_published"]),
+        primary_theme=row["primary_theme"],
+        themes=tuple(json.loads(row["themes"])),
     )
 
 

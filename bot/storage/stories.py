@@ -17,8 +17,8 @@ import numpy as np
 
 from bot.core.models import Item
 from bot.storage.connection import Connection
-from bot.storage.records import Coverage, Labels, Member, StorySummary, StoryView
-from bot.storage.schema import iso, row_item, row_story
+from bot.storage.records import Coverage, Labels, Member, StoryRank, StorySummary, StoryView
+from bot.storage.schema import iso, row_item, row_story, row_story_rank
 
 
 def create_story(db: sqlite3.Connection, item: Item) -> int:
@@ -31,36 +31,28 @@ def create_story(db: sqlite3.Connection, item: Item) -> int:
 
 
 def refresh_story(db: sqlite3.Connection, story_id: int, labels: Labels | None) -> None:
-    """Recompute a story's aggregates from its items (and its labels when given)."""
-    first, last, count, langs = db.execute(
-        "SELECT min(published), max(published), count(*), group_concat(DISTINCT lang) FROM items WHERE story_id=?",
-        (story_id,),
-    ).fetchone()
+    """Recompute a story's aggregates from its items (and its labels when given): one read of its items,
+    latest first, gives the times, the count, the languages and the titles."""
+    rows = db.execute(
+        "SELECT published, lang, title FROM items WHERE story_id=? ORDER BY published DESC, id DESC", (story_id,)
+    ).fetchall()
     outlets = db.execute(
         "SELECT count(DISTINCT s.source) FROM item_sources s JOIN items i ON i.id = s.item_id WHERE i.story_id=?",
         (story_id,),
     ).fetchone()[0]
-    titles = {
-        row[0]: row[1]
-        for row in db.execute(
-            "SELECT lang, title FROM items WHERE story_id=? ORDER BY published DESC, id DESC", (story_id,)
-        )
-    }  # the earliest item of each language wins (rows come latest first)
-    first_title = db.execute(
-        "SELECT title FROM items WHERE story_id=? ORDER BY published, id LIMIT 1", (story_id,)
-    ).fetchone()[0]
+    titles = {lang: title for _, lang, title in rows}  # the earliest item of each language wins (latest first)
     db.execute(
         "UPDATE stories SET first_published=?, last_published=?, items=?, outlets=?, langs=?, title_en=?,"
         " title_zh=?, title=?, updated_at=? WHERE id=?",
         (
-            first,
-            last,
-            count,
+            rows[-1][0],
+            rows[0][0],
+            len(rows),
             outlets,
-            ",".join(sorted((langs or "").split(","))),
+            ",".join(sorted(titles)),
             titles.get("en", ""),
             titles.get("zh", ""),
-            first_title,
+            rows[-1][2],
             iso(datetime.now(UTC)),
             story_id,
         ),
@@ -131,6 +123,13 @@ class StoriesPart(Connection):
     def stories(self, story_ids: Iterable[int]) -> dict[int, StorySummary]:
         rows = self._select_in("SELECT * FROM stories WHERE id IN ({marks})", list(set(story_ids)))
         return {row["id"]: row_story(row) for row in rows}
+
+    def story_ranks(self, story_ids: Iterable[int]) -> dict[int, StoryRank]:
+        """What ranking needs of each story (search weighs hundreds and shows a few: `stories` for those)."""
+        rows = self._select_in(
+            "SELECT id, last_published, primary_theme, themes FROM stories WHERE id IN ({marks})", list(set(story_ids))
+        )
+        return {row["id"]: row_story_rank(row) for row in rows}
 
     def story_items(self, story_id: int) -> list[Item]:
         rows = self._db.execute("SELECT * FROM items WHERE story_id=? ORDER BY published, id", (story_id,))
