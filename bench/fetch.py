@@ -18,8 +18,8 @@ in 5% of the feeds, the rest 304). Contestants are interleaved inside each pass,
     python bench/fetch.py [--n 100] [--repeat 3] [--json]
     python bench/fetch.py --big 15000     # one huge feed: stored in chunks from one download
 
-The bot refuses a document of more than `rss.MAX_TAGS` (100,000) tags, about 16,000 entries of these
-feeds (six tags each), so `--big 20000` ends with that message.
+The bot refuses a document of more than `rss.MAX_TAGS` (300,000) tags, about 50,000 entries of these
+feeds (six tags each); a bigger `--big` ends with that message.
 """
 
 from __future__ import annotations
