@@ -226,6 +226,37 @@ def test_a_big_feed_is_stored_in_chunks_in_one_pass_and_readers_get_through(
     pipeline.close()
 
 
+def test_fetching_runs_a_bounded_number_of_sources_ahead_of_storing(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """With room for two sources ahead, the first source is stored before a third is requested: a
+    2000-source first pass does not hold every feed in memory while the embedder catches up.
+    Every entry of every source is still stored, once."""
+    monkeypatch.setattr(harvest_module, "AHEAD", 2)
+    now = datetime.now(UTC)
+    paths = [f"/feed{k}.xml" for k in range(6)]
+    sources = tuple(
+        SourceConfig(
+            name=f"feed{k}",
+            kind="rss",
+            url=feed_server.serve(path, big_feed(12, now).replace(b"big.example", f"feed{k}.example".encode())),
+        )
+        for k, path in enumerate(paths)
+    )
+    settings = Settings(sources=sources, fetch=FetchConfig(allow_private=True))
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=embedder)
+    requested_when_stored: list[int] = []
+
+    def on_done(outcome: SourceOutcome) -> None:
+        requested_when_stored.append(sum(len(feed_server.requests_to(path)) for path in paths))
+
+    outcomes = asyncio.run(fetch_pass(settings, pipeline, sources, on_done=on_done))
+    assert requested_when_stored[0] <= 2
+    assert sorted(outcome.report.new for outcome in outcomes) == [12] * 6
+    assert pipeline.store.count_items() == 72
+    pipeline.close()
+
+
 def test_a_pass_stopped_between_chunks_keeps_the_cursor_and_the_next_pass_stores_the_rest(
     tmp_path, embedder, feed_server: FeedServer, monkeypatch
 ):

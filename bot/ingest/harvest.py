@@ -9,7 +9,9 @@ other's write, so the two never store an entry twice); embedding itself is one b
 big feed is stored from the one download in chunks of INGEST_BATCH new items; the store lock is held
 to plan and write each chunk, never while embedding, so a user's command waits for one chunk's
 write, not for a whole feed. A source gives at most `fetch.max_entries_per_pass` new entries a pass;
-the rest stay in the feed and come in on the next pass, which is due at once. A source's failure is
+the rest stay in the feed and come in on the next pass, which is due at once. Fetching runs at most
+AHEAD sources ahead of storing, so a 2000-source first pass never holds every feed in memory at
+once while the embedder catches up. A source's failure is
 a value (its `FetchResult`), recorded on that source with backoff; it never stops the other sources.
 `bot fetch`, the demo and the scheduler's per-source jobs all go through `Harvester`.
 """
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 INGEST_BATCH = 512  # entries ingested together (one embedding call), and new items a source adds per chunk
 ABSORBERS = 2  # batches in hand at once: one is embedded (numpy, off the GIL) while the other is written
+AHEAD = 128  # sources fetched or being fetched but not yet stored; a further fetch waits for one to be stored
 
 _T = TypeVar("_T")
 
@@ -93,9 +96,11 @@ class Harvester:
         now = now or datetime.now(UTC)
         states = await self._locked(self.pipeline.store.source_states)
         arrived: asyncio.Queue[_Fetched] = asyncio.Queue()
+        ahead = asyncio.Semaphore(AHEAD)  # fetching runs this far ahead of storing, never a whole pass ahead
 
         async def fetch_into_queue(source: SourceConfig) -> None:
             state = states.get(source.name) or SourceState(name=source.name)
+            await ahead.acquire()
             await arrived.put(await self._fetch(source, state, now))
 
         tasks = [asyncio.create_task(fetch_into_queue(source)) for source in sources]
@@ -111,6 +116,8 @@ class Harvester:
                     outcomes.append(outcome)
                     if on_done:
                         on_done(outcome)
+                for _ in batch:
+                    ahead.release()
                 if len(outcomes) == len(sources):
                     all_in.set()
 
