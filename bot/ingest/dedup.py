@@ -14,7 +14,12 @@ each measured on the labeled dev set (docs/architecture.md has the ablation):
   how rare they are in the archive so far (IDF), capped, and in proportion to the cosine;
 - time: the same event is reported within days, so a gap beyond a day costs log(gap);
 - move action: one headline says someone joins, another that they leave — a sequence of
-  moves by one person is several events, however alike the words are.
+  moves by one person is several events, however alike the words are;
+- crowding: how close the item already is to its nearest earlier items in general (the mean
+  cosine of its `CROWD_NEIGHBOURS` nearest). A cosine means less in a crowded region: a lab
+  feed's generic posts ("Team update", weekly roundups, podcast episodes) sit at cosine 0.3–0.7 to
+  dozens of unrelated posts, while a report of one event stands out from its neighbours — the
+  hubness correction of cross-lingual retrieval (CSLS), learned as one weight.
 
 An item joins the story of its best-scoring candidate when the score clears the threshold;
 scoring against each member (not a centroid) lets a story hold an English paper and a Chinese
@@ -23,6 +28,7 @@ rewrite that are each close to some member but not to an average.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
@@ -43,6 +49,7 @@ LEAD_CHARS = 300  # the lead the store hands back for stored candidates (store.d
 
 COPY_JACCARD = 0.8  # trigram overlap from which a pair is a verbatim copy
 TITLE_NAME_SCALE = 6.0  # IDF of the rare headline names two items share at which that evidence is full
+CROWD_NEIGHBOURS = 8  # nearest earlier items whose mean cosine says how crowded an item's region is
 
 SIGNALS = (
     "vectors",
@@ -55,6 +62,7 @@ SIGNALS = (
     "releases",
     "title_names",
     "verbatim",
+    "crowding",
 )
 
 
@@ -125,6 +133,7 @@ class Profile:
     headline: frozenset[str]  # distinctive names of the headline alone ("Gopher", "RETRO", "GLIDE")
     versions: frozenset[tuple[str, str]]
     action: str
+    crowd: float = 0.0  # `crowding` of the item's nearest earlier items when it arrived (0 for stored ones)
 
     @cached_property
     def shingles(self) -> frozenset[str]:
@@ -330,6 +339,7 @@ def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[st
         "releases": float(own),
         "title_names": min(title_evidence / TITLE_NAME_SCALE, 1.0),
         "verbatim": float(copy >= COPY_JACCARD),
+        "crowding": item.crowd,
     }
 
 
@@ -367,13 +377,22 @@ def candidate_floor(params: DedupParams) -> float:
     vector_weight = params.weight("vectors")
     if vector_weight <= 0:
         return -1.0
-    # the names signals are at most 1 each; every other signal only lowers (copies need COPY_MIN_COSINE)
-    lift = max(params.weight("names"), 0.0) + max(params.weight("title_names"), 0.0)
+    # the names signals and crowding are at most 1 each; every other signal only lowers (copies need
+    # COPY_MIN_COSINE)
+    lift = sum(max(params.weight(name), 0.0) for name in ("names", "title_names", "crowding"))
     floor = (params.threshold - params.bias - lift) / vector_weight
     return max(-1.0, min(floor, COPY_MIN_COSINE))
 
 
-def profile(key: int, story: int, published: datetime, source: str, title: str, lead: str) -> Profile:
+def crowding(cosines: Iterable[float]) -> float:
+    """Mean cosine of an item to its `CROWD_NEIGHBOURS` nearest earlier items (negative cosines and
+    missing neighbours count 0): near 0 in a sparse region, high where many posts look alike."""
+    return sum(heapq.nlargest(CROWD_NEIGHBOURS, (max(cosine, 0.0) for cosine in cosines))) / CROWD_NEIGHBOURS
+
+
+def profile(
+    key: int, story: int, published: datetime, source: str, title: str, lead: str, crowd: float = 0.0
+) -> Profile:
     return Profile(
         key=key,
         story=story,
@@ -386,6 +405,7 @@ def profile(key: int, story: int, published: datetime, source: str, title: str, 
         action=move_action(title),
         title=title,
         lead=lead[:LEAD_CHARS],
+        crowd=crowd,
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.core.config import Paths, Settings, SourceConfig
 from bot.core.models import IngestReport, Item, RawEntry
-from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, profile
+from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, crowding, profile
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
@@ -207,14 +207,16 @@ class Pipeline:
         """A story per new item: an existing story id, or a negative placeholder for a new story."""
         params = self.params
         floor = candidate_floor(params)
-        stored = self._stored_candidates(vectors, floor)
+        stored, nearest = self._stored_candidates(vectors, floor)
         seconds = np.array([item.published.timestamp() for item in items])
-        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, floor, params.window_days * 86400)
+        # from cosine 0, not the floor: an item's nearest earlier items also tell how crowded its region is
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, min(floor, 0.0), params.window_days * 86400)
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
-            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
-            batch = [(profiles[j], cosine) for j, cosine in earlier[i]]
+            crowd = crowding([*nearest[i], *(cosine for _, cosine in earlier[i])])
+            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text, crowd)
+            batch = [(profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floor]
             story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
             if story is None:
                 story = -(i + 1)
@@ -223,19 +225,23 @@ class Pipeline:
             self.names.add([mine.title_names])
         return stories, [p.title_names for p in profiles]
 
-    def _stored_candidates(self, vectors: np.ndarray, floor: float) -> list[list[tuple[Profile, float]]]:
-        """For each vector, the stored items close enough to matter, with their cosine."""
+    def _stored_candidates(
+        self, vectors: np.ndarray, floor: float
+    ) -> tuple[list[list[tuple[Profile, float]]], np.ndarray]:
+        """For each vector, the stored items close enough to matter, with their cosine; and the
+        cosines of its nearest stored items, whatever they are (for `crowding`)."""
         if not len(vectors) or not len(self.index):
-            return [[] for _ in range(len(vectors))]
+            return [[] for _ in range(len(vectors))], np.zeros((len(vectors), 0))
         scores, ids = self.index.search(vectors, NEIGHBOURS)
         wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
         known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
         while len(self._profiles) > PROFILES_KEPT:
             self._profiles.popitem(last=False)
-        return [
+        candidates = [
             [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
             for id_row, score_row in zip(ids, scores, strict=True)
         ]
+        return candidates, np.where(ids >= 0, scores, 0.0)
 
     def _stored_profile(self, row: Any) -> Profile:  # a `store.dedup_rows` row
         """A stored item's dedup profile, reused while its row is unchanged.
