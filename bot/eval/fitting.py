@@ -125,29 +125,31 @@ class Fitter:
     def fit_crowding(self, directories: Sequence[Path]) -> DedupParams:
         """The hand-set score plus a fitted weight on `crowding` and a refitted join threshold: the
         one signal the hand-set score lacks, fitted as a correction to it (two numbers), by the mean
-        pairwise F1 of the greedy assignment over the training sets and volume mixes — where the
-        mixes are what show a crowded archive. Ties go to the smallest correction, then the middle
-        of the threshold plateau."""
+        pairwise F1 of the greedy assignment over the training sets and volume mixes — the mixes are
+        what show a crowded archive — among the corrections that score no lower than the hand-set
+        score on any of them (no correction at all is one of those). Ties go to the smallest
+        correction, then the middle of the threshold plateau."""
         prior = replace(DedupParams.prior(), disabled=self.without)
         judged = [pairs for pairs in self.judged(directories) if len(pairs.same)]
         if "crowding" in self.without or not judged:
             return prior
+        floor = np.array([_f1_at(pairs, prior) for pairs in judged])[:, None]
         base = np.array([prior.weight(name) for name in SIGNALS])
         column = SIGNALS.index("crowding")
         thresholds = np.round(prior.threshold + CROWDING_THRESHOLD_SHIFTS, 3)
         best: tuple[float, float, float] | None = None  # (F1, weight, threshold)
         for weight in CROWDING_WEIGHTS:
-            f1 = np.mean(
+            f1 = np.array(
                 [
                     _greedy_f1(pairs, pairs.signals @ base + prior.bias + weight * pairs.signals[:, column], thresholds)
                     for pairs in judged
-                ],
-                axis=0,
+                ]
             )
-            plateau = np.flatnonzero(f1 >= f1.max() - 1e-9)
-            if best is None or f1.max() > best[0] + 1e-9:
-                best = (float(f1.max()), float(weight), float(thresholds[plateau[len(plateau) // 2]]))
-        assert best is not None
+            mean = np.where((f1 >= floor - 1e-9).all(axis=0), f1.mean(axis=0), -np.inf)
+            plateau = np.flatnonzero(mean >= mean.max() - 1e-9)
+            if np.isfinite(mean.max()) and (best is None or mean.max() > best[0] + 1e-9):
+                best = (float(mean.max()), float(weight), float(thresholds[plateau[len(plateau) // 2]]))
+        assert best is not None, "no correction at the hand-set threshold is always allowed"
         _, weight, threshold = best
         return replace(prior, weights={**prior.weights, "crowding": weight}, threshold=threshold)
 
