@@ -372,22 +372,22 @@ def choose_story(
     return None, best_score
 
 
-def candidate_floor(params: DedupParams) -> float:
-    """Cosine below which no signal can lift a pair over the threshold (copies need cosine ≥ COPY_MIN_COSINE)."""
+def candidate_floor(params: DedupParams, crowd: float = 0.0) -> float:
+    """Cosine below which no signal can lift a pair of an item of this `crowding` over the threshold
+    (copies need cosine ≥ COPY_MIN_COSINE)."""
     vector_weight = params.weight("vectors")
     if vector_weight <= 0:
         return -1.0
-    # the names signals and crowding are at most 1 each; every other signal only lowers (copies need
-    # COPY_MIN_COSINE)
-    lift = sum(max(params.weight(name), 0.0) for name in ("names", "title_names", "crowding"))
-    floor = (params.threshold - params.bias - lift) / vector_weight
+    # the names signals are at most 1 each; every other signal but crowding (known) only lowers
+    lift = max(params.weight("names"), 0.0) + max(params.weight("title_names"), 0.0)
+    floor = (params.threshold - params.bias - lift - params.weight("crowding") * crowd) / vector_weight
     return max(-1.0, min(floor, COPY_MIN_COSINE))
 
 
 def crowding(cosines: Iterable[float]) -> float:
     """Mean cosine of an item to its `CROWD_NEIGHBOURS` nearest earlier items (negative cosines and
     missing neighbours count 0): near 0 in a sparse region, high where many posts look alike."""
-    return sum(heapq.nlargest(CROWD_NEIGHBOURS, (max(cosine, 0.0) for cosine in cosines))) / CROWD_NEIGHBOURS
+    return float(sum(heapq.nlargest(CROWD_NEIGHBOURS, (max(cosine, 0.0) for cosine in cosines)))) / CROWD_NEIGHBOURS
 
 
 def profile(

@@ -206,17 +206,20 @@ class Pipeline:
     def _assign_stories(self, items: Sequence[Item], vectors: np.ndarray) -> tuple[list[int], list[frozenset[str]]]:
         """A story per new item: an existing story id, or a negative placeholder for a new story."""
         params = self.params
-        floor = candidate_floor(params)
-        stored, nearest = self._stored_candidates(vectors, floor)
+        scores, ids = self._search_stored(vectors)
         seconds = np.array([item.published.timestamp() for item in items])
-        # from cosine 0, not the floor: an item's nearest earlier items also tell how crowded its region is
-        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, min(floor, 0.0), params.window_days * 86400)
+        # from cosine 0, not a candidate floor: an item's nearest earlier items also tell how crowded its region is
+        lowest = min(candidate_floor(params, 0.0), candidate_floor(params, 1.0), 0.0)
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
+        nearest = np.where(ids >= 0, scores, 0.0)
+        crowds = [crowding([*nearest[i], *(cosine for _, cosine in earlier[i])]) for i in range(len(items))]
+        floors = [candidate_floor(params, crowd) for crowd in crowds]
+        stored = self._stored_candidates(scores, ids, floors)
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
-            crowd = crowding([*nearest[i], *(cosine for _, cosine in earlier[i])])
-            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text, crowd)
-            batch = [(profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floor]
+            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text, crowds[i])
+            batch = [(profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floors[i]]
             story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
             if story is None:
                 story = -(i + 1)
@@ -225,23 +228,29 @@ class Pipeline:
             self.names.add([mine.title_names])
         return stories, [p.title_names for p in profiles]
 
-    def _stored_candidates(
-        self, vectors: np.ndarray, floor: float
-    ) -> tuple[list[list[tuple[Profile, float]]], np.ndarray]:
-        """For each vector, the stored items close enough to matter, with their cosine; and the
-        cosines of its nearest stored items, whatever they are (for `crowding`)."""
+    def _search_stored(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cosines, ids) of each vector's nearest stored items; id -1 where there are fewer."""
         if not len(vectors) or not len(self.index):
-            return [[] for _ in range(len(vectors))], np.zeros((len(vectors), 0))
-        scores, ids = self.index.search(vectors, NEIGHBOURS)
-        wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
+            return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
+        return self.index.search(vectors, NEIGHBOURS)
+
+    def _stored_candidates(
+        self, scores: np.ndarray, ids: np.ndarray, floors: Sequence[float]
+    ) -> list[list[tuple[Profile, float]]]:
+        """For each row of a search, the stored items close enough to matter, with their cosine."""
+        wanted = {
+            int(i)
+            for id_row, score_row, floor in zip(ids, scores, floors, strict=True)
+            for i, s in zip(id_row, score_row, strict=True)
+            if i >= 0 and s >= floor
+        }
         known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
         while len(self._profiles) > PROFILES_KEPT:
             self._profiles.popitem(last=False)
-        candidates = [
+        return [
             [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
             for id_row, score_row in zip(ids, scores, strict=True)
         ]
-        return candidates, np.where(ids >= 0, scores, 0.0)
 
     def _stored_profile(self, row: Any) -> Profile:  # a `store.dedup_rows` row
         """A stored item's dedup profile, reused while its row is unchanged.
