@@ -59,11 +59,13 @@ def rare_names():
 
 
 def score(embedder, stats, a, b, hours=6.0, params=PARAMS):
-    """(title, lead) pairs → pair score, with b published `hours` after a."""
+    """(title, lead) pairs → pair score, with b published `hours` after a: two items alone, as the
+    pipeline would see them in an archive of just them (a is b's one neighbour)."""
     va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
+    cosine = float(np.dot(va, vb))
     pa = profile(1, 1, T0, "outlet_a", a[0], a[1])
-    pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1])
-    return pair_score(pb, pa, float(np.dot(va, vb)), stats.idf, params)
+    pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1], crowding([cosine]))
+    return pair_score(pb, pa, cosine, stats.idf, params)
 
 
 @pytest.mark.parametrize(
@@ -217,10 +219,10 @@ def test_two_releases_of_one_lab_on_one_day_name_what_the_other_lacks(rare_names
     )
 
 
-def test_crowding_is_the_mean_of_the_nearest_cosines_missing_ones_counting_zero():
+def test_crowding_is_the_mean_of_the_nearest_cosines():
     assert crowding([]) == 0.0
-    assert crowding([0.8, -0.4]) == pytest.approx(0.8 / CROWD_NEIGHBOURS)
-    assert crowding([0.5] * (CROWD_NEIGHBOURS + 5) + [0.1]) == pytest.approx(0.5)
+    assert crowding([0.8, -0.4]) == pytest.approx(0.4)  # a negative cosine counts 0
+    assert crowding([0.5] * CROWD_NEIGHBOURS + [0.1, 0.9]) == pytest.approx((0.5 * (CROWD_NEIGHBOURS - 1) + 0.9) / 8)
     item, other = (
         profile(2, 2, T0, "b", "Team update", "", crowd=0.42),
         profile(1, 1, T0, "a", "Leadership updates", ""),

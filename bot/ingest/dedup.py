@@ -385,9 +385,11 @@ def candidate_floor(params: DedupParams, crowd: float = 0.0) -> float:
 
 
 def crowding(cosines: Iterable[float]) -> float:
-    """Mean cosine of an item to its `CROWD_NEIGHBOURS` nearest earlier items (negative cosines and
-    missing neighbours count 0): near 0 in a sparse region, high where many posts look alike."""
-    return float(sum(heapq.nlargest(CROWD_NEIGHBOURS, (max(cosine, 0.0) for cosine in cosines)))) / CROWD_NEIGHBOURS
+    """Mean cosine of an item to its `CROWD_NEIGHBOURS` nearest earlier items, or to as many as there
+    are (negative cosines count 0; none at all, 0): low in a sparse region, high where many posts look
+    alike. An archive of a few items is not a sparse region, so missing neighbours are not counted."""
+    nearest = heapq.nlargest(CROWD_NEIGHBOURS, (max(float(cosine), 0.0) for cosine in cosines))
+    return sum(nearest) / len(nearest) if nearest else 0.0
 
 
 def profile(

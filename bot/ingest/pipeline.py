@@ -211,8 +211,7 @@ class Pipeline:
         # from cosine 0, not a candidate floor: an item's nearest earlier items also tell how crowded its region is
         lowest = min(candidate_floor(params, 0.0), candidate_floor(params, 1.0), 0.0)
         earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
-        nearest = np.where(ids >= 0, scores, 0.0)
-        crowds = [crowding([*nearest[i], *(cosine for _, cosine in earlier[i])]) for i in range(len(items))]
+        crowds = [crowding([*scores[i][ids[i] >= 0], *(cosine for _, cosine in earlier[i])]) for i in range(len(items))]
         floors = [candidate_floor(params, crowd) for crowd in crowds]
         stored = self._stored_candidates(scores, ids, floors)
         profiles: list[Profile] = []
