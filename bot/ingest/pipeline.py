@@ -22,14 +22,23 @@ import numpy as np
 
 from bot.core.config import Paths, Settings, SourceConfig
 from bot.core.models import IngestReport, Item, RawEntry
-from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, crowding, profile
+from bot.ingest.dedup import (
+    CROWD_NEIGHBOURS,
+    DedupParams,
+    NameStats,
+    Profile,
+    candidate_floor,
+    choose_story,
+    crowding,
+    profile,
+)
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
 from bot.ingest.people import Move, extract_moves, resolve_story_moves
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
 from bot.storage import ItemVersion, Labels, NewItem, Sighting, Store
-from bot.storage.index import Repair, VectorIndex, earlier_neighbours, follow_store, open_index
+from bot.storage.index import Repair, VectorIndex, earlier_neighbours, earlier_similarities, follow_store, open_index
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +217,11 @@ class Pipeline:
         params = self.params
         scores, ids = self._search_stored(vectors)
         seconds = np.array([item.published.timestamp() for item in items])
-        # from cosine 0, not a candidate floor: an item's nearest earlier items also tell how crowded its region is
-        lowest = min(candidate_floor(params, 0.0), candidate_floor(params, 1.0), 0.0)
-        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
-        crowds = [crowding([*scores[i][ids[i] >= 0], *(cosine for _, cosine in earlier[i])]) for i in range(len(items))]
+        batch_nearest = earlier_similarities(vectors, CROWD_NEIGHBOURS)
+        crowds = [crowding([*scores[i][ids[i] >= 0], *batch_nearest[i]]) for i in range(len(items))]
         floors = [candidate_floor(params, crowd) for crowd in crowds]
+        lowest = min(floors, default=0.0)
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
         stored = self._stored_candidates(scores, ids, floors)
         profiles: list[Profile] = []
         stories: list[int] = []

@@ -416,6 +416,24 @@ def earlier_neighbours(
     return found
 
 
+def earlier_similarities(vectors: np.ndarray, k: int, block: int = 256) -> list[np.ndarray]:
+    """For each row i of a batch in time order, the cosines of its (at most) `k` nearest earlier rows
+    j < i, whatever their time: what a search of an index holding those rows would return, so a batch
+    sees each item's neighbourhood as its items fed one at a time would. Blocks of `block` rows are
+    compared among themselves and against a flat FAISS index of the rows before them."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    found: list[np.ndarray] = []
+    pool = faiss.IndexFlatIP(vectors.shape[1])
+    for start in range(0, len(vectors), block):
+        rows = vectors[start : start + block]
+        within = rows @ rows.T
+        before = pool.search(rows, min(k, start))[0] if start else np.zeros((len(rows), 0), dtype=np.float32)
+        for offset in range(len(rows)):
+            found.append(np.concatenate([before[offset], np.sort(within[offset, :offset])[-k:]]))
+        pool.add(rows)
+    return found
+
+
 def open_index(
     directory: Path, store: Store, model: str, dim: int, config: IndexConfig | None = None
 ) -> tuple[VectorIndex, Repair]:
