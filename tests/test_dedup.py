@@ -64,7 +64,7 @@ def score(embedder, stats, a, b, hours=6.0, params=PARAMS):
     va, vb = embedder.encode([f"{a[0]}\n{a[1]}", f"{b[0]}\n{b[1]}"])
     cosine = float(np.dot(va, vb))
     pa = profile(1, 1, T0, "outlet_a", a[0], a[1])
-    pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1], crowding([cosine]))
+    pb = profile(2, 2, T0 + timedelta(hours=hours), "outlet_b", b[0], b[1], float(crowding(np.array([[cosine]]))[0]))
     return pair_score(pb, pa, cosine, stats.idf, params)
 
 
@@ -220,9 +220,11 @@ def test_two_releases_of_one_lab_on_one_day_name_what_the_other_lacks(rare_names
 
 
 def test_crowding_is_the_mean_of_the_nearest_cosines():
-    assert crowding([]) == 0.0
-    assert crowding([0.8, -0.4]) == pytest.approx(0.4)  # a negative cosine counts 0
-    assert crowding([0.5] * CROWD_NEIGHBOURS + [0.1, 0.9]) == pytest.approx((0.5 * (CROWD_NEIGHBOURS - 1) + 0.9) / 8)
+    nan = float("nan")
+    rows = np.array([[nan, nan, nan], [0.8, -0.4, nan], [0.5, nan, 0.7]])
+    assert crowding(rows).tolist() == pytest.approx([0.0, 0.4, 0.6])  # none: 0; a negative cosine counts 0
+    many = np.array([[0.5] * CROWD_NEIGHBOURS + [0.1, 0.9]])
+    assert crowding(many)[0] == pytest.approx((0.5 * (CROWD_NEIGHBOURS - 1) + 0.9) / CROWD_NEIGHBOURS)
     item, other = (
         profile(2, 2, T0, "b", "Team update", "", crowd=0.42),
         profile(1, 1, T0, "a", "Leadership updates", ""),

@@ -204,9 +204,9 @@ class Fitter:
             vectors = self.embedder.encode([item.embed_text for item in items])
             cosine = vectors @ vectors.T
             moments = np.array([item.published.timestamp() for item in items])
-            crowd = [crowding(cosine[i, moments < moments[i]]) for i in range(len(items))]
+            crowd = crowding(np.where(moments[None, :] < moments[:, None], cosine, np.nan))
             profiles = [
-                profile(i, i, it.published, it.source, it.title, it.text, crowd[i]) for i, it in enumerate(items)
+                profile(i, i, it.published, it.source, it.title, it.text, float(crowd[i])) for i, it in enumerate(items)
             ]
             names = NameStats()
             names.add([mine.title_names for mine in profiles])
@@ -227,12 +227,13 @@ class Fitter:
         ordered = sorted(((normalize(item.raw), item.story) for item in labeled), key=lambda pair: pair[0].published)
         vectors = self.embedder.encode([item.embed_text for item, _ in ordered])
         cosine = vectors @ vectors.T
+        crowd = crowding(np.where(np.tri(len(ordered), k=-1, dtype=bool), cosine, np.nan))  # earlier items only
         names = NameStats()
         profiles: list[Profile] = []
         rows, later, earlier = [], [], []
         window = WINDOW_DAYS * 86400
         for i, (item, _) in enumerate(ordered):
-            mine = profile(i, i, item.published, item.source, item.title, item.text, crowding(cosine[i, :i]))
+            mine = profile(i, i, item.published, item.source, item.title, item.text, float(crowd[i]))
             for j, other in enumerate(profiles):
                 if abs((item.published - other.published).total_seconds()) <= window:
                     signals = pair_signals(mine, other, float(cosine[i, j]), names.idf)

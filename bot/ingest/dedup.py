@@ -28,7 +28,6 @@ rewrite that are each close to some member but not to an average.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 import unicodedata
@@ -37,6 +36,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+
+import numpy as np
 
 from bot.core.params import load_params
 
@@ -384,12 +385,20 @@ def candidate_floor(params: DedupParams, crowd: float = 0.0) -> float:
     return max(-1.0, min(floor, COPY_MIN_COSINE))
 
 
-def crowding(cosines: Iterable[float]) -> float:
-    """Mean cosine of an item to its `CROWD_NEIGHBOURS` nearest earlier items, or to as many as there
-    are (negative cosines count 0; none at all, 0): low in a sparse region, high where many posts look
-    alike. An archive of a few items is not a sparse region, so missing neighbours are not counted."""
-    nearest = heapq.nlargest(CROWD_NEIGHBOURS, (max(float(cosine), 0.0) for cosine in cosines))
-    return sum(nearest) / len(nearest) if nearest else 0.0
+def crowding(cosines: np.ndarray) -> np.ndarray:
+    """For each row — an item's cosines to earlier items, NaN where there is none — the mean of its
+    `CROWD_NEIGHBOURS` largest, or of as many as there are (a negative cosine counts 0; none at all,
+    0): low in a sparse region, high where many posts look alike. An archive of a few items is not a
+    sparse region, so missing neighbours are not counted."""
+    rows = np.atleast_2d(np.asarray(cosines, dtype=np.float64))
+    k = min(CROWD_NEIGHBOURS, rows.shape[1])
+    if k == 0:
+        return np.zeros(len(rows))
+    nearest = -np.partition(-np.where(np.isnan(rows), -np.inf, rows), k - 1, axis=1)[:, :k]
+    present = np.isfinite(nearest)
+    total = np.where(present, np.maximum(nearest, 0.0), 0.0).sum(axis=1)
+    count = present.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
 
 def profile(

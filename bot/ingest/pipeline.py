@@ -217,8 +217,8 @@ class Pipeline:
         params = self.params
         scores, ids = self._search_stored(vectors)
         seconds = np.array([item.published.timestamp() for item in items])
-        batch_nearest = earlier_similarities(vectors, CROWD_NEIGHBOURS)
-        crowds = [crowding([*scores[i][ids[i] >= 0], *batch_nearest[i]]) for i in range(len(items))]
+        stored_nearest = np.where(ids >= 0, scores, np.nan)
+        crowds = crowding(np.hstack([stored_nearest, earlier_similarities(vectors, CROWD_NEIGHBOURS)])).tolist()
         floors = [candidate_floor(params, crowd) for crowd in crowds]
         lowest = min(floors, default=0.0)
         earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
