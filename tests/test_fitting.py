@@ -73,6 +73,25 @@ SAME_OUTLET_OTHER_EVENTS = [
      "The robot arm for brush calligraphy is now sold in Japanese stores."),
 ]  # fmt: skip
 
+# one company's generic posts, relayed by three digests a week apart: each its own event, all alike
+CROWDED_FEED = [
+    (f"generic-{n}", f"digest_{n % 3}", 1 + 7 * n, title, summary)
+    for n, (title, summary) in enumerate(
+        [
+            ("Team update from Kestrel Robotics", "News from our team this week."),
+            ("Leadership updates at Kestrel Robotics", "Changes to our leadership team."),
+            ("Kestrel Robotics weekly roundup", "What our team shipped this week."),
+            ("Kestrel Robotics team news", "An update from the team."),
+            ("Our team at Kestrel Robotics this month", "A monthly note from the team."),
+            ("Kestrel Robotics: notes from the team", "What the team has been up to."),
+            ("Kestrel Robotics company update", "An update on the company."),
+            ("A message from the Kestrel Robotics team", "A short note from our team."),
+            ("Kestrel Robotics newsletter", "This week's newsletter from the team."),
+            ("Kestrel Robotics quarterly update", "Our quarter in review."),
+        ]
+    )
+]
+
 
 def write_set(folder: Path, events, start: str = "2025-03-03", queries=()) -> Path:
     folder.mkdir(parents=True)
@@ -186,17 +205,35 @@ def test_theme_fit_takes_the_decision_that_says_other_among_equals(tmp_path: Pat
 def test_the_fit_keeps_the_hand_set_score_unless_it_does_as_well_everywhere(
     tmp_path: Path, cached: CachedEmbedder
 ) -> None:
-    """The shipped rule "nothing worse than before": the fitted model replaces the prior only when it
-    scores at least the prior's F1 on every training set and volume mix."""
-    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS)
+    """The shipped rule "nothing worse than before": a fitted model replaces the prior only when it
+    scores at least the prior's F1 on every training set and volume mix, and then the best on average."""
+    first = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS + CROWDED_FEED)
     second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02")
     fitter = Fitter(Settings(themes=THEMES), cached)
-    chosen, fitted = fitter.fit_dedup([first, second]), fitter.fit_pair_model([first, second])
-    judged = fitter.judged([first, second])
+    sets = [first, second]
+    chosen, prior = fitter.fit_dedup(sets), DedupParams.prior()
+    judged = fitter.judged(sets)
     assert len(judged) == 4  # two sets, each also at volume
-    fitted_everywhere = all(_f1_at(p, fitted) >= _f1_at(p, DedupParams.prior()) for p in judged)
-    assert chosen == (fitted if fitted_everywhere else DedupParams.prior())
-    assert all(_f1_at(p, chosen) >= _f1_at(p, DedupParams.prior()) for p in judged)
+    allowed = [prior] + [
+        model
+        for model in (fitter.fit_pair_model(sets), fitter.fit_crowding(sets))
+        if all(_f1_at(p, model) >= _f1_at(p, prior) for p in judged)
+    ]
+    assert chosen == max(allowed, key=lambda model: sum(_f1_at(p, model) for p in judged))
+    assert all(_f1_at(p, chosen) >= _f1_at(p, prior) for p in judged)
+
+
+def test_a_crowded_feed_teaches_a_crowding_correction(tmp_path: Path, cached: CachedEmbedder) -> None:
+    """A feed of generic posts that all look alike (team updates, roundups), each its own event: the
+    hand-set score merges them; the fit learns to discount a cosine in a crowded neighbourhood,
+    and only where the training data hold such a crowd."""
+    fitter = Fitter(Settings(themes=THEMES), cached)
+    plain = fitter.fit_crowding([write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS)])
+    crowded_set = write_set(tmp_path / "eval-c", EVENTS + SAME_OUTLET_OTHER_EVENTS + CROWDED_FEED)
+    crowded = fitter.fit_crowding([crowded_set])
+    assert plain.weights["crowding"] == 0.0  # nothing crowded to learn from: no correction
+    assert crowded.weights["crowding"] < 0.0
+    assert _f1_at(fitter.pairs(crowded_set), crowded) > _f1_at(fitter.pairs(crowded_set), DedupParams.prior())
 
 
 def test_cross_report_at_volume_scores_each_left_out_set_under_its_own_fit(

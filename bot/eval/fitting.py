@@ -54,7 +54,7 @@ from bot.eval.evaluate import (
     summarize,
 )
 from bot.eval.metrics import classification, pairwise
-from bot.ingest.dedup import SIGNALS, WINDOW_DAYS, DedupParams, NameStats, Profile, pair_signals, profile
+from bot.ingest.dedup import SIGNALS, WINDOW_DAYS, DedupParams, NameStats, Profile, crowding, pair_signals, profile
 from bot.ingest.embed import Embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.people import extract_moves
@@ -64,6 +64,8 @@ from bot.query.search import VECTOR_ONLY, Weights
 
 L2 = 0.01  # ridge on the pair model's weights (not the bias): few, smooth weights over many sharp ones
 THRESHOLDS = np.round(np.arange(-8.0, 8.0001, 0.05), 2)  # log-odds tried for the join threshold
+CROWDING_WEIGHTS = np.round(np.arange(0.0, -2.0001, -0.1), 2)  # the correction's weight, smallest first
+CROWDING_THRESHOLD_SHIFTS = np.round(np.arange(-0.5, 0.5001, 0.025), 3)  # its join threshold, around the prior's
 THEME_GRID = {
     "keyword_weight": (0.25, 0.5, 1.0, 1.5),
     "other_margin": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4),
@@ -107,13 +109,49 @@ class Fitter:
     # -- dedup -----------------------------------------------------------------------------------
 
     def fit_dedup(self, directories: Sequence[Path]) -> DedupParams:
-        """The fitted pair model where it is no worse than the hand-set score on every training set
-        and volume mix, else the hand-set score."""
-        fitted = self.fit_pair_model(directories)
+        """Of the fitted pair model and the hand-set score with the crowding correction fitted onto
+        it, the one of best mean F1 over the training sets and volume mixes among those no worse
+        than the hand-set score on every one of them; else the hand-set score."""
         prior = replace(DedupParams.prior(), disabled=self.without)
-        if all(_f1_at(pairs, fitted) >= _f1_at(pairs, prior) - 1e-9 for pairs in self.judged(directories)):
-            return fitted
-        return prior  # the fitted model loses somewhere: nothing worse than the hand-set score ships
+        judged = [pairs for pairs in self.judged(directories) if len(pairs.same)]
+        floor = [_f1_at(pairs, prior) for pairs in judged]
+        chosen, chosen_f1 = prior, float(np.mean(floor))
+        for fitted in (self.fit_pair_model(directories), self.fit_crowding(directories)):
+            f1 = [_f1_at(pairs, fitted) for pairs in judged]
+            if all(mine >= theirs - 1e-9 for mine, theirs in zip(f1, floor, strict=True)) and np.mean(f1) > chosen_f1:
+                chosen, chosen_f1 = fitted, float(np.mean(f1))
+        return chosen  # nothing worse than the hand-set score ships
+
+    def fit_crowding(self, directories: Sequence[Path]) -> DedupParams:
+        """The hand-set score plus a fitted weight on `crowding` and a refitted join threshold: the
+        one signal the hand-set score lacks, fitted as a correction to it (two numbers), by the mean
+        pairwise F1 of the greedy assignment over the training sets and volume mixes — the mixes are
+        what show a crowded archive — among the corrections that score no lower than the hand-set
+        score on any of them (no correction at all is one of those). Ties go to the smallest
+        correction, then the middle of the threshold plateau."""
+        prior = replace(DedupParams.prior(), disabled=self.without)
+        judged = [pairs for pairs in self.judged(directories) if len(pairs.same)]
+        if "crowding" in self.without or not judged:
+            return prior
+        floor = np.array([_f1_at(pairs, prior) for pairs in judged])[:, None]
+        base = np.array([prior.weight(name) for name in SIGNALS])
+        column = SIGNALS.index("crowding")
+        thresholds = np.round(prior.threshold + CROWDING_THRESHOLD_SHIFTS, 3)
+        best: tuple[float, float, float] | None = None  # (F1, weight, threshold)
+        for weight in CROWDING_WEIGHTS:
+            f1 = np.array(
+                [
+                    _greedy_f1(pairs, pairs.signals @ base + prior.bias + weight * pairs.signals[:, column], thresholds)
+                    for pairs in judged
+                ]
+            )
+            mean = np.where((f1 >= floor - 1e-9).all(axis=0), f1.mean(axis=0), -np.inf)
+            plateau = np.flatnonzero(mean >= mean.max() - 1e-9)
+            if np.isfinite(mean.max()) and (best is None or mean.max() > best[0] + 1e-9):
+                best = (float(mean.max()), float(weight), float(thresholds[plateau[len(plateau) // 2]]))
+        assert best is not None, "no correction at the hand-set threshold is always allowed"
+        _, weight, threshold = best
+        return replace(prior, weights={**prior.weights, "crowding": weight}, threshold=threshold)
 
     def judged(self, directories: Sequence[Path]) -> list[_Pairs]:
         """What the join threshold and the choice of model are judged on: each training set, and
@@ -164,7 +202,12 @@ class Fitter:
             labeled = self.items(directory)
             items = [normalize(item.raw) for item in labeled]
             vectors = self.embedder.encode([item.embed_text for item in items])
-            profiles = [profile(i, i, it.published, it.source, it.title, it.text) for i, it in enumerate(items)]
+            cosine = vectors @ vectors.T
+            moments = np.array([item.published.timestamp() for item in items])
+            crowd = crowding(np.where(moments[None, :] < moments[:, None], cosine, np.nan))
+            profiles = [
+                profile(i, i, it.published, it.source, it.title, it.text, float(crowd[i])) for i, it in enumerate(items)
+            ]
             names = NameStats()
             names.add([mine.title_names for mine in profiles])
             rows = []
@@ -173,7 +216,7 @@ class Fitter:
                     other = profiles[j]
                     if other.source == mine.source and labeled[i].story != labeled[j].story:
                         signals = pair_signals(
-                            mine, replace(other, published=mine.published), float(vectors[i] @ vectors[j]), names.idf
+                            mine, replace(other, published=mine.published), float(cosine[i, j]), names.idf
                         )
                         rows.append([signals[name] for name in SIGNALS])
             self._negatives[directory] = np.asarray(rows, dtype=np.float64).reshape(-1, len(SIGNALS))
@@ -184,12 +227,13 @@ class Fitter:
         ordered = sorted(((normalize(item.raw), item.story) for item in labeled), key=lambda pair: pair[0].published)
         vectors = self.embedder.encode([item.embed_text for item, _ in ordered])
         cosine = vectors @ vectors.T
+        crowd = crowding(np.where(np.tri(len(ordered), k=-1, dtype=bool), cosine, np.nan))  # earlier items only
         names = NameStats()
         profiles: list[Profile] = []
         rows, later, earlier = [], [], []
         window = WINDOW_DAYS * 86400
         for i, (item, _) in enumerate(ordered):
-            mine = profile(i, i, item.published, item.source, item.title, item.text)
+            mine = profile(i, i, item.published, item.source, item.title, item.text, float(crowd[i]))
             for j, other in enumerate(profiles):
                 if abs((item.published - other.published).total_seconds()) <= window:
                     signals = pair_signals(mine, other, float(cosine[i, j]), names.idf)

@@ -14,7 +14,12 @@ each measured on the labeled dev set (docs/architecture.md has the ablation):
   how rare they are in the archive so far (IDF), capped, and in proportion to the cosine;
 - time: the same event is reported within days, so a gap beyond a day costs log(gap);
 - move action: one headline says someone joins, another that they leave — a sequence of
-  moves by one person is several events, however alike the words are.
+  moves by one person is several events, however alike the words are;
+- crowding: how close the item already is to its nearest earlier items in general (the mean
+  cosine of its `CROWD_NEIGHBOURS` nearest). A cosine means less in a crowded region: a lab
+  feed's generic posts ("Team update", weekly roundups, podcast episodes) sit at cosine 0.3–0.7 to
+  dozens of unrelated posts, while a report of one event stands out from its neighbours — the
+  hubness correction of cross-lingual retrieval (CSLS), learned as one weight.
 
 An item joins the story of its best-scoring candidate when the score clears the threshold;
 scoring against each member (not a centroid) lets a story hold an English paper and a Chinese
@@ -32,6 +37,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from bot.core.params import load_params
 
 COPY_MIN_COSINE = 0.6  # a near-verbatim copy embeds almost identically; skip the trigram test below this
@@ -43,6 +50,7 @@ LEAD_CHARS = 300  # the lead the store hands back for stored candidates (store.d
 
 COPY_JACCARD = 0.8  # trigram overlap from which a pair is a verbatim copy
 TITLE_NAME_SCALE = 6.0  # IDF of the rare headline names two items share at which that evidence is full
+CROWD_NEIGHBOURS = 8  # nearest earlier items whose mean cosine says how crowded an item's region is
 
 SIGNALS = (
     "vectors",
@@ -55,6 +63,7 @@ SIGNALS = (
     "releases",
     "title_names",
     "verbatim",
+    "crowding",
 )
 
 
@@ -125,6 +134,7 @@ class Profile:
     headline: frozenset[str]  # distinctive names of the headline alone ("Gopher", "RETRO", "GLIDE")
     versions: frozenset[tuple[str, str]]
     action: str
+    crowd: float = 0.0  # `crowding` of the item's nearest earlier items when it arrived (0 for stored ones)
 
     @cached_property
     def shingles(self) -> frozenset[str]:
@@ -330,6 +340,7 @@ def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[st
         "releases": float(own),
         "title_names": min(title_evidence / TITLE_NAME_SCALE, 1.0),
         "verbatim": float(copy >= COPY_JACCARD),
+        "crowding": item.crowd,
     }
 
 
@@ -362,18 +373,37 @@ def choose_story(
     return None, best_score
 
 
-def candidate_floor(params: DedupParams) -> float:
-    """Cosine below which no signal can lift a pair over the threshold (copies need cosine ≥ COPY_MIN_COSINE)."""
+def candidate_floor(params: DedupParams, crowd: float = 0.0) -> float:
+    """Cosine below which no signal can lift a pair of an item of this `crowding` over the threshold
+    (copies need cosine ≥ COPY_MIN_COSINE)."""
     vector_weight = params.weight("vectors")
     if vector_weight <= 0:
         return -1.0
-    # the names signals are at most 1 each; every other signal only lowers (copies need COPY_MIN_COSINE)
+    # the names signals are at most 1 each; every other signal but crowding (known) only lowers
     lift = max(params.weight("names"), 0.0) + max(params.weight("title_names"), 0.0)
-    floor = (params.threshold - params.bias - lift) / vector_weight
+    floor = (params.threshold - params.bias - lift - params.weight("crowding") * crowd) / vector_weight
     return max(-1.0, min(floor, COPY_MIN_COSINE))
 
 
-def profile(key: int, story: int, published: datetime, source: str, title: str, lead: str) -> Profile:
+def crowding(cosines: np.ndarray) -> np.ndarray:
+    """For each row — an item's cosines to earlier items, NaN where there is none — the mean of its
+    `CROWD_NEIGHBOURS` largest, or of as many as there are (a negative cosine counts 0; none at all,
+    0): low in a sparse region, high where many posts look alike. An archive of a few items is not a
+    sparse region, so missing neighbours are not counted."""
+    rows = np.atleast_2d(np.asarray(cosines, dtype=np.float64))
+    k = min(CROWD_NEIGHBOURS, rows.shape[1])
+    if k == 0:
+        return np.zeros(len(rows))
+    nearest = -np.partition(-np.where(np.isnan(rows), -np.inf, rows), k - 1, axis=1)[:, :k]
+    present = np.isfinite(nearest)
+    total = np.where(present, np.maximum(nearest, 0.0), 0.0).sum(axis=1)
+    count = present.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def profile(
+    key: int, story: int, published: datetime, source: str, title: str, lead: str, crowd: float = 0.0
+) -> Profile:
     return Profile(
         key=key,
         story=story,
@@ -386,6 +416,7 @@ def profile(key: int, story: int, published: datetime, source: str, title: str, 
         action=move_action(title),
         title=title,
         lead=lead[:LEAD_CHARS],
+        crowd=crowd,
     )
 
 

@@ -22,7 +22,16 @@ import numpy as np
 
 from bot.core.config import Paths, Settings, SourceConfig
 from bot.core.models import IngestReport, Item, RawEntry
-from bot.ingest.dedup import DedupParams, NameStats, Profile, candidate_floor, choose_story, profile
+from bot.ingest.dedup import (
+    CROWD_NEIGHBOURS,
+    DedupParams,
+    NameStats,
+    Profile,
+    candidate_floor,
+    choose_story,
+    crowding,
+    profile,
+)
 from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
@@ -253,18 +262,22 @@ class Pipeline:
         """A story per new item: an existing story id, or a negative placeholder for a new story."""
         if not items:
             return [], []
-        from bot.storage.index import earlier_neighbours
+        from bot.storage.index import earlier_neighbours, earlier_similarities
 
         params = self.params
-        floor = candidate_floor(params)
-        stored = self._stored_candidates(vectors, floor)
+        scores, ids = self._search_stored(vectors)
         seconds = np.array([item.published.timestamp() for item in items])
-        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, floor, params.window_days * 86400)
+        stored_nearest = np.where(ids >= 0, scores, np.nan)
+        crowds = crowding(np.hstack([stored_nearest, earlier_similarities(vectors, CROWD_NEIGHBOURS)])).tolist()
+        floors = [candidate_floor(params, crowd) for crowd in crowds]
+        lowest = min(floors, default=0.0)
+        earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
+        stored = self._stored_candidates(scores, ids, floors)
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
-            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text)
-            batch = [(profiles[j], cosine) for j, cosine in earlier[i]]
+            mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text, crowds[i])
+            batch = [(profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floors[i]]
             story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
             if story is None:
                 story = -(i + 1)
@@ -273,12 +286,22 @@ class Pipeline:
             self.names.add([mine.title_names])
         return stories, [p.title_names for p in profiles]
 
-    def _stored_candidates(self, vectors: np.ndarray, floor: float) -> list[list[tuple[Profile, float]]]:
-        """For each vector, the stored items close enough to matter, with their cosine."""
+    def _search_stored(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cosines, ids) of each vector's nearest stored items; id -1 where there are fewer."""
         if not len(vectors) or not len(self.index):
-            return [[] for _ in range(len(vectors))]
-        scores, ids = self.index.search(vectors, NEIGHBOURS)
-        wanted = {int(i) for i, s in zip(ids.ravel(), scores.ravel(), strict=True) if i >= 0 and s >= floor}
+            return np.zeros((len(vectors), 0), dtype=np.float32), np.zeros((len(vectors), 0), dtype=np.int64)
+        return self.index.search(vectors, NEIGHBOURS)
+
+    def _stored_candidates(
+        self, scores: np.ndarray, ids: np.ndarray, floors: Sequence[float]
+    ) -> list[list[tuple[Profile, float]]]:
+        """For each row of a search, the stored items close enough to matter, with their cosine."""
+        wanted = {
+            int(i)
+            for id_row, score_row, floor in zip(ids, scores, floors, strict=True)
+            for i, s in zip(id_row, score_row, strict=True)
+            if i >= 0 and s >= floor
+        }
         known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
         while len(self._profiles) > PROFILES_KEPT:
             self._profiles.popitem(last=False)

@@ -406,6 +406,28 @@ def earlier_neighbours(
     return found
 
 
+def earlier_similarities(vectors: np.ndarray, k: int, block: int = 256) -> np.ndarray:
+    """For each row i of a batch in time order, the cosines of its (at most) `k` nearest earlier rows
+    j < i, whatever their time, NaN where there are fewer (len(vectors) × 2k: the block's own rows,
+    then the rows before the block): what a search of an index holding those rows would return, so a
+    batch sees each item's neighbourhood as its items fed one at a time would. Blocks of `block` rows
+    are compared among themselves and against a flat FAISS index of the rows before them."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    found = np.full((len(vectors), 2 * k), np.nan, dtype=np.float32)
+    pool = faiss.IndexFlatIP(vectors.shape[1])
+    for start in range(0, len(vectors), block):
+        rows = vectors[start : start + block]
+        within = np.tril(rows @ rows.T, -1) + np.triu(np.full((len(rows), len(rows)), -np.inf), 0)
+        taken = min(k, len(rows))
+        nearest = -np.partition(-within, taken - 1, axis=1)[:, :taken]
+        found[start : start + len(rows), :taken] = np.where(np.isfinite(nearest), nearest, np.nan)
+        if start:
+            scores, ids = pool.search(rows, min(k, start))
+            found[start : start + len(rows), k : k + scores.shape[1]] = np.where(ids >= 0, scores, np.nan)
+        pool.add(rows)
+    return found
+
+
 def open_index(
     directory: Path, store: Store, model: str, dim: int, config: IndexConfig | None = None
 ) -> tuple[VectorIndex, Repair]:
