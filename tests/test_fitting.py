@@ -184,21 +184,6 @@ def test_volume_mix_moves_the_other_sets_into_its_dates_as_other_events(tmp_path
     assert {("eval-a", "eval-b"), ("eval-b", "eval-a")} & across
 
 
-def test_search_noise_is_the_other_sets_moved_into_its_dates_as_other_stories(
-    tmp_path: Path, cached: CachedEmbedder
-) -> None:
-    """The search fit also judges each set at volume: with the other sets' items inside its dates."""
-    first = write_set(tmp_path / "eval-a", EVENTS)
-    second = write_set(tmp_path / "eval-b", EVENTS, start="2025-06-02")
-    fitter = Fitter(Settings(themes=THEMES), cached)
-    noise = fitter.volume_noise(first, [second])
-    own = fitter.items(first)
-    assert len(noise) == len(EVENTS)
-    assert all(item.story.startswith("eval-b/") for item in noise)
-    span = (min(item.raw.published for item in own), max(item.raw.published for item in own))
-    assert all(span[0] <= item.raw.published <= span[1] for item in noise)
-
-
 def test_outlet_negatives_are_one_outlets_other_stories_at_one_moment(tmp_path: Path, cached: CachedEmbedder) -> None:
     folder = write_set(tmp_path / "eval-a", EVENTS + SAME_OUTLET_OTHER_EVENTS)
     negatives = Fitter(Settings(themes=THEMES), cached).outlet_negatives(folder)

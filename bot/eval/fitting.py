@@ -294,19 +294,13 @@ class Fitter:
     # -- search ----------------------------------------------------------------------------------
 
     def fit_search(self, directories: Sequence[Path], dedup: DedupParams, themes: ThemeParams) -> Weights:
-        """Fusion weights on the sets with questions, replayed under the dedup and themes just fitted,
-        each alone and at volume (the other training sets moved into its dates, as dedup's fit sees
-        them): of the weights never below vectors alone on any of these, the best on their mean.
-        A weight that helps a ~200-item set and not a crowded archive is not taken."""
+        """Fusion weights on the sets with questions, replayed under the dedup and themes just fitted."""
         found: list[Gathered] = []
         for directory in directories:
-            others = [other for other in directories if other != directory]
-            for noise in [[], self.volume_noise(directory, others)] if others else [[]]:
-                fitted = Fitted(dedup, themes, VECTOR_ONLY)
-                with replayed(directory, self.settings, self.embedder, fitted, noise) as run:
-                    questions = gathered(run, directory)
-                if questions is not None:
-                    found.append(questions)
+            with replayed(directory, self.settings, self.embedder, Fitted(dedup, themes, VECTOR_ONLY)) as run:
+                questions = gathered(run, directory)
+            if questions is not None:
+                found.append(questions)
         if not found:
             return Weights.load()
         floor = [_search_objective(search_scores(questions, VECTOR_ONLY)) for questions in found]
@@ -317,11 +311,6 @@ class Fitter:
             if all(s >= f for s, f in zip(scores, floor, strict=True)) and np.mean(scores) > best_score + 1e-9:
                 best, best_score = weights, float(np.mean(scores))  # never below vectors alone on any set
         return best
-
-    def volume_noise(self, directory: Path, others: Sequence[Path]) -> list[LabeledItem]:
-        """The items of `others`, their stories tagged apart and their dates moved into the set's."""
-        own = self.items(directory)
-        return [item for other in others for item in _moved(_tagged(other, self.items(other)), own)]
 
     def items(self, directory: Path) -> list[LabeledItem]:
         if directory not in self._items:
