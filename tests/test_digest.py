@@ -106,6 +106,17 @@ def test_chosen_themes_filter_by_primary_or_any_theme_and_empty_means_all():
     assert sorted(select(candidates).story_ids) == [1, 2, 3, 4]
 
 
+def test_a_story_whose_primary_theme_is_other_is_in_no_named_theme_digest():
+    """As the classifier leaves a lab's partnership post: primary `other`, and `people_moves` among its
+    weaker labels (near in meaning, no move). "None of the named themes" wins."""
+    candidates = [
+        story(1, theme="other", themes=("other", "people_moves")),
+        story(2, theme="people_moves"),
+    ]
+    assert select(candidates, themes=["people_moves"]).story_ids == [2]
+    assert select(candidates, themes=["other"]).story_ids == [1]
+
+
 def test_already_delivered_stories_are_left_out():
     digest = select([story(1), story(2), story(3)], delivered=[2])
     assert sorted(digest.story_ids) == [1, 3]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.core.models import Subscriber
-from bot.storage import Store, StorySummary
+from bot.core.models import OTHER_THEME, Subscriber
+from bot.storage import Store, StoryRank, StorySummary
 
 if TYPE_CHECKING:  # only its store and embedder are read: readers of stories need not load the index
     from bot.ingest.pipeline import Pipeline
@@ -26,9 +26,18 @@ MAX_MUTE_CHARS = 60  # per word or phrase
 LEDE_CHARS = 400  # of each item's text matched against mutes: where a digest's one-line summary comes from
 
 
-def in_themes(story: StorySummary, chosen: Collection[str]) -> bool:
-    """Whether a story belongs to the chosen themes (by its primary theme or any other); none chosen = all."""
-    return not chosen or story.primary_theme in chosen or any(theme in chosen for theme in story.themes)
+def in_themes(story: StorySummary | StoryRank, chosen: Collection[str]) -> bool:
+    """Whether a story belongs to the chosen themes (by its primary theme or any other); none chosen = all.
+
+    A story whose primary theme is `other` ("none of the named themes") is in no named theme, whatever
+    weaker labels it carries: a lab's partnership post near `people_moves` in meaning is not a move.
+    (Search's theme channel still reads those labels: there they only reorder, never admit.)
+    """
+    if not chosen:
+        return True
+    if story.primary_theme == OTHER_THEME:
+        return OTHER_THEME in chosen
+    return story.primary_theme in chosen or any(theme in chosen for theme in story.themes)
 
 
 def follow_matches(

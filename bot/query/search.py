@@ -21,6 +21,7 @@ from bot.core.models import OTHER_THEME, Item, RawEntry
 from bot.core.params import load_params
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline
+from bot.query.interest import in_themes
 from bot.storage import StoryRank, StorySummary
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: ranks matter, raw scores do not
@@ -329,7 +330,7 @@ def _without(query: str, terms: Sequence[str]) -> str:
 
 
 def _passes(story: StoryRank, filters: Filters) -> bool:
-    if filters.theme and filters.theme not in story.themes and filters.theme != story.primary_theme:
+    if filters.theme and not in_themes(story, (filters.theme,)):
         return False
     return not (filters.since and filters.now and story.last_published < filters.now - filters.since)
 
