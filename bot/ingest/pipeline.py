@@ -16,7 +16,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -273,17 +273,29 @@ class Pipeline:
         lowest = min(floors, default=0.0)
         earlier = earlier_neighbours(vectors, seconds, NEIGHBOURS, lowest, params.window_days * 86400)
         stored = self._stored_candidates(scores, ids, floors)
+        window = params.window_days * 86400
         profiles: list[Profile] = []
         stories: list[int] = []
         for i, item in enumerate(items):
             mine = profile(-(i + 1), 0, item.published, item.source, item.title, item.text, crowds[i])
-            batch = [(profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floors[i]]
-            story, _ = choose_story(mine, _nearest([*stored[i], *batch], NEIGHBOURS), self.names.idf, params)
+            batch: list[tuple[Profile | _StoredRow, float]] = [
+                (profiles[j], cosine) for j, cosine in earlier[i] if cosine >= floors[i]
+            ]
+            # a candidate outside the window scores -inf in `choose_story` and can never be chosen, so
+            # only those inside it need a profile (most stored neighbours of an archive are older)
+            scored = [
+                (self._stored_profile(candidate.row) if isinstance(candidate, _StoredRow) else candidate, cosine)
+                for candidate, cosine in _nearest([*stored[i], *batch], NEIGHBOURS)
+                if not abs((item.published - candidate.published).total_seconds()) > window
+            ]
+            story, _ = choose_story(mine, scored, self.names.idf, params)
             if story is None:
                 story = -(i + 1)
             stories.append(story)
             profiles.append(replace(mine, story=story))
             self.names.add([mine.title_names])
+        while len(self._profiles) > PROFILES_KEPT:
+            self._profiles.popitem(last=False)
         return stories, [p.title_names for p in profiles]
 
     def _search_stored(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,17 +306,19 @@ class Pipeline:
 
     def _stored_candidates(
         self, scores: np.ndarray, ids: np.ndarray, floors: Sequence[float]
-    ) -> list[list[tuple[Profile, float]]]:
-        """For each row of a search, the stored items close enough to matter, with their cosine."""
+    ) -> list[list[tuple[Profile | _StoredRow, float]]]:
+        """For each row of a search, the stored items close enough to matter, with their cosine
+        (their profiles are made when one turns out to be near enough in time, see `_assign_stories`)."""
         wanted = {
             int(i)
             for id_row, score_row, floor in zip(ids, scores, floors, strict=True)
             for i, s in zip(id_row, score_row, strict=True)
             if i >= 0 and s >= floor
         }
-        known = {row["id"]: self._stored_profile(row) for row in self.store.dedup_rows(wanted)}
-        while len(self._profiles) > PROFILES_KEPT:
-            self._profiles.popitem(last=False)
+        known: dict[int, Profile | _StoredRow] = {
+            row["id"]: _StoredRow(datetime.fromisoformat(row["published"]), row)
+            for row in self.store.dedup_rows(wanted)
+        }
         return [
             [(known[int(i)], float(s)) for i, s in zip(id_row, score_row, strict=True) if int(i) in known]
             for id_row, score_row in zip(ids, scores, strict=True)
@@ -405,7 +419,18 @@ class Pipeline:
         self.store.close()
 
 
-def _nearest(candidates: list[tuple[Profile, float]], k: int) -> list[tuple[Profile, float]]:
+@dataclass(frozen=True, slots=True)
+class _StoredRow:
+    """A stored candidate before its profile is made: its time decides whether it needs one."""
+
+    published: datetime
+    row: Any  # a `store.dedup_rows` row
+
+
+_Candidate = TypeVar("_Candidate")
+
+
+def _nearest(candidates: list[tuple[_Candidate, float]], k: int) -> list[tuple[_Candidate, float]]:
     """The `k` most similar candidates, in their given order: what one search of an index holding
     the stored items and the batch's earlier ones would return, so a batch tells the same stories
     as its items fed one at a time, and scoring costs k pairs an item however alike the batch is."""
