@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.core.config import Settings, load_settings
+from bot.core.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -82,3 +83,11 @@ def test_theme_examples_are_not_copied_from_the_dev_set(settings):
         for example in theme.examples:
             assert example.strip().lower() not in titles, f"{name}: example copies a dev-set title"
             assert not any(example.strip().lower() in title for title in titles), name
+
+
+def test_a_scope_on_a_named_theme_is_a_clear_config_error(tmp_path: Path) -> None:
+    """`scope` is read on `other` alone; written on another theme it would do nothing, so it is refused."""
+    config = tmp_path / "sources.yaml"
+    config.write_text("themes:\n  llm:\n    description: language models\n    scope: {en: [AI]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="`scope` belongs on the `other` theme only"):
+        load_settings(config)

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from bot.core.errors import ConfigError
+from bot.core.models import OTHER_THEME
 
 DEFAULT_CONFIG = Path("sources.yaml")
 THEME_NAMES_REQUIRED = ("other",)
@@ -263,6 +264,15 @@ class Settings(_Strict):
                 raise ValueError(f"two sources are named {source.name!r}; names must be unique")
             seen.add(source.name)
         return sources
+
+    @field_validator("themes")
+    @classmethod
+    def _scope_on_other_only(cls, themes: dict[str, ThemeConfig]) -> dict[str, ThemeConfig]:
+        """`scope` is the field's vocabulary, read on `other` alone: elsewhere it would be silently ignored."""
+        for name, theme in themes.items():
+            if name != OTHER_THEME and (theme.scope.en or theme.scope.zh):
+                raise ValueError(f"theme {name!r}: `scope` belongs on the `{OTHER_THEME}` theme only")
+        return themes
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
