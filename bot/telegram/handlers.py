@@ -38,6 +38,7 @@ from bot.telegram.services import (
     MORE_PREFIX,
     NO_PREVIEW,
     Context,
+    Services,
     send_digest,
     send_trends,
     services_of,
@@ -382,22 +383,25 @@ async def unmute(update: Update, context: Context) -> None:
     if named is not None:
         source = render.find_source(services.settings.sources, named)
         name = source.name if source else named  # a source gone from the config is still removable by its name
-        if name in subscriber.muted_sources:
-            left = tuple(muted for muted in subscriber.muted_sources if muted != name)
-            await services.run(edit_subscriber, store, *_ids(update), lang, muted_sources=left)
-            await _reply(update, render.t("unmuted", lang, value=named))
-        else:
-            await _reply(update, render.t("unmute_unknown", lang, value=named))
+        await _unmute_one(update, services, lang, "muted_sources", subscriber.muted_sources, name, named)
         return
     key = words[0] if len(words) == 1 else mute_key(text)  # `/unmute stable diffusion` without quotes too
     if not key:
         await _reply(update, render.t("unmute_usage", lang))
-    elif key in subscriber.mutes:
-        left = tuple(muted for muted in subscriber.mutes if muted != key)
-        await services.run(edit_subscriber, store, *_ids(update), lang, mutes=left)
-        await _reply(update, render.t("unmuted", lang, value=key))
     else:
-        await _reply(update, render.t("unmute_unknown", lang, value=key))
+        await _unmute_one(update, services, lang, "mutes", subscriber.mutes, key, key)
+
+
+async def _unmute_one(
+    update: Update, services: Services, lang: str, field: str, muted: tuple[str, ...], key: str, shown: str
+) -> None:
+    """Take `key` out of the subscriber's `field` (mutes or muted_sources) and say so, or say it was not muted."""
+    if key not in muted:
+        await _reply(update, render.t("unmute_unknown", lang, value=shown))
+        return
+    left = tuple(other for other in muted if other != key)
+    await services.run(edit_subscriber, services.pipeline.store, *_ids(update), lang, **{field: left})
+    await _reply(update, render.t("unmuted", lang, value=shown))
 
 
 async def unknown_command(update: Update, context: Context) -> None:
