@@ -286,7 +286,7 @@ class Pipeline:
             scored = [
                 (self._stored_profile(candidate.row) if isinstance(candidate, _StoredRow) else candidate, cosine)
                 for candidate, cosine in _nearest([*stored[i], *batch], NEIGHBOURS)
-                if not abs((item.published - candidate.published).total_seconds()) > window
+                if abs((item.published - candidate.published).total_seconds()) <= window
             ]
             story, _ = choose_story(mine, scored, self.names.idf, params)
             if story is None:
