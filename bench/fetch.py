@@ -13,7 +13,8 @@ model load count, as they do for a user):
 
 Passes: first (empty store), not modified (every feed answers 304), 5% changed (one new entry
 in 5% of the feeds, the rest 304). Contestants are interleaved inside each pass, rounds repeat
-(`--repeat`, default 3) and min/median are reported; peak RSS is each child's own maximum.
+(`--repeat`, default 3) and min/median are reported; peak RSS is each contestant's own maximum plus
+that of the process it starts (the bot embeds a pass in a worker process).
 
     python bench/fetch.py [--n 100] [--repeat 3] [--json]
     python bench/fetch.py --big 15000     # one huge feed: stored in chunks from one download
@@ -242,14 +243,18 @@ def child_floor(urls_file: str, state_file: str, threads: int) -> None:
     state_path.write_text(json.dumps({"etags": etags, "seen": sorted(seen)}))
 
 
-def run_child(arguments: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one contestant in a fresh interpreter."""
+def run_child(arguments: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, its own process's part) of one contestant in a fresh interpreter.
+
+    The peak is the process's own plus its child's (the bot embeds a pass in a worker process), as if
+    both peaked at once: an upper bound on what the pair held together."""
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         command = [sys.executable, __file__, "--child", report.name, *arguments]
         environment = {**os.environ, "PYTHONPATH": str(ROOT)}
         subprocess.run(command, check=True, env=environment, cwd=ROOT)
         measured = json.loads(Path(report.name).read_text())
-    return measured["seconds"], measured["peak_rss_mb"]
+    own, child = measured["own_peak_rss_mb"], measured["child_peak_rss_mb"]
+    return measured["seconds"], own + child, own
 
 
 def child_main(report: str, kind: str, *arguments: str) -> None:
@@ -259,8 +264,9 @@ def child_main(report: str, kind: str, *arguments: str) -> None:
     else:
         child_floor(arguments[0], arguments[1], int(arguments[2]))
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    Path(report).write_text(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
+    own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the bot's embedding process
+    Path(report).write_text(json.dumps({"seconds": seconds, "own_peak_rss_mb": own_mb, "child_peak_rss_mb": child_mb}))
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -289,6 +295,7 @@ class Round:
     work: Path
     seconds: dict[str, float] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
+    own_rss: dict[str, float] = field(default_factory=dict)
 
 
 def stored_items(data_dir: Path) -> int:
@@ -320,9 +327,10 @@ def run_round(number: int, n: int, pool: list[tuple[str, str]], threads: int, sc
                 change_some(feeds, pool, datetime.now(UTC), seed=number)
             before = stored_items(rounds["bot"].work) if name != "first" else 0
             for contestant in order:
-                seconds, peak = run_child(arguments[contestant])
+                seconds, peak, own = run_child(arguments[contestant])
                 rounds[contestant].seconds[name] = seconds
                 rounds[contestant].rss[name] = peak
+                rounds[contestant].own_rss[name] = own
             items[name] = stored_items(rounds["bot"].work) - before
             print(
                 f"  round {number + 1} {name:<13}"
@@ -356,6 +364,7 @@ def summarize(n: int, results: list[dict[str, Any]], threads: int) -> dict[str, 
             "items_stored": items,
             "items_per_s": round(items / bot_s, 1),
             "peak_rss_mb": round(max(rss), 1),
+            "bot_process_peak_rss_mb": round(max(r["rounds"]["bot"].own_rss[name] for r in results), 1),
             "floor_embed_peak_rss_mb": round(max(r["rounds"]["floor_embed"].rss[name] for r in results), 1),
         }
     first = passes["first"]
@@ -428,7 +437,7 @@ def big_feed(count: int, pool: list[tuple[str, str]], threads: int) -> dict[str,
         "embed_only_s": round(embed_s, 1),
         "ms_per_item_first_pass": round(per_item[0], 2),
         "ms_per_item_last_full_pass": round(per_item[-2] if len(per_item) > 1 else per_item[0], 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(sum(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024, 1),
         "threads": threads,
     }
 
@@ -472,7 +481,7 @@ def main() -> int:
                     f"  +embed {figures['floor_embed_s']['median']:6.1f}s"
                     f"  ratio {figures['ratio_to_embed_floor']:.2f} / {figures['ratio_to_fetch_parse_floor']:.2f}"
                     f"  {figures['items_stored']:.0f} items, {figures['items_per_s']} items/s"
-                    f"  peak {figures['peak_rss_mb']:.0f} MB"
+                    f"  peak {figures['peak_rss_mb']:.0f} MB (bot process {figures['bot_process_peak_rss_mb']:.0f})"
                 )
     return 0
 

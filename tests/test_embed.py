@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from bot.core.config import EmbeddingConfig
-from bot.core.errors import ConfigError
-from bot.ingest.embed import SentenceTransformerEmbedder, UseEmbedder, make_embedder
+from bot.core.errors import ConfigError, ModelError
+from bot.ingest.embed import EmbeddingWorker, SentenceTransformerEmbedder, UseEmbedder, make_embedder
 
 SAME_EVENT = (
     "Google DeepMind unveils Genie 2, a foundation world model that generates playable 3D worlds",
@@ -62,3 +62,32 @@ def test_unknown_sentence_transformers_model_fails_readably_without_downloading(
     embedder = SentenceTransformerEmbedder("no-such-org/no-such-model-anywhere")
     with pytest.raises(ConfigError, match="not available offline"):
         embedder.encode(["x"])
+
+
+def test_the_embedding_process_gives_this_process_s_vectors_bit_for_bit(embedder):
+    texts = [SAME_EVENT[0], SAME_EVENT[1], OTHER_EVENT, "short"] * 40
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), embedder.name)
+    try:
+        assert not worker.running
+        vectors = worker.encode(texts)
+        assert worker.running and worker.dim == 512
+        assert vectors.dtype == np.float32
+        assert np.array_equal(vectors, embedder.encode(texts))  # one model, so stories do not depend on where
+        assert worker.encode([]).shape == (0, 512)
+    finally:
+        worker.close()
+    assert not worker.running
+
+
+def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dying_is_a_clear_error():
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), "use-multilingual-v3")
+    try:
+        first = worker.encode([OTHER_EVENT])
+        (pid,) = worker._pool._processes  # the real child: killed as the out-of-memory killer would
+        os.kill(pid, 9)
+        assert np.array_equal(worker.encode([OTHER_EVENT]), first)  # started again, same vector
+        with pytest.raises(ModelError, match="died twice"):
+            worker._submit(os._exit, 1)  # a child that dies at every call
+        assert not worker.running
+    finally:
+        worker.close()

@@ -116,7 +116,8 @@ def test_a_feed_larger_than_the_cap_is_stored_over_passes_and_nothing_is_lost(
 
 def test_a_pass_with_nothing_new_loads_no_model_index_or_classifier(tmp_path, embedder, feed_server: FeedServer):
     """A fetch where every feed answers 304 or lists only stored entries pays for neither the model,
-    the vector index nor the theme classifier; the first new entry brings them in."""
+    the vector index nor the theme classifier; the first new entry brings them in (the model into
+    the pass's embedding process, never this one)."""
     now = datetime.now(UTC)
     unchanged = feed_server.serve("/unchanged.xml", big_feed(5, now - timedelta(days=1)), etag='"u-1"')
     relisted = feed_server.serve("/relisted.xml", big_feed(5, now))  # no validators: the same entries again
@@ -147,7 +148,9 @@ def test_a_pass_with_nothing_new_loads_no_model_index_or_classifier(tmp_path, em
     feed_server.serve("/relisted.xml", newer)
     outcomes = asyncio.run(fetch_pass(settings, app.pipeline, settings.sources))
     assert [o.report.new for o in outcomes] == [0, 1]
-    assert fresh.loaded and app.pipeline.index_open and app.pipeline.classifier_built
+    assert app.pipeline.index_open and app.pipeline.classifier_built
+    assert not fresh.loaded  # a pass embeds (the entry, the theme texts) in its worker process, stopped since
+    assert app.pipeline.batch_embedder is fresh
     assert len(app.pipeline.index) == app.pipeline.store.count_items() == 6  # both feeds list the same 5 links
     app.close()
 

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from bot.core.config import EmbeddingConfig
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +157,84 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return _unit_rows(vectors, self.dim)
+
+
+class EmbeddingWorker:
+    """The configured embedder in a process of its own, for a pass that embeds thousands of entries.
+
+    Embedding is most of a first pass, and the model's tokenizer is pure Python: in the fetching
+    process it holds the GIL that parsing, labelling and writing need, so on two cores those took turns
+    instead of running beside it. Here the model runs in a child process while the pass parses and
+    writes in its own, and the vectors are bit-for-bit those of the same embedder in-process (a test
+    holds them to that). The child starts at the first `encode` (a pass with nothing new starts none),
+    ignores Ctrl-C (the pass stops it), and a child that dies (killed for memory) is started once more
+    before the batch fails. `close` ends it; the model is then out of this process's memory too.
+    """
+
+    def __init__(self, config: EmbeddingConfig, name: str, dim: int | None = None) -> None:
+        self.config = config
+        self.name = name
+        self._dim = dim
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self._submit(_worker_dim))
+        return self._dim
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._submit(_worker_encode, list(texts)), dtype=np.float32)
+        self._dim = vectors.shape[1]
+        return vectors
+
+    def _submit(self, function: Any, *args: Any) -> Any:
+        for attempt in (1, 2):
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),  # never fork a process that runs threads
+                    initializer=_worker_start,
+                    initargs=(self.config,),
+                )
+            try:
+                return self._pool.submit(function, *args).result()
+            except BrokenProcessPool as exc:
+                self.close()
+                if attempt == 2:
+                    raise ModelError(f"the embedding process died twice ({exc}); is the machine out of memory?") from None
+                log.warning("the embedding process died (%s); starting it again", exc)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+_worker_embedder: Embedder | None = None  # the child's own model (one per worker process)
+
+
+def _worker_start(config: EmbeddingConfig) -> None:
+    global _worker_embedder
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this child
+    _worker_embedder = make_embedder(config)
+
+
+def _worker_encode(texts: list[str]) -> np.ndarray:
+    assert _worker_embedder is not None
+    return _worker_embedder.encode(texts)
+
+
+def _worker_dim() -> int:
+    assert _worker_embedder is not None
+    return _worker_embedder.dim
 
 
 class RememberedTexts:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.core.config import Settings, SourceConfig
+from bot.core.errors import ModelError
 from bot.core.models import FetchResult, FetchStatus, IngestReport, RawEntry, SourceState
 from bot.ingest.pipeline import Pipeline, Prepared
 from bot.ingest.sources import FeedHttp, fetch_source
@@ -151,8 +152,8 @@ class Harvester:
             try:
                 reports.update(await self._ingest([e for f in stored for e in f.result.entries], cap))
             except Exception as exc:
-                if database_failure(exc, self.pipeline.paths.db):
-                    raise  # a full disk or a damaged file is no source's fault: the caller says so once
+                if isinstance(exc, ModelError) or database_failure(exc, self.pipeline.paths.db):
+                    raise  # a full disk, a damaged file or no model is no source's fault: the caller says so once
                 if len(stored) == 1:
                     log.exception("ingesting %s failed", stored[0].source.name)
                     reports[stored[0].source.name] = exc
@@ -271,7 +272,8 @@ async def fetch_pass(
 ) -> list[SourceOutcome]:
     """Fetch `sources` concurrently into `pipeline`, then save the index once (if anything changed)."""
     async with FeedHttp(settings.fetch) as http:
-        outcomes = await Harvester(lambda: settings, pipeline, http).harvest(sources, now, on_done)
+        with pipeline.embedding_in_worker(settings.embedding):
+            outcomes = await Harvester(lambda: settings, pipeline, http).harvest(sources, now, on_done)
     await asyncio.to_thread(pipeline.save_index)
     order = {source.name: position for position, source in enumerate(sources)}
     return sorted(outcomes, key=lambda outcome: order[outcome.source])

@@ -13,14 +13,15 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from bot.core.config import Paths, Settings, SourceConfig
+from bot.core.config import EmbeddingConfig, Paths, Settings, SourceConfig
 from bot.core.models import IngestReport, Item, RawEntry
 from bot.ingest.dedup import (
     CROWD_NEIGHBOURS,
@@ -32,7 +33,7 @@ from bot.ingest.dedup import (
     crowding,
     profile,
 )
-from bot.ingest.embed import Embedder, RememberedTexts, make_embedder
+from bot.ingest.embed import Embedder, EmbeddingWorker, RememberedTexts, make_embedder
 from bot.ingest.normalize import normalize
 from bot.ingest.ownership import owns
 from bot.ingest.themes import ThemeClassifier, ThemeScores, story_themes
@@ -80,6 +81,8 @@ class Pipeline:
     The index, the theme classifier and the headline name counts are made on first use, and the
     embedder loads its model on its first encode: a pass where no entry is new (every feed answers
     304, or lists only what is stored) reads and writes the store and pays for none of them.
+    `embedder` answers questions; `batch_embedder` embeds what is stored: the same model, in a
+    worker process while `embedding_in_worker` is on (a pass over many sources).
     """
 
     def __init__(
@@ -88,7 +91,7 @@ class Pipeline:
         index: Callable[[], VectorIndex],
         embedder: Embedder,
         paths: Paths,
-        classifier: Callable[[], ThemeClassifier | None] = lambda: None,
+        classifier: Callable[[Embedder], ThemeClassifier | None] = lambda embedder: None,
         params: DedupParams | None = None,
         retention: timedelta | None = None,
         sources: Callable[[], Sequence[SourceConfig]] = tuple,
@@ -96,6 +99,7 @@ class Pipeline:
         self.store = store
         self.sources = sources  # the sources configured now (they change on reload): who owns which item
         self.embedder = embedder
+        self.batch_embedder = embedder
         self.paths = paths
         self.params = params or DedupParams.load()
         self.retention = retention
@@ -125,7 +129,7 @@ class Pipeline:
         """The theme classifier (None without themes), built on first use: reading back or encoding
         the theme texts and fitting its few-shot layer cost a third of a second per process."""
         if not self._classifier_made:
-            self._classifier, self._classifier_made = self._make_classifier(), True
+            self._classifier, self._classifier_made = self._make_classifier(self.batch_embedder), True
         return self._classifier
 
     @property
@@ -181,7 +185,25 @@ class Pipeline:
         texts = list(
             dict.fromkeys(item.embed_text for item in batch.to_embed() if item.embed_text not in batch.vectors)
         )
-        batch.vectors.update(zip(texts, self.embedder.encode(texts), strict=True))
+        if texts:
+            batch.vectors.update(zip(texts, self.batch_embedder.encode(texts), strict=True))
+
+    @contextmanager
+    def embedding_in_worker(self, config: EmbeddingConfig) -> Iterator[None]:
+        """Embed batches (and theme texts, if the classifier is built meanwhile) in a worker process
+        until the block ends: parsing, labelling and writing then run beside the model on the other
+        core instead of taking turns with it (see `EmbeddingWorker`). Another model than `config`'s
+        (a caller's own embedder) keeps embedding here."""
+        if make_embedder(config).name != self.embedder.name:
+            yield
+            return
+        worker = EmbeddingWorker(config, self.embedder.name)
+        self.batch_embedder = worker
+        try:
+            yield
+        finally:
+            self.batch_embedder = self.embedder
+            worker.close()
 
     def commit(self, batch: Prepared) -> dict[str, IngestReport]:
         """Label, assign stories and write `batch` in one transaction, then index it.
@@ -199,8 +221,9 @@ class Pipeline:
             if not self._wanted(item):
                 report.skipped += 1
         changed = [item for _, _, item, is_changed in plan.seen if is_changed]
-        new_vectors = _rows([batch.vectors[item.embed_text] for item in plan.new], self.embedder.dim)
-        changed_vectors = _rows([batch.vectors[item.embed_text] for item in changed], self.embedder.dim)
+        dim = self.batch_embedder.dim if plan.new or changed else 0  # nothing to embed: no model asked
+        new_vectors = _rows([batch.vectors[item.embed_text] for item in plan.new], dim)
+        changed_vectors = _rows([batch.vectors[item.embed_text] for item in changed], dim)
         new_labels = self._label(plan.new, new_vectors)
         changed_labels = iter(self._label(changed, changed_vectors))
         changed_vector_rows = iter(changed_vectors)
@@ -509,8 +532,8 @@ def open_pipeline(
         repairs.append(repair)
         return opened
 
-    def classifier() -> ThemeClassifier | None:
-        remembered = RememberedTexts(embedder, paths.data_dir / THEME_VECTORS)
+    def classifier(encoder: Embedder) -> ThemeClassifier | None:
+        remembered = RememberedTexts(encoder, paths.data_dir / THEME_VECTORS)
         return ThemeClassifier(settings.themes, remembered) if settings.themes else None
 
     pipeline = Pipeline(
