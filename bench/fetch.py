@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 8  # the bot's fetch.concurrency default; the floors get the same
 CHANGED_SHARE = 0.05
 PASSES = ("first", "not_modified", "changed")
+BOTH = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)  # a process and the one it starts (the bot's embedder)
 CONTESTANTS = ("bot", "floor_fetch_parse", "floor_embed")
 
 
@@ -437,7 +438,7 @@ def big_feed(count: int, pool: list[tuple[str, str]], threads: int) -> dict[str,
         "embed_only_s": round(embed_s, 1),
         "ms_per_item_first_pass": round(per_item[0], 2),
         "ms_per_item_last_full_pass": round(per_item[-2] if len(per_item) > 1 else per_item[0], 2),
-        "peak_rss_mb": round(sum(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024, 1),
+        "peak_rss_mb": round(sum(resource.getrusage(who).ru_maxrss for who in BOTH) / 1024, 1),  # with the embedder's
         "threads": threads,
     }
 

@@ -208,7 +208,7 @@ class EmbeddingWorker:
             except BrokenProcessPool as exc:
                 self.close()
                 if attempt == 2:
-                    raise ModelError(f"the embedding process died twice ({exc}); is the machine out of memory?") from None
+                    raise ModelError(f"the embedding process died twice ({exc}); out of memory?") from None
                 log.warning("the embedding process died (%s); starting it again", exc)
         raise AssertionError("unreachable")
 
