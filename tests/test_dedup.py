@@ -1,6 +1,8 @@
 """Story assignment, tier by tier, on real text pairs scored with the real multilingual embedder."""
 
 import math
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -283,3 +285,24 @@ def test_a_crowded_feed_of_generic_posts_is_not_one_story(embedder, shared_feeds
     hand_set = _stories_of_real_posts(embedder, tmp_path, DedupParams.prior(), entries)
     assert merged_posts(shipped) * 2 <= merged_posts(hand_set)
     assert shipped[entries.index(report)] == shipped[entries.index(posts[enterprise])]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("OpenAI releases o3", "The model reasons step by step."), ("OpenAI releases o3 today", "It reasons.")),
+        (("星河大模型发布", "推理成本降低一半，并开放了 API"), ("转载｜星河大模型发布", "推理成本降低一半")),
+        (("Same words", "same words"), ("Same words", "same words")),
+        (("", ""), ("Anything", "at all")),
+        (("ab", ""), ("ab", "")),  # too short for a trigram: no evidence either way
+    ],
+)
+def test_jaccard_of_shingles_is_that_of_the_sets_of_trigrams(first, second):
+    def trigrams(title: str, text: str) -> set[str]:
+        folded = re.sub(r"\W+", "", unicodedata.normalize("NFKC", f"{strip_repost(title)} {text}").lower())
+        return {folded[i : i + 3] for i in range(len(folded) - 2)}
+
+    a, b = trigrams(*first), trigrams(*second)
+    expected = len(a & b) / len(a | b) if a and b else 0.0
+    assert jaccard(shingles(*first), shingles(*second)) == pytest.approx(expected)
+    assert len(shingles(*first)) == len(a)

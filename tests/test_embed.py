@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bot.core.config import EmbeddingConfig
-from bot.core.errors import ConfigError, ModelError
+from bot.core.errors import ConfigError
 from bot.ingest.embed import EmbeddingWorker, SentenceTransformerEmbedder, UseEmbedder, make_embedder
 
 SAME_EVENT = (
@@ -66,7 +66,7 @@ def test_unknown_sentence_transformers_model_fails_readably_without_downloading(
 
 def test_the_embedding_process_gives_this_process_s_vectors_bit_for_bit(embedder):
     texts = [SAME_EVENT[0], SAME_EVENT[1], OTHER_EVENT, "short"] * 40
-    worker = EmbeddingWorker(EmbeddingConfig(threads=1), embedder.name)
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))
     try:
         assert not worker.running
         vectors = worker.encode(texts)
@@ -74,20 +74,30 @@ def test_the_embedding_process_gives_this_process_s_vectors_bit_for_bit(embedder
         assert vectors.dtype == np.float32
         assert np.array_equal(vectors, embedder.encode(texts))  # one model, so stories do not depend on where
         assert worker.encode([]).shape == (0, 512)
+        assert not worker.here.loaded  # this process never loaded it
     finally:
         worker.close()
     assert not worker.running
 
 
-def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dying_is_a_clear_error():
-    worker = EmbeddingWorker(EmbeddingConfig(threads=1), "use-multilingual-v3")
+def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dying_leaves_it_here(caplog):
+    here = UseEmbedder(threads=1)
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), here)
     try:
         first = worker.encode([OTHER_EVENT])
-        (pid,) = worker._pool._processes  # the real child: killed as the out-of-memory killer would
+        (pid,) = worker._pool._processes  # the real child, killed as the out-of-memory killer would
         os.kill(pid, 9)
-        assert np.array_equal(worker.encode([OTHER_EVENT]), first)  # started again, same vector
-        with pytest.raises(ModelError, match="died twice"):
-            worker._submit(os._exit, 1)  # a child that dies at every call
-        assert not worker.running
+        assert np.array_equal(worker.encode([OTHER_EVENT]), first)  # started again: the same vector
+        assert worker._in_worker(os._exit, 1) is None  # a child that dies at every call: given up after two
+        assert not worker.running and not here.loaded
+        assert np.array_equal(worker.encode([OTHER_EVENT]), first)  # this process embeds from now on
+        assert here.loaded
     finally:
         worker.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(" (")[0] for w in warnings] == [
+        "the embedding process died",  # the kill: started again
+        "the embedding process died",  # the first exit: started again
+        "the embedding process died again",  # the second: given up
+    ]
+    assert warnings[-1].endswith("embedding in this process")

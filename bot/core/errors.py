@@ -13,10 +13,6 @@ class FetchError(BotError):
     """A source could not be fetched or parsed; caught at the source boundary and recorded."""
 
 
-class ModelError(BotError):
-    """The embedding model cannot run here (its worker process keeps dying: out of memory)."""
-
-
 class StoreError(BotError):
     """The database is unusable (wrong schema version, corrupt file)."""
 

@@ -137,7 +137,7 @@ class Profile:
     crowd: float = 0.0  # `crowding` of the item's nearest earlier items when it arrived (0 for stored ones)
 
     @cached_property
-    def shingles(self) -> frozenset[str]:
+    def shingles(self) -> np.ndarray:
         """Computed only when a pair is similar enough to be a copy: most pairs never need it."""
         return shingles(self.title, self.lead)
 
@@ -303,17 +303,23 @@ def move_action(title: str) -> str:
     return found[1] if found else ""
 
 
-def shingles(title: str, text: str) -> frozenset[str]:
-    """Character trigrams of the normalized wording; works for Chinese without segmentation."""
+def shingles(title: str, text: str) -> np.ndarray:
+    """Character trigrams of the normalized wording (works for Chinese without segmentation), as the
+    sorted hashes of the distinct ones: the profiles a pass keeps hold thousands of these, and as
+    arrays they take a tenth of the memory of sets of strings and compare faster (`jaccard`)."""
     folded = unicodedata.normalize("NFKC", f"{strip_repost(title)} {text[:300]}").lower()
     folded = re.sub(r"\W+", "", folded)
-    return frozenset(folded[i : i + 3] for i in range(max(len(folded) - 2, 0)))
+    grams = {folded[i : i + 3] for i in range(max(len(folded) - 2, 0))}
+    return np.sort(np.fromiter(map(hash, grams), dtype=np.int64, count=len(grams)))
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """|a ∩ b| / |a ∪ b| of two `shingles` arrays (sorted, distinct)."""
+    if not a.size or not b.size:
         return 0.0
-    return len(a & b) / len(a | b)
+    found = b[np.minimum(np.searchsorted(b, a), b.size - 1)]
+    shared = int(np.count_nonzero(found == a))
+    return shared / (a.size + b.size - shared)
 
 
 def pair_signals(item: Profile, other: Profile, cosine: float, idf: Callable[[str], float]) -> dict[str, float]:

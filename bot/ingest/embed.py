@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.core.config import EmbeddingConfig
-from bot.core.errors import ConfigError, ModelError
+from bot.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -165,22 +165,27 @@ class EmbeddingWorker:
     Embedding is most of a first pass, and the model's tokenizer is pure Python: in the fetching
     process it holds the GIL that parsing, labelling and writing need, so on two cores those took turns
     instead of running beside it. Here the model runs in a child process while the pass parses and
-    writes in its own, and the vectors are bit-for-bit those of the same embedder in-process (a test
-    holds them to that). The child starts at the first `encode` (a pass with nothing new starts none),
-    ignores Ctrl-C (the pass stops it), and a child that dies (killed for memory) is started once more
-    before the batch fails. `close` ends it; the model is then out of this process's memory too.
+    writes in its own, and the vectors are bit-for-bit those of `here`, the same model in this process
+    (a test holds them to that). The child starts at the first `encode` (a pass with nothing new starts
+    none) and ignores Ctrl-C (the pass stops it). A child that dies (killed for memory) is started once
+    more; if it dies again, or cannot start at all (a script that starts the bot without a `__main__`
+    guard), this process embeds from then on, after one warning: a pass is never lost to the worker.
+    `close` ends the child, and the model leaves memory with it.
     """
 
-    def __init__(self, config: EmbeddingConfig, name: str, dim: int | None = None) -> None:
+    def __init__(self, config: EmbeddingConfig, here: Embedder) -> None:
         self.config = config
-        self.name = name
-        self._dim = dim
+        self.here = here
+        self.name = here.name
+        self._dim: int | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._given_up = False
 
     @property
     def dim(self) -> int:
         if self._dim is None:
-            self._dim = int(self._submit(_worker_dim))
+            in_worker = self._in_worker(_worker_dim)
+            self._dim = self.here.dim if in_worker is None else int(in_worker)
         return self._dim
 
     @property
@@ -190,27 +195,37 @@ class EmbeddingWorker:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = np.asarray(self._submit(_worker_encode, list(texts)), dtype=np.float32)
+        vectors = self._in_worker(_worker_encode, list(texts))
+        if vectors is None:
+            return self.here.encode(texts)
         self._dim = vectors.shape[1]
-        return vectors
+        return np.asarray(vectors, dtype=np.float32)
 
-    def _submit(self, function: Any, *args: Any) -> Any:
+    def _in_worker(self, function: Any, *args: Any) -> Any | None:
+        """`function(*args)` in the child, or None once no child can do it (this process then does)."""
         for attempt in (1, 2):
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),  # never fork a process that runs threads
-                    initializer=_worker_start,
-                    initargs=(self.config,),
-                )
+            if self._given_up:
+                return None
             try:
+                if self._pool is None:
+                    self._pool = ProcessPoolExecutor(
+                        max_workers=1,
+                        mp_context=multiprocessing.get_context("spawn"),  # never fork a process running threads
+                        initializer=_worker_start,
+                        initargs=(self.config,),
+                    )
                 return self._pool.submit(function, *args).result()
             except BrokenProcessPool as exc:
                 self.close()
-                if attempt == 2:
-                    raise ModelError(f"the embedding process died twice ({exc}); out of memory?") from None
-                log.warning("the embedding process died (%s); starting it again", exc)
-        raise AssertionError("unreachable")
+                if attempt == 1:
+                    log.warning("the embedding process died (%s); starting it again", exc)
+                    continue
+                log.warning("the embedding process died again (%s); embedding in this process", exc)
+            except Exception as exc:  # it cannot start, or the model fails there: here it says why, or works
+                self.close()
+                log.warning("cannot embed in a separate process (%s); embedding in this process", exc)
+            self._given_up = True
+        return None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.core.config import Settings, SourceConfig
-from bot.core.errors import ModelError
 from bot.core.models import FetchResult, FetchStatus, IngestReport, RawEntry, SourceState
 from bot.ingest.pipeline import Pipeline, Prepared
 from bot.ingest.sources import FeedHttp, fetch_source
@@ -152,8 +151,8 @@ class Harvester:
             try:
                 reports.update(await self._ingest([e for f in stored for e in f.result.entries], cap))
             except Exception as exc:
-                if isinstance(exc, ModelError) or database_failure(exc, self.pipeline.paths.db):
-                    raise  # a full disk, a damaged file or no model is no source's fault: the caller says so once
+                if database_failure(exc, self.pipeline.paths.db):
+                    raise  # a full disk or a damaged file is no source's fault: the caller says so once
                 if len(stored) == 1:
                     log.exception("ingesting %s failed", stored[0].source.name)
                     reports[stored[0].source.name] = exc
@@ -194,20 +193,17 @@ class Harvester:
     def _record_all(
         self, batch: list[_Fetched], reports: dict[str, IngestReport | Exception], now: datetime
     ) -> list[SourceOutcome]:
-        outcomes = []
-        for fetched in batch:
-            report = reports.get(fetched.source.name, IngestReport())
-            result = fetched.result
-            if isinstance(report, Exception):
-                result, report = _as_error(result, f"internal error while storing entries: {report!r}"), IngestReport()
-            outcome = self._record(fetched.source, fetched.state, result, report, now)
-            outcome.seconds = time.monotonic() - fetched.started
-            outcomes.append(outcome)
-        return outcomes
+        """Record each source of the batch in one transaction (a pass of 2000 304s is 2000 records)."""
+        with self.pipeline.store.transaction():
+            return [self._record(fetched, reports, now) for fetched in batch]
 
     def _record(
-        self, source: SourceConfig, state: SourceState, result: FetchResult, report: IngestReport, now: datetime
+        self, fetched: _Fetched, reports: dict[str, IngestReport | Exception], now: datetime
     ) -> SourceOutcome:
+        source, state, result = fetched.source, fetched.state, fetched.result
+        report = reports.get(source.name, IngestReport())
+        if isinstance(report, Exception):
+            result, report = _as_error(result, f"internal error while storing entries: {report!r}"), IngestReport()
         settings = self.current_settings()
         new_state = apply_result(
             state,
@@ -233,6 +229,7 @@ class Harvester:
             report=report,
             error=result.error,
             used_fallback=result.used_fallback,
+            seconds=time.monotonic() - fetched.started,
             next_due=new_state.next_due,
         )
 

@@ -197,7 +197,7 @@ class Pipeline:
         if make_embedder(config).name != self.embedder.name:
             yield
             return
-        worker = EmbeddingWorker(config, self.embedder.name)
+        worker = EmbeddingWorker(config, self.embedder)
         self.batch_embedder = worker
         try:
             yield
