@@ -5,7 +5,9 @@ arrived is ingested together in a worker thread, never on the event loop, while 
 go on: the first sources are stored within seconds of a pass starting, a progress bar moves as they
 are, and embedding is batched across sources. Two batches are in hand at once, so one is embedded
 while the other is labelled and written (`Pipeline.commit` re-plans a batch planned before the
-other's write, so the two never store an entry twice); embedding itself is one batch at a time. A
+other's write, so the two never store an entry twice); embedding itself is one batch at a time, and
+in a pass (`fetch_pass`) in a process of its own (`Pipeline.embedding_in_worker`), so it runs beside
+the labelling and writing instead of taking turns with them for the GIL. A
 big feed is stored from the one download in chunks of INGEST_BATCH new items; the store lock is held
 to plan and write each chunk, never while embedding, so a user's command waits for one chunk's
 write, not for a whole feed. A source gives at most `fetch.max_entries_per_pass` new entries a pass;
@@ -37,7 +39,7 @@ from bot.storage.connection import database_failure
 log = logging.getLogger(__name__)
 
 INGEST_BATCH = 512  # entries ingested together (one embedding call), and new items a source adds per chunk
-ABSORBERS = 2  # batches in hand at once: one is embedded (numpy, off the GIL) while the other is written
+ABSORBERS = 2  # batches in hand at once: one is embedded while the other is written
 AHEAD = 128  # sources fetched or being fetched but not yet stored; a further fetch waits for one to be stored
 
 _T = TypeVar("_T")

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import ValidationError
 
-from bot.core.config import Paths, Settings, SourceConfig, parse_settings
+from bot.core.config import Paths, Settings, SourceConfig, parse_settings, read_yaml
 from bot.core.errors import BotError
 from bot.core.models import FetchStatus, SourceState
 
@@ -60,7 +60,7 @@ def load_overlay(paths: Paths) -> list[SourceConfig]:
     """The sources in the overlay file, validated; an absent file means none."""
     path = overlay_path(paths)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         return []
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
