@@ -260,6 +260,52 @@ def test_fetching_runs_a_bounded_number_of_sources_ahead_of_storing(
     pipeline.close()
 
 
+def test_sources_that_arrive_close_together_are_stored_in_one_batch_not_one_each(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """Each batch costs a search of the whole index, a transaction and a round to the embedder, so a
+    small batch waits up to LINGER for more arrivals: twelve feeds answering 0.1 s apart are stored
+    in a few batches (without the wait, one each), and every entry once."""
+    import time
+
+    from feedserver import Reply
+
+    now = datetime.now(UTC)
+
+    def slow(body: bytes):
+        def handler(request):
+            time.sleep(0.1)
+            return Reply(body=body, headers={"Content-Type": "application/xml"})
+
+        return handler
+
+    sources = tuple(
+        SourceConfig(
+            name=f"feed{k}",
+            kind="rss",
+            url=feed_server.route(
+                f"/slow{k}.xml", slow(big_feed(1, now).replace(b"big.example", f"f{k}.example".encode()))
+            ),
+        )
+        for k in range(12)
+    )
+    settings = Settings(sources=sources, fetch=FetchConfig(allow_private=True, per_host=1))
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=embedder)
+    batches: list[int] = []
+    commit = Pipeline.commit
+    monkeypatch.setattr(Pipeline, "commit", lambda self, batch: batches.append(len(batch.items)) or commit(self, batch))
+
+    async def harvest() -> list[SourceOutcome]:
+        async with FeedHttp(settings.fetch) as http:
+            return await Harvester(lambda: settings, pipeline, http).harvest(sources)
+
+    outcomes = asyncio.run(harvest())
+    assert [outcome.report.new for outcome in outcomes] == [1] * 12
+    assert sum(batches) == 12 and len(batches) <= 4, batches
+    assert pipeline.store.count_items() == 12
+    pipeline.close()
+
+
 def test_a_pass_stopped_between_chunks_keeps_the_cursor_and_the_next_pass_stores_the_rest(
     tmp_path, embedder, feed_server: FeedServer, monkeypatch
 ):

@@ -168,9 +168,11 @@ class EmbeddingWorker:
     writes in its own, and the vectors are bit-for-bit those of `here`, the same model in this process
     (a test holds them to that). The child starts at the first `encode` (a pass with nothing new starts
     none) and ignores Ctrl-C (the pass stops it). A child that dies (killed for memory) is started once
-    more; if it dies again, or cannot start at all (a script that starts the bot without a `__main__`
-    guard), this process embeds from then on, after one warning: a pass is never lost to the worker.
-    `close` ends the child, and the model leaves memory with it.
+    more; if it dies again, or cannot start at all (no processes left), this process embeds from then
+    on, after one warning: a pass is never lost to the worker. `close` ends the child, and the model
+    leaves memory with it. The child is spawned, so, as for any program that uses multiprocessing, a
+    script that runs a pass itself (the benchmarks) keeps its work under `if __name__ == "__main__"`;
+    the `bot` command and `python -m bot` do.
     """
 
     def __init__(self, config: EmbeddingConfig, here: Embedder) -> None:

@@ -12,8 +12,9 @@ big feed is stored from the one download in chunks of INGEST_BATCH new items; th
 to plan and write each chunk, never while embedding, so a user's command waits for one chunk's
 write, not for a whole feed. A source gives at most `fetch.max_entries_per_pass` new entries a pass;
 the rest stay in the feed and come in on the next pass, which is due at once. Fetching runs at most
-AHEAD sources ahead of storing, so a 2000-source first pass never holds every feed in memory at
-once while the embedder catches up. A source's failure is
+AHEAD sources with entries ahead of storing, so a 2000-source first pass never holds every feed in
+memory at once while the embedder catches up; a small batch waits up to LINGER for more arrivals
+rather than paying a batch's fixed costs for one source. A source's failure is
 a value (its `FetchResult`), recorded on that source with backoff; it never stops the other sources.
 `bot fetch`, the demo and the scheduler's per-source jobs all go through `Harvester`.
 """
@@ -40,7 +41,11 @@ log = logging.getLogger(__name__)
 
 INGEST_BATCH = 512  # entries ingested together (one embedding call), and new items a source adds per chunk
 ABSORBERS = 2  # batches in hand at once: one is embedded while the other is written
-AHEAD = 128  # sources fetched or being fetched but not yet stored; a further fetch waits for one to be stored
+AHEAD = 128  # sources with entries fetched or being fetched, not yet stored; a further fetch waits for one
+# A small batch waits this long for more arrivals: each batch costs a search of the whole index, a
+# transaction and a round to the embedder (~0.1 s at 35k items), so a pass where 100 of 2000 feeds
+# changed stored them in 46 batches (4.6 s of writing) where a few do.
+LINGER = 0.5
 
 _T = TypeVar("_T")
 
@@ -99,27 +104,62 @@ class Harvester:
         states = await self._locked(self.pipeline.store.source_states)
         arrived: asyncio.Queue[_Fetched] = asyncio.Queue()
         ahead = asyncio.Semaphore(AHEAD)  # fetching runs this far ahead of storing, never a whole pass ahead
+        unfetched = len(sources)
+        all_fetched = asyncio.Event()
 
         async def fetch_into_queue(source: SourceConfig) -> None:
+            nonlocal unfetched
             state = states.get(source.name) or SourceState(name=source.name)
             await ahead.acquire()
             await arrived.put(await self._fetch(source, state, now))
+            unfetched -= 1
+            if not unfetched:
+                all_fetched.set()
 
         tasks = [asyncio.create_task(fetch_into_queue(source)) for source in sources]
         outcomes: list[SourceOutcome] = []
         all_in = asyncio.Event()
+        fetched_all = asyncio.create_task(all_fetched.wait())
+
+        def holding(batch: list[_Fetched]) -> int:
+            return sum(1 for fetched in batch if fetched.result.entries)
+
+        def take(batch: list[_Fetched], fetched: _Fetched) -> None:
+            batch.append(fetched)
+            if not fetched.result.entries:
+                ahead.release()  # a 304 or an error holds no memory: the next fetch need not wait for its record
+
+        async def next_batch() -> list[_Fetched]:
+            """What has arrived, up to INGEST_BATCH entries; a small batch waits up to LINGER for more,
+            unless every fetch is in or half of AHEAD is in hand (the fetches then wait for a store)."""
+            batch: list[_Fetched] = []
+            take(batch, await arrived.get())
+            until = asyncio.get_running_loop().time() + LINGER
+            while sum(len(f.result.entries) for f in batch) < INGEST_BATCH and holding(batch) < AHEAD // ABSORBERS:
+                if not arrived.empty():
+                    take(batch, arrived.get_nowait())
+                    continue
+                left = until - asyncio.get_running_loop().time()
+                if left <= 0 or all_fetched.is_set():
+                    break
+                getter = asyncio.ensure_future(arrived.get())
+                await asyncio.wait([getter, fetched_all], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()  # an item the cancelled get did not take stays in the queue
+                    break
+                take(batch, getter.result())
+            return batch
 
         async def absorb_arrivals() -> None:
             while True:
-                batch = [await arrived.get()]
-                while not arrived.empty() and sum(len(f.result.entries) for f in batch) < INGEST_BATCH:
-                    batch.append(arrived.get_nowait())
+                batch = await next_batch()
                 for outcome in await self._absorb(batch, now):
                     outcomes.append(outcome)
                     if on_done:
                         on_done(outcome)
-                for _ in batch:
-                    ahead.release()
+                for fetched in batch:
+                    if fetched.result.entries:
+                        ahead.release()
                 if len(outcomes) == len(sources):
                     all_in.set()
 
@@ -131,7 +171,7 @@ class Harvester:
                 for task in done:
                     task.result()  # an absorber's failure (a full disk, a damaged store) is the caller's
         finally:
-            for task in [*tasks, *absorbers, finished]:
+            for task in [*tasks, *absorbers, finished, fetched_all]:
                 task.cancel()
         return outcomes
 
@@ -199,9 +239,7 @@ class Harvester:
         with self.pipeline.store.transaction():
             return [self._record(fetched, reports, now) for fetched in batch]
 
-    def _record(
-        self, fetched: _Fetched, reports: dict[str, IngestReport | Exception], now: datetime
-    ) -> SourceOutcome:
+    def _record(self, fetched: _Fetched, reports: dict[str, IngestReport | Exception], now: datetime) -> SourceOutcome:
         source, state, result = fetched.source, fetched.state, fetched.result
         report = reports.get(source.name, IngestReport())
         if isinstance(report, Exception):
