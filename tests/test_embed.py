@@ -69,6 +69,8 @@ def test_the_embedding_process_gives_this_process_s_vectors_bit_for_bit(embedder
     worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))
     try:
         assert not worker.running
+        worker.start()  # returns at once; the child loads its model meanwhile
+        assert worker.running
         vectors = worker.encode(texts)
         assert worker.running and worker.dim == 512
         assert vectors.dtype == np.float32

@@ -426,3 +426,52 @@ async def test_per_host_limit_serialises_requests(feed_server: FeedServer) -> No
 async def test_fetch_never_raises_for_odd_success(feed_server: FeedServer, status: int) -> None:
     result = await fetch(feed_server.serve("/odd", b"", status=status))
     assert result.status is FetchStatus.ERROR and result.error.startswith("not a feed")
+
+
+def test_feeds_that_answer_not_modified_leave_the_connection_open_for_the_next() -> None:
+    """A pass of 2000 304s from one host is 2000 requests over a few connections, not 2000 handshakes:
+    the empty body of a 304 is read, so the client may send the next request on the same connection.
+    (An HTTP/1.1 server of our own: the shared test server speaks HTTP/1.0 and closes every time.)"""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    connections: list[int] = []
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(1)
+
+        def do_GET(self) -> None:
+            if self.headers.get("If-None-Match") == '"v1"':
+                self.send_response(304)
+                self.send_header("ETag", '"v1"')
+                self.end_headers()
+                return
+            body = b"<rss><channel><title>t</title></channel></rss>"
+            self.send_response(200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    server.daemon_threads = True
+    Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+
+    async def fetch_many() -> list[int]:
+        async with FeedHttp(FetchConfig(allow_private=True, per_host=1)) as http:
+            return [(await http.get(url, etag='"v1"')).status for _ in range(20)]
+
+    try:
+        assert asyncio.run(fetch_many()) == [304] * 20
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(connections) == 1

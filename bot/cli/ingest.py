@@ -31,7 +31,6 @@ from bot.demo import DEMO_MARK, dated_demo_sources
 from bot.ingest.harvest import SourceOutcome, due_sources, fetch_pass
 from bot.ingest.normalize import detect_language
 from bot.ingest.pipeline import Pipeline
-from bot.query.search import search_stories
 from bot.storage.writer import exclusive_writer
 
 DEMO_QUESTIONS = ("world models that generate playable game environments", "谁离开了 OpenAI？")
@@ -109,6 +108,8 @@ def _print_largest_stories(pipeline: Pipeline, limit: int = 5) -> None:
 
 
 def _print_search(pipeline: Pipeline, question: str) -> None:
+    from bot.query.search import search_stories  # the demo's searches; `bot fetch` never loads it
+
     print(f"\nSearch: {question}")
     for hit in search_stories(pipeline, question, k=3):
         lang = detect_language(question)

@@ -10,6 +10,7 @@ Neither backend downloads: the hub is switched off before sentence-transformers 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -132,7 +133,8 @@ class SentenceTransformerEmbedder:
                 ) from None
             torch.set_num_threads(self.threads)
             try:
-                self._model = SentenceTransformer(self._resolve(), device="cpu")
+                # local files only: with no network the hub would retry for a minute before failing
+                self._model = SentenceTransformer(self._resolve(), device="cpu", local_files_only=True)
             except OSError as exc:
                 raise ConfigError(
                     f"embedding.model {self.model_ref!r} is not available offline "
@@ -194,6 +196,15 @@ class EmbeddingWorker:
     def running(self) -> bool:
         return self._pool is not None
 
+    def start(self) -> None:
+        """Start the child and have it load its model, without waiting: a pass calls this when its
+        first entries arrive, so the load (a second or two) overlaps their normalizing. A child
+        that fails to start shows it at the first `encode`, which handles it."""
+        if self._pool is None and not self._given_up:
+            with contextlib.suppress(Exception):
+                self._pool = self._new_pool()
+                self._pool.submit(_worker_encode, ["warm up"])
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -210,12 +221,7 @@ class EmbeddingWorker:
                 return None
             try:
                 if self._pool is None:
-                    self._pool = ProcessPoolExecutor(
-                        max_workers=1,
-                        mp_context=multiprocessing.get_context("spawn"),  # never fork a process running threads
-                        initializer=_worker_start,
-                        initargs=(self.config,),
-                    )
+                    self._pool = self._new_pool()
                 return self._pool.submit(function, *args).result()
             except BrokenProcessPool as exc:
                 self.close()
@@ -228,6 +234,14 @@ class EmbeddingWorker:
                 log.warning("cannot embed in a separate process (%s); embedding in this process", exc)
             self._given_up = True
         return None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),  # never fork a process that runs threads
+            initializer=_worker_start,
+            initargs=(self.config,),
+        )
 
     def close(self) -> None:
         if self._pool is not None:

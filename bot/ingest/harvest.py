@@ -126,7 +126,9 @@ class Harvester:
 
         def take(batch: list[_Fetched], fetched: _Fetched) -> None:
             batch.append(fetched)
-            if not fetched.result.entries:
+            if fetched.result.entries:
+                self.pipeline.warm_embedder()  # its model loads while these are normalized and planned
+            else:
                 ahead.release()  # a 304 or an error holds no memory: the next fetch need not wait for its record
 
         async def next_batch() -> list[_Fetched]:
@@ -237,9 +239,12 @@ class Harvester:
     ) -> list[SourceOutcome]:
         """Record each source of the batch in one transaction (a pass of 2000 304s is 2000 records)."""
         with self.pipeline.store.transaction():
-            return [self._record(fetched, reports, now) for fetched in batch]
+            totals = self.pipeline.store.count_sources_items([fetched.source.name for fetched in batch])
+            return [self._record(fetched, reports, now, totals[fetched.source.name]) for fetched in batch]
 
-    def _record(self, fetched: _Fetched, reports: dict[str, IngestReport | Exception], now: datetime) -> SourceOutcome:
+    def _record(
+        self, fetched: _Fetched, reports: dict[str, IngestReport | Exception], now: datetime, items_total: int
+    ) -> SourceOutcome:
         source, state, result = fetched.source, fetched.state, fetched.result
         report = reports.get(source.name, IngestReport())
         if isinstance(report, Exception):
@@ -255,7 +260,7 @@ class Harvester:
             rng=self.rng,
         )
         new_state.last_attempt = now
-        new_state.items_total = self.pipeline.store.count_source_items(source.name)
+        new_state.items_total = items_total
         updated = [entry.updated or entry.published for entry in result.entries]
         known = [moment for moment in [*updated, state.cursor] if moment is not None]
         if report.deferred:  # the rest are still in the feed: fetch it again, in full, at once

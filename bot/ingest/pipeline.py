@@ -188,6 +188,12 @@ class Pipeline:
         if texts:
             batch.vectors.update(zip(texts, self.batch_embedder.encode(texts), strict=True))
 
+    def warm_embedder(self) -> None:
+        """Have the embedding process load its model now, without waiting (see `EmbeddingWorker.start`);
+        an in-process embedder loads at its first encode, as before."""
+        if isinstance(self.batch_embedder, EmbeddingWorker):
+            self.batch_embedder.start()
+
     @contextmanager
     def embedding_in_worker(self, config: EmbeddingConfig) -> Iterator[None]:
         """Embed batches (and theme texts, if the classifier is built meanwhile) in a worker process

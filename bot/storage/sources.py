@@ -7,6 +7,8 @@ seen, where the next fetch may stop). One row a source, replaced whole on every 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.core.models import SourceState
 from bot.storage.connection import Connection
 from bot.storage.schema import iso, row_state
@@ -43,5 +45,11 @@ class SourcesPart(Connection):
         )
 
     def count_source_items(self, source: str) -> int:
-        row = self._db.execute("SELECT count(*) FROM item_sources WHERE source=?", (source,)).fetchone()
-        return int(row[0])
+        return self.count_sources_items([source])[source]
+
+    def count_sources_items(self, sources: Sequence[str]) -> dict[str, int]:
+        """Items carried by each of `sources`, in one query (a pass records hundreds of sources at once)."""
+        counts = dict.fromkeys(sources, 0)
+        query = "SELECT source, count(*) FROM item_sources WHERE source IN ({marks}) GROUP BY source"
+        counts.update((row[0], int(row[1])) for row in self._select_in(query, list(counts)))
+        return counts

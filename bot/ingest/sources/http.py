@@ -117,7 +117,10 @@ class FeedHttp:
         async with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code >= 400:
                 raise HttpError(response.status_code, _retry_after_of(response))
-            body = b"" if response.status_code == 304 else await self._read_capped(response)
+            if response.status_code == 304:
+                body = await response.aread()  # empty; read, the connection goes back to the pool for the next feed
+            else:
+                body = await self._read_capped(response)
             return HttpResponse(
                 status=response.status_code,
                 body=body,
