@@ -5,7 +5,9 @@ Retry-After, or point us at an address inside our own network. `FeedHttp.get` bo
 these (a total deadline, a cap on decoded bytes, `max_redirects`, a private-address check made
 at connect time on the address connected to, in `address`) and
 turns every failure into a `FetchError` with a short message a user can read in `bot sources`.
-Per-host and global semaphores keep us polite when many sources live on one host. `file://`
+Per-host and global semaphores keep us polite when many sources live on one host, and connections
+are kept alive between feeds (a 304's empty body is read, so its connection serves the next one:
+2000 304s from one host took 2000 handshakes before). `file://`
 URLs are read from disk under the same size cap, so demo feeds and tests need no server.
 """
 
