@@ -25,7 +25,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -73,6 +73,73 @@ class _Fetched:
     started: float
 
 
+class _Arrivals:
+    """Fetched sources on their way to the store, handed out in batches.
+
+    Fetching runs at most AHEAD sources with entries ahead of storing (a 304 or an error holds no
+    memory and never counts). A batch is what has arrived, up to INGEST_BATCH entries; a small one
+    waits up to LINGER for more, unless every fetch is in or half of AHEAD is in hand (the fetches
+    would then be waiting for this batch to be stored).
+    """
+
+    def __init__(self, expected: int, on_entries: Callable[[], None]) -> None:
+        self._queue: asyncio.Queue[_Fetched] = asyncio.Queue()
+        self._room = asyncio.Semaphore(AHEAD)
+        self._unfetched = expected
+        self._all_fetched = asyncio.Event()
+        self._all_fetched_task = asyncio.create_task(self._all_fetched.wait())
+        self._on_entries = on_entries  # the first entries are a cue (to warm the embedder)
+
+    async def fetch(self, fetching: Callable[[SourceConfig], Awaitable[_Fetched]], source: SourceConfig) -> None:
+        """Fetch `source` once there is room ahead of storing, then queue what came back."""
+        await self._room.acquire()
+        self._queue.put_nowait(await fetching(source))
+        self._unfetched -= 1
+        if not self._unfetched:
+            self._all_fetched.set()
+
+    async def next_batch(self) -> list[_Fetched]:
+        batch: list[_Fetched] = []
+        self._take(batch, await self._queue.get())
+        until = asyncio.get_running_loop().time() + LINGER
+        while self._room_in(batch):
+            if not self._queue.empty():
+                self._take(batch, self._queue.get_nowait())
+                continue
+            left = until - asyncio.get_running_loop().time()
+            if left <= 0 or self._all_fetched.is_set():
+                break
+            getter = asyncio.ensure_future(self._queue.get())
+            await asyncio.wait([getter, self._all_fetched_task], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()  # an item the cancelled get did not take stays in the queue
+                break
+            self._take(batch, getter.result())
+        return batch
+
+    def stored(self, batch: list[_Fetched]) -> None:
+        """`batch` is in the store: its sources with entries make room for further fetches."""
+        for fetched in batch:
+            if fetched.result.entries:
+                self._room.release()
+
+    def close(self) -> None:
+        self._all_fetched_task.cancel()
+
+    def _take(self, batch: list[_Fetched], fetched: _Fetched) -> None:
+        batch.append(fetched)
+        if fetched.result.entries:
+            self._on_entries()
+        else:
+            self._room.release()
+
+    @staticmethod
+    def _room_in(batch: list[_Fetched]) -> bool:
+        entries = sum(len(fetched.result.entries) for fetched in batch)
+        holding = sum(1 for fetched in batch if fetched.result.entries)
+        return entries < INGEST_BATCH and holding < AHEAD // ABSORBERS
+
+
 @dataclass
 class Harvester:
     """Fetches sources into one pipeline; `lock` serializes every read and write of the store.
@@ -102,66 +169,23 @@ class Harvester:
         """Fetch `sources` concurrently; store each batch of results that has arrived while the rest are fetched."""
         now = now or datetime.now(UTC)
         states = await self._locked(self.pipeline.store.source_states)
-        arrived: asyncio.Queue[_Fetched] = asyncio.Queue()
-        ahead = asyncio.Semaphore(AHEAD)  # fetching runs this far ahead of storing, never a whole pass ahead
-        unfetched = len(sources)
-        all_fetched = asyncio.Event()
+        arrivals = _Arrivals(len(sources), on_entries=self.pipeline.warm_embedder)
 
-        async def fetch_into_queue(source: SourceConfig) -> None:
-            nonlocal unfetched
-            state = states.get(source.name) or SourceState(name=source.name)
-            await ahead.acquire()
-            await arrived.put(await self._fetch(source, state, now))
-            unfetched -= 1
-            if not unfetched:
-                all_fetched.set()
+        async def fetch(source: SourceConfig) -> _Fetched:
+            return await self._fetch(source, states.get(source.name) or SourceState(name=source.name), now)
 
-        tasks = [asyncio.create_task(fetch_into_queue(source)) for source in sources]
+        tasks = [asyncio.create_task(arrivals.fetch(fetch, source)) for source in sources]
         outcomes: list[SourceOutcome] = []
         all_in = asyncio.Event()
-        fetched_all = asyncio.create_task(all_fetched.wait())
-
-        def holding(batch: list[_Fetched]) -> int:
-            return sum(1 for fetched in batch if fetched.result.entries)
-
-        def take(batch: list[_Fetched], fetched: _Fetched) -> None:
-            batch.append(fetched)
-            if fetched.result.entries:
-                self.pipeline.warm_embedder()  # its model loads while these are normalized and planned
-            else:
-                ahead.release()  # a 304 or an error holds no memory: the next fetch need not wait for its record
-
-        async def next_batch() -> list[_Fetched]:
-            """What has arrived, up to INGEST_BATCH entries; a small batch waits up to LINGER for more,
-            unless every fetch is in or half of AHEAD is in hand (the fetches then wait for a store)."""
-            batch: list[_Fetched] = []
-            take(batch, await arrived.get())
-            until = asyncio.get_running_loop().time() + LINGER
-            while sum(len(f.result.entries) for f in batch) < INGEST_BATCH and holding(batch) < AHEAD // ABSORBERS:
-                if not arrived.empty():
-                    take(batch, arrived.get_nowait())
-                    continue
-                left = until - asyncio.get_running_loop().time()
-                if left <= 0 or all_fetched.is_set():
-                    break
-                getter = asyncio.ensure_future(arrived.get())
-                await asyncio.wait([getter, fetched_all], timeout=left, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()  # an item the cancelled get did not take stays in the queue
-                    break
-                take(batch, getter.result())
-            return batch
 
         async def absorb_arrivals() -> None:
             while True:
-                batch = await next_batch()
+                batch = await arrivals.next_batch()
                 for outcome in await self._absorb(batch, now):
                     outcomes.append(outcome)
                     if on_done:
                         on_done(outcome)
-                for fetched in batch:
-                    if fetched.result.entries:
-                        ahead.release()
+                arrivals.stored(batch)
                 if len(outcomes) == len(sources):
                     all_in.set()
 
@@ -173,8 +197,9 @@ class Harvester:
                 for task in done:
                     task.result()  # an absorber's failure (a full disk, a damaged store) is the caller's
         finally:
-            for task in [*tasks, *absorbers, finished, fetched_all]:
+            for task in [*tasks, *absorbers, finished]:
                 task.cancel()
+            arrivals.close()
         return outcomes
 
     async def _fetch(self, source: SourceConfig, state: SourceState, now: datetime) -> _Fetched:
