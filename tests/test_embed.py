@@ -1,6 +1,10 @@
 """Both embedding backends, loaded offline from what their wheels ship."""
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +107,32 @@ def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dyin
         "the embedding process died again",  # the second: given up
     ]
     assert warnings[-1].endswith("embedding in this process")
+
+
+def test_an_embedding_process_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """A `bot fetch` killed mid-pass (kill -9, out of memory) leaves no embedding process behind
+    holding its model's memory: the child sees its parent gone and ends."""
+    parent = tmp_path / "parent.py"
+    parent.write_text(
+        "import time\n"
+        "from bot.core.config import EmbeddingConfig\n"
+        "from bot.ingest.embed import EmbeddingWorker, UseEmbedder\n"
+        "if __name__ == '__main__':\n"
+        "    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))\n"
+        "    worker.encode(['hello'])\n"
+        "    print(*worker._pool._processes, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    started = subprocess.Popen([sys.executable, str(parent)], stdout=subprocess.PIPE, text=True)
+    child = int(started.stdout.readline())
+    started.kill()
+    started.wait()
+
+    def alive(pid: int) -> bool:  # an exited child that nobody has reaped yet is a zombie: gone
+        stat = Path(f"/proc/{pid}/stat")
+        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+    deadline = time.monotonic() + 15
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(child)

@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,7 @@ from bot.core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 USE_MODEL_NAME = "use-multilingual-v3"
+PARENT_CHECK_SECONDS = 1.0  # how often an embedding process looks whether the process that started it is alive
 BUNDLED_ST_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -255,7 +258,16 @@ _worker_embedder: Embedder | None = None  # the child's own model (one per worke
 def _worker_start(config: EmbeddingConfig) -> None:
     global _worker_embedder
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this child
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _worker_embedder = make_embedder(config)
+
+
+def _exit_with(parent: int) -> None:
+    """End this child once its parent is gone (killed, or crashed before `close`): an orphan would
+    otherwise wait for work forever, holding its model's memory."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _worker_encode(texts: list[str]) -> np.ndarray:
