@@ -79,7 +79,8 @@ class _Arrivals:
     Fetching runs at most AHEAD sources with entries ahead of storing (a 304 or an error holds no
     memory and never counts). A batch is what has arrived, up to INGEST_BATCH entries; a small one
     waits up to LINGER for more, unless every fetch is in or half of AHEAD is in hand (the fetches
-    would then be waiting for this batch to be stored).
+    would then be waiting for this batch to be stored). The first batch of a pass never waits: the
+    first sources are stored, and the progress bar moves, as soon as the model allows.
     """
 
     def __init__(self, expected: int, on_entries: Callable[[], None]) -> None:
@@ -89,6 +90,7 @@ class _Arrivals:
         self._all_fetched = asyncio.Event()
         self._all_fetched_task = asyncio.create_task(self._all_fetched.wait())
         self._on_entries = on_entries  # the first entries are a cue (to warm the embedder)
+        self._linger = 0.0  # LINGER from the second batch on
 
     async def fetch(self, fetching: Callable[[SourceConfig], Awaitable[_Fetched]], source: SourceConfig) -> None:
         """Fetch `source` once there is room ahead of storing, then queue what came back."""
@@ -101,7 +103,8 @@ class _Arrivals:
     async def next_batch(self) -> list[_Fetched]:
         batch: list[_Fetched] = []
         self._take(batch, await self._queue.get())
-        until = asyncio.get_running_loop().time() + LINGER
+        until = asyncio.get_running_loop().time() + self._linger
+        self._linger = LINGER
         while self._room_in(batch):
             if not self._queue.empty():
                 self._take(batch, self._queue.get_nowait())
