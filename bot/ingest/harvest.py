@@ -102,23 +102,35 @@ class _Arrivals:
 
     async def next_batch(self) -> list[_Fetched]:
         batch: list[_Fetched] = []
-        self._take(batch, await self._queue.get())
-        until = asyncio.get_running_loop().time() + self._linger
+        entries = holding = 0
+        arrived: _Fetched | None = await self._queue.get()
+        until = asyncio.get_running_loop().time() + self._linger  # counted from the first arrival
         self._linger = LINGER
-        while self._room_in(batch):
-            if not self._queue.empty():
-                self._take(batch, self._queue.get_nowait())
-                continue
-            left = until - asyncio.get_running_loop().time()
-            if left <= 0 or self._all_fetched.is_set():
+        while arrived is not None:
+            batch.append(arrived)
+            if arrived.result.entries:
+                entries, holding = entries + len(arrived.result.entries), holding + 1
+                self._on_entries()
+            else:
+                self._room.release()  # a 304 or an error holds no memory: the next fetch need not wait for it
+            if entries >= INGEST_BATCH or holding >= AHEAD // ABSORBERS:
                 break
-            getter = asyncio.ensure_future(self._queue.get())
-            await asyncio.wait([getter, self._all_fetched_task], timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()  # an item the cancelled get did not take stays in the queue
-                break
-            self._take(batch, getter.result())
+            arrived = await self._another(until)
         return batch
+
+    async def _another(self, until: float) -> _Fetched | None:
+        """The next arrival if one comes before `until`, else None (at once when every fetch is in)."""
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        left = until - asyncio.get_running_loop().time()
+        if left <= 0 or self._all_fetched.is_set():
+            return None
+        getter = asyncio.ensure_future(self._queue.get())
+        await asyncio.wait([getter, self._all_fetched_task], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            return getter.result()
+        getter.cancel()  # an item the cancelled get did not take stays in the queue
+        return None
 
     def stored(self, batch: list[_Fetched]) -> None:
         """`batch` is in the store: its sources with entries make room for further fetches."""
@@ -128,19 +140,6 @@ class _Arrivals:
 
     def close(self) -> None:
         self._all_fetched_task.cancel()
-
-    def _take(self, batch: list[_Fetched], fetched: _Fetched) -> None:
-        batch.append(fetched)
-        if fetched.result.entries:
-            self._on_entries()
-        else:
-            self._room.release()
-
-    @staticmethod
-    def _room_in(batch: list[_Fetched]) -> bool:
-        entries = sum(len(fetched.result.entries) for fetched in batch)
-        holding = sum(1 for fetched in batch if fetched.result.entries)
-        return entries < INGEST_BATCH and holding < AHEAD // ABSORBERS
 
 
 @dataclass
