@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from bot.core.config import EmbeddingConfig
 from bot.core.errors import ConfigError
-from bot.ingest.embed import EmbeddingWorker, SentenceTransformerEmbedder, UseEmbedder, make_embedder
+from bot.ingest.embed import EmbeddingStopped, EmbeddingWorker, SentenceTransformerEmbedder, UseEmbedder, make_embedder
 
 SAME_EVENT = (
     "Google DeepMind unveils Genie 2, a foundation world model that generates playable 3D worlds",
@@ -107,6 +108,36 @@ def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dyin
         "the embedding process died again",  # the second: given up
     ]
     assert warnings[-1].endswith("embedding in this process")
+
+
+def test_closing_the_worker_while_other_threads_embed_stops_them_without_embedding_here(caplog):
+    """A pass that fails mid-way (a full disk) closes the worker while its other batches wait on the
+    child: CI once saw each waiting thread shut the pool down a second time (EBADF), after a warning
+    and an in-process model load. Now those calls stop with `EmbeddingStopped`, and close is clean."""
+    here = UseEmbedder(threads=1)
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), here)
+    outcomes: list[object] = []
+
+    def embed() -> None:
+        try:
+            outcomes.append(worker.encode([OTHER_EVENT]))
+        except EmbeddingStopped as stopped:
+            outcomes.append(stopped)
+
+    threads = [threading.Thread(target=embed) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # all four wait on a child that is still loading its model (over a second)
+    worker.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 4
+    assert any(isinstance(outcome, EmbeddingStopped) for outcome in outcomes)  # four calls, room for two
+    assert all(isinstance(outcome, (EmbeddingStopped, np.ndarray)) for outcome in outcomes)
+    assert not here.loaded and not worker.running
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    with pytest.raises(EmbeddingStopped):
+        worker.encode(["after the pass"])
 
 
 def test_an_embedding_process_ends_when_the_process_that_started_it_is_killed(tmp_path):

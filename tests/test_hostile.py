@@ -204,9 +204,13 @@ def test_every_command_on_a_damaged_database_prints_one_line(
     assert len(errors) == 1 and "bot.db is damaged" in errors[0] and ".recover" in errors[0]
 
 
-def test_disk_full_while_storing_is_one_line(two_feed_config: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_disk_full_while_storing_is_one_line(
+    two_feed_config: Path, tmp_path: Path, monkeypatch, capsys, caplog
+) -> None:
     """The disk filling up is outside our control: SQLite's own page cap (`max_page_count`) at the
-    database's size when opened makes every later write fail with SQLITE_FULL, as a full disk does."""
+    database's size when opened makes every later write fail with SQLITE_FULL, as a full disk does.
+    The pass then closes its embedding process under the other batch still embedding: that batch
+    stops, with no second failure (CI once saw EBADF there) and no model loaded here instead."""
     real_open = Connection.open.__func__
 
     def open_on_a_full_disk(cls, path: Path):
@@ -221,6 +225,7 @@ def test_disk_full_while_storing_is_one_line(two_feed_config: Path, tmp_path: Pa
     assert code == 1
     assert "is full: free some space" in err
     assert "Traceback" not in err
+    assert not [record for record in caplog.records if record.name == "bot.ingest.embed"]
 
 
 # 6. Config that destroys or hangs ---------------------------------------------------------------

@@ -175,7 +175,9 @@ class EmbeddingWorker:
     none) and ignores Ctrl-C (the pass stops it). A child that dies (killed for memory) is started once
     more; if it dies again, or cannot start at all (no processes left), this process embeds from then
     on, after one warning: a pass is never lost to the worker. `close` ends the child, and the model
-    leaves memory with it. The child is spawned, so, as for any program that uses multiprocessing, a
+    leaves memory with it; an `encode` another thread still waits on then raises `EmbeddingStopped`
+    (a pass that fails mid-way closes the worker while its other batch is embedding: that batch is
+    dropped with the pass, not embedded here). The child is spawned, so, as for any program that uses multiprocessing, a
     script that runs a pass itself (the benchmarks) keeps its work under `if __name__ == "__main__"`;
     the `bot` command and `python -m bot` do.
     """
@@ -187,6 +189,8 @@ class EmbeddingWorker:
         self._dim: int | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._given_up = False
+        self._closed = False
+        self._lock = threading.Lock()  # pass threads embed at once: one pool, shut down exactly once
 
     @property
     def dim(self) -> int:
@@ -205,8 +209,7 @@ class EmbeddingWorker:
         that fails to start shows it at the first `encode`, which handles it."""
         if self._pool is None and not self._given_up:
             with contextlib.suppress(Exception):
-                self._pool = self._new_pool()
-                self._pool.submit(_worker_encode, ["warm up"])
+                self._current_pool().submit(_worker_encode, ["warm up"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -222,21 +225,38 @@ class EmbeddingWorker:
         for attempt in (1, 2):
             if self._given_up:
                 return None
+            pool = None
             try:
-                if self._pool is None:
-                    self._pool = self._new_pool()
-                return self._pool.submit(function, *args).result()
+                pool = self._current_pool()
+                return pool.submit(function, *args).result()
+            except EmbeddingStopped:
+                raise
             except BrokenProcessPool as exc:
-                self.close()
+                self._stopped_meanwhile(exc)
+                self._drop(pool)
                 if attempt == 1:
-                    log.warning("the embedding process died (%s); starting it again", exc)
+                    log.warning("the embedding process died (%s); starting it again", _reason(exc))
                     continue
-                log.warning("the embedding process died again (%s); embedding in this process", exc)
+                log.warning("the embedding process died again (%s); embedding in this process", _reason(exc))
             except Exception as exc:  # it cannot start, or the model fails there: here it says why, or works
-                self.close()
-                log.warning("cannot embed in a separate process (%s); embedding in this process", exc)
+                self._stopped_meanwhile(exc)
+                self._drop(pool)
+                log.warning("cannot embed in a separate process (%s); embedding in this process", _reason(exc))
             self._given_up = True
         return None
+
+    def _current_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise EmbeddingStopped("the embedding process was closed")
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _stopped_meanwhile(self, exc: Exception) -> None:
+        """A call that `close` cut off (its future cancelled, or refused) stops; it is no failure of the child."""
+        if self._closed:
+            raise EmbeddingStopped("the embedding process was closed") from exc
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -246,10 +266,33 @@ class EmbeddingWorker:
             initargs=(self.config,),
         )
 
+    def _drop(self, pool: ProcessPoolExecutor | None) -> None:
+        """Shut `pool` down if it is still the current one: two threads that see one child die
+        shut it down once (a second shutdown closes its pipes twice)."""
+        with self._lock:
+            current = pool is not None and pool is self._pool
+            if current:
+                self._pool = None
+        if current:
+            assert pool is not None
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """End the child; the worker embeds no more (see the class's note on other threads)."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class EmbeddingStopped(RuntimeError):
+    """An `encode` that was waiting on the embedding process when the worker was closed."""
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message, or its kind where it has none (a cancelled future's is empty)."""
+    return str(exc) or type(exc).__name__
 
 
 _worker_embedder: Embedder | None = None  # the child's own model (one per worker process)
