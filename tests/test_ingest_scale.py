@@ -7,6 +7,8 @@ import asyncio
 import email.utils
 import json
 import re
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,7 @@ from fresh import command_imports
 from bot.app import App
 from bot.cli import main
 from bot.core.config import FetchConfig, Settings, SourceConfig, load_settings, resolve_paths
-from bot.core.models import RawEntry
+from bot.core.models import FetchStatus, RawEntry
 from bot.demo import FEEDS_DIR
 from bot.ingest import harvest as harvest_module
 from bot.ingest.embed import UseEmbedder
@@ -222,6 +224,64 @@ def test_a_big_feed_is_stored_in_chunks_in_one_pass_and_readers_get_through(
     pipeline.close()
 
 
+class CountingEmbedder:
+    """The session's real embedder, keeping every text it is asked to encode."""
+
+    def __init__(self, inner: UseEmbedder) -> None:
+        self.inner, self.name, self.texts = inner, inner.name, Counter[str]()
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.update(texts)
+        return self.inner.encode(texts)
+
+    @property
+    def encoded(self) -> int:
+        return sum(self.texts.values())
+
+
+def test_a_big_feed_embeds_its_next_chunk_while_the_last_is_written(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """The first chunk's write and the next chunk's embedding meet at a barrier that both must reach:
+    one after the other, as they ran before, the write would wait for an embedding that starts only
+    after it, and time out. Each entry's text is still embedded exactly once."""
+    monkeypatch.setattr(harvest_module, "INGEST_BATCH", 40)
+    url = feed_server.serve("/big.xml", big_feed(120, datetime.now(UTC)), etag='"big-1"')
+    settings = Settings(sources=(SourceConfig(name="big", kind="rss", url=url),), fetch=FetchConfig(allow_private=True))
+    counting = CountingEmbedder(embedder)
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=counting)
+    meeting = threading.Barrier(2, timeout=30)
+    commit, embed_ahead = pipeline.commit, pipeline.embed_ahead
+
+    def first_meets(function):
+        calls = []
+
+        def wrapped(*args):
+            calls.append(args)
+            if len(calls) == 1:
+                meeting.wait()
+            return function(*args)
+
+        return wrapped
+
+    monkeypatch.setattr(pipeline, "commit", first_meets(commit))
+    monkeypatch.setattr(pipeline, "embed_ahead", first_meets(embed_ahead))
+
+    async def harvest() -> SourceOutcome:
+        async with FeedHttp(settings.fetch) as http:
+            return await Harvester(lambda: settings, pipeline, http).harvest_source(settings.sources[0])
+
+    outcome = asyncio.run(harvest())
+    assert (outcome.status, outcome.report.new, outcome.report.deferred) == (FetchStatus.OK, 120, 0)
+    entries = {text: count for text, count in counting.texts.items() if text.startswith("Entry ")}
+    assert len(entries) == 120 and set(entries.values()) == {1}
+    pipeline.close()
+
+
 def test_fetching_runs_a_bounded_number_of_sources_ahead_of_storing(
     tmp_path, embedder, feed_server: FeedServer, monkeypatch
 ):
@@ -376,17 +436,6 @@ def test_ask_with_v_says_where_its_time_went(tmp_path, capsys, feed_server: Feed
     assert int(phases["start-up (interpreter, imports, config)"]) > 0  # this test process has run for a while
 
 
-class CountingEmbedder:
-    """The session embedder, counting the texts it is asked to encode."""
-
-    def __init__(self, embedder: UseEmbedder) -> None:
-        self.embedder, self.name, self.dim, self.texts = embedder, embedder.name, embedder.dim, 0
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts += len(texts)
-        return self.embedder.encode(texts)
-
-
 def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
     settings = Settings(themes=load_settings(REPO / "sources.yaml").themes)
     counting = CountingEmbedder(embedder)
@@ -398,7 +447,7 @@ def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
         assert pipeline.classifier is not None
         labels.append(pipeline.classifier.classify(items, vectors, [False] * len(items)))
         pipeline.close()
-        encoded.append(counting.texts)
+        encoded.append(counting.encoded)
     assert encoded[0] > 0 and encoded[1] == encoded[0]  # the second start read them back
     assert labels[0] == labels[1]
 
@@ -406,4 +455,4 @@ def test_theme_texts_are_encoded_once_per_data_dir(tmp_path, embedder):
     reopened, _ = open_pipeline(fewer, resolve_paths(tmp_path), embedder=counting)
     assert reopened.classifier is not None  # built on first use
     reopened.close()
-    assert counting.texts > encoded[0]  # other theme texts: encoded afresh
+    assert counting.encoded > encoded[0]  # other theme texts: encoded afresh

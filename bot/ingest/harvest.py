@@ -1,22 +1,22 @@
 """One pass over the sources: fetch concurrently, store results as they arrive, record state.
 
-Fetching is I/O and runs concurrently (the HTTP layer limits per host and overall). Whatever has
-arrived is ingested together in a worker thread, never on the event loop, while the other fetches
-go on: the first sources are stored within seconds of a pass starting, a progress bar moves as they
-are, and embedding is batched across sources. Two batches are in hand at once, so one is embedded
-while the other is labelled and written (`Pipeline.commit` re-plans a batch planned before the
-other's write, so the two never store an entry twice); embedding itself is one batch at a time, and
-in a pass (`fetch_pass`) in a process of its own (`Pipeline.embedding_in_worker`), so it runs beside
-the labelling and writing instead of taking turns with them for the GIL. A
-big feed is stored from the one download in chunks of INGEST_BATCH new items; the store lock is held
-to plan and write each chunk, never while embedding, so a user's command waits for one chunk's
-write, not for a whole feed. A source gives at most `fetch.max_entries_per_pass` new entries a pass;
-the rest stay in the feed and come in on the next pass, which is due at once. Fetching runs at most
-AHEAD sources with entries ahead of storing, so a 2000-source first pass never holds every feed in
-memory at once while the embedder catches up; a small batch waits up to LINGER for more arrivals
-rather than paying a batch's fixed costs for one source. A source's failure is
-a value (its `FetchResult`), recorded on that source with backoff; it never stops the other sources.
-`bot fetch`, the demo and the scheduler's per-source jobs all go through `Harvester`.
+Fetching is I/O and runs concurrently (the HTTP layer limits per host and overall). Whatever has arrived
+is ingested together in a worker thread, never on the event loop, while the other fetches go on: the
+first sources are stored within seconds of a pass starting, a progress bar moves as they are, and
+embedding is batched across sources. Two batches are in hand at once, so one is embedded while the other
+is labelled and written (`Pipeline.commit` re-plans a batch planned before the other's write, so the two
+never store an entry twice); embedding itself is one batch at a time, and in a pass (`fetch_pass`) in a
+process of its own (`Pipeline.embedding_in_worker`), so it runs beside the labelling and writing instead
+of taking turns with them for the GIL. A big feed is stored from the one download in chunks of
+INGEST_BATCH new items; the store lock is held to plan and write each chunk, never while embedding, so a
+user's command waits for one chunk's write, not for a whole feed; the next chunk is embedded while one
+is written. A source gives at most `fetch.max_entries_per_pass` new entries a pass; the rest stay in the
+feed and come in on the next pass, which is due at once. Fetching runs at most AHEAD sources with
+entries ahead of storing, so a 2000-source first pass never holds every feed in memory at once while the
+embedder catches up; a small batch waits up to LINGER for more arrivals rather than paying a batch's
+fixed costs for one source. A source's failure is a value (its `FetchResult`), recorded on that source
+with backoff; it never stops the other sources. `bot fetch`, the demo and the scheduler's per-source
+jobs all go through `Harvester`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.config import Settings, SourceConfig
 from bot.core.models import FetchResult, FetchStatus, IngestReport, RawEntry, SourceState
@@ -36,6 +36,9 @@ from bot.ingest.pipeline import Pipeline, Prepared
 from bot.ingest.sources import FeedHttp, fetch_source
 from bot.ingest.sources.schedule import apply_result, is_due
 from bot.storage.connection import database_failure
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +242,9 @@ class Harvester:
     async def _ingest(self, entries: list[RawEntry], pass_cap: int) -> dict[str, IngestReport]:
         """Store `entries` in chunks of at most INGEST_BATCH new items a source: each chunk planned
         and written under the lock, embedded outside it, so a reader waits for one chunk's write, never
-        for a whole 20k-entry feed. A source stops at `pass_cap` new items; the rest stay deferred.
+        for a whole 20k-entry feed. While a chunk is written, the next one's likely texts are embedded
+        (`Pipeline.embed_ahead`), so a huge feed costs about its embedding, not embedding plus writing.
+        A source stops at `pass_cap` new items; the rest stay deferred.
         The caller moves a source's cursor only after this returns, so a process that dies between
         chunks fetches the feed again and stores the rest (what was stored is then a duplicate)."""
         chunk: Prepared | None = await self._locked(self.pipeline.prepare, entries, min(INGEST_BATCH, pass_cap))
@@ -247,8 +252,25 @@ class Harvester:
         while chunk is not None:
             async with self.embedding:
                 await asyncio.to_thread(self.pipeline.embed, chunk)
-            chunk = await self._locked(self._commit_chunk, chunk, reports, pass_cap)
+            ahead = asyncio.create_task(self._embed_ahead(chunk))  # the next chunk embeds while this one is written
+            try:
+                following = await self._locked(self._commit_chunk, chunk, reports, pass_cap)
+                vectors = await ahead
+            finally:
+                if not ahead.done():
+                    ahead.cancel()
+                elif not ahead.cancelled():
+                    ahead.exception()  # seen: when the write failed, its failure is the one reported
+            if following is not None:
+                following.vectors.update(vectors)
+            chunk = following
         return reports
+
+    async def _embed_ahead(self, chunk: Prepared) -> dict[str, np.ndarray]:
+        if not chunk.defers:
+            return {}
+        async with self.embedding:
+            return await asyncio.to_thread(self.pipeline.embed_ahead, chunk)
 
     def _commit_chunk(self, chunk: Prepared, reports: dict[str, IngestReport], pass_cap: int) -> Prepared | None:
         """Write `chunk`, add its counts to `reports`, and plan the next chunk in the same turn of the lock."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -69,6 +69,11 @@ class Prepared:
     plan: _Plan
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     generation: int = 0  # the pipeline's write count when planned: a commit after other writes re-plans
+
+    @property
+    def defers(self) -> bool:
+        """Whether its plan left items for a later chunk (a source had more new items than `max_new`)."""
+        return any(report.deferred for report in self.plan.reports.values())
 
     def to_embed(self) -> list[Item]:
         """The items whose text will be stored with a vector: new ones, and seen ones with new wording."""
@@ -169,15 +174,37 @@ class Pipeline:
         in chunks costs one plan per entry, not one per entry and chunk. Sources in `leave` have had
         their share of this pass and keep their deferred items for the next. None when nothing is left.
         """
-        planned = {id(item) for item in batch.plan.new} | {id(item) for _, _, item, _ in batch.plan.seen}
-        rest = [
-            item for item in batch.items if id(item) not in planned and item.source not in leave and self._wanted(item)
-        ]
+        rest = self._deferred(batch, leave)
         if not rest:
             return None
         chunk = Prepared(rest, batch.max_new, self._plan(rest, batch.max_new))
         chunk.generation = self._generation
         return chunk
+
+    def embed_ahead(self, batch: Prepared) -> dict[str, np.ndarray]:
+        """Vectors for what the chunk after `batch` will most likely store: the first `max_new` items of
+        each source that `batch`'s plan deferred (they were not stored when it was planned).
+
+        A caller runs this while `batch` is written, so one huge feed embeds its next chunk beside the
+        write instead of after it (8,000 entries: 35.3 s before, the embedding alone 26.4 s). It touches
+        neither store nor index. `prepare_rest` still plans that chunk after the write, and keeps these
+        vectors: a text it plans differently is embedded then, one it drops was embedded for nothing.
+        """
+        per_source: Counter[str] = Counter()
+        ahead = []
+        for item in self._deferred(batch):
+            per_source[item.source] += 1
+            if batch.max_new is None or per_source[item.source] <= batch.max_new:
+                ahead.append(item.embed_text)
+        texts = [text for text in dict.fromkeys(ahead) if text not in batch.vectors]
+        return dict(zip(texts, self.batch_embedder.encode(texts), strict=True)) if texts else {}
+
+    def _deferred(self, batch: Prepared, leave: Collection[str] = ()) -> list[Item]:
+        """The items of `batch` its plan left for a later chunk (every planned item is new or seen)."""
+        planned = {id(item) for item in batch.plan.new} | {id(item) for _, _, item, _ in batch.plan.seen}
+        return [
+            item for item in batch.items if id(item) not in planned and item.source not in leave and self._wanted(item)
+        ]
 
     def embed(self, batch: Prepared) -> None:
         """Embed what `batch` will store and has no vector for yet; touches neither store nor index,
