@@ -92,7 +92,7 @@ def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dyin
     worker = EmbeddingWorker(EmbeddingConfig(threads=1), here)
     try:
         first = worker.encode([OTHER_EVENT])
-        (pid,) = worker._pool._processes  # the real child, killed as the out-of-memory killer would
+        (pid,) = worker._child._pool._processes  # the real child, killed as the out-of-memory killer would
         os.kill(pid, 9)
         assert np.array_equal(worker.encode([OTHER_EVENT]), first)  # started again: the same vector
         assert worker._in_worker(os._exit, 1) is None  # a child that dies at every call: given up after two
@@ -108,6 +108,36 @@ def test_an_embedding_process_that_dies_is_started_again_and_one_that_keeps_dyin
         "the embedding process died again",  # the second: given up
     ]
     assert warnings[-1].endswith("embedding in this process")
+
+
+def test_a_wide_encode_splits_the_texts_between_two_processes_and_gives_the_same_bits(embedder):
+    texts = [f"{SAME_EVENT[n % 2]} ({n})" for n in range(150)]  # 150 = two whole batches of 64 and a part
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))
+    try:
+        assert np.array_equal(worker.encode_wide(texts), embedder.encode(texts))
+        assert worker.processes == 2
+        assert np.array_equal(worker.encode_wide(texts[:100]), embedder.encode(texts[:100]))  # under two batches
+        assert not worker.here.loaded
+    finally:
+        worker.close()
+    assert worker.processes == 0
+
+
+def test_a_second_process_that_dies_hands_its_half_to_the_first_and_is_not_started_again(embedder, caplog):
+    texts = [f"{OTHER_EVENT} {n}" for n in range(130)]
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))
+    try:
+        worker.encode_wide(texts)
+        (pid,) = worker._second._pool._processes  # the real second child, killed as for memory
+        os.kill(pid, 9)
+        assert np.array_equal(worker.encode_wide(texts), embedder.encode(texts))
+        assert worker.processes == 1
+        assert np.array_equal(worker.encode_wide(texts), embedder.encode(texts))
+        assert worker.processes == 1 and not worker.here.loaded
+    finally:
+        worker.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("the second embedding process failed")
 
 
 def test_closing_the_worker_while_other_threads_embed_stops_them_without_embedding_here(caplog):
@@ -151,7 +181,7 @@ def test_an_embedding_process_ends_when_the_process_that_started_it_is_killed(tm
         "if __name__ == '__main__':\n"
         "    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))\n"
         "    worker.encode(['hello'])\n"
-        "    print(*worker._pool._processes, flush=True)\n"
+        "    print(*worker._child._pool._processes, flush=True)\n"
         "    time.sleep(120)\n"
     )
     started = subprocess.Popen([sys.executable, str(parent)], stdout=subprocess.PIPE, text=True)

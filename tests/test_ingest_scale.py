@@ -24,7 +24,8 @@ from bot.core.config import FetchConfig, Settings, SourceConfig, load_settings, 
 from bot.core.models import FetchStatus, RawEntry
 from bot.demo import FEEDS_DIR
 from bot.ingest import harvest as harvest_module
-from bot.ingest.embed import UseEmbedder
+from bot.ingest import pipeline as pipeline_module
+from bot.ingest.embed import EmbeddingWorker, UseEmbedder
 from bot.ingest.harvest import Harvester, SourceOutcome, fetch_pass
 from bot.ingest.normalize import normalize
 from bot.ingest.pipeline import Pipeline, open_pipeline
@@ -280,6 +281,41 @@ def test_a_big_feed_embeds_its_next_chunk_while_the_last_is_written(
     entries = {text: count for text, count in counting.texts.items() if text.startswith("Entry ")}
     assert len(entries) == 120 and set(entries.values()) == {1}
     pipeline.close()
+
+
+def test_a_huge_feed_embeds_on_two_processes_and_stores_the_model_s_vectors(
+    tmp_path, embedder, feed_server: FeedServer, monkeypatch
+):
+    """While a feed leaves WIDE_BACKLOG items for later chunks (260 here, with chunks of 130: two batches of
+    the embedder and a part), its chunks are embedded by two processes; the stored vectors are those of
+    this process's own model (to rounding: its batches are grouped differently)."""
+    monkeypatch.setattr(harvest_module, "INGEST_BATCH", 130)
+    monkeypatch.setattr(pipeline_module, "WIDE_BACKLOG", 260)
+    wide: list[int] = []
+    encode_wide = EmbeddingWorker.encode_wide
+
+    def counted(worker: EmbeddingWorker, texts: Sequence[str]) -> np.ndarray:
+        vectors = encode_wide(worker, texts)
+        wide.append(worker.processes)
+        return vectors
+
+    monkeypatch.setattr(EmbeddingWorker, "encode_wide", counted)
+    document = big_feed(520, datetime.now(UTC))
+    url = feed_server.serve("/big.xml", document, etag='"big-1"')
+    settings = Settings(sources=(SourceConfig(name="big", kind="rss", url=url),), fetch=FetchConfig(allow_private=True))
+    pipeline, _ = open_pipeline(settings, resolve_paths(tmp_path), embedder=embedder)
+    (outcome,) = asyncio.run(fetch_pass(settings, pipeline, settings.sources))
+    assert (outcome.report.new, outcome.report.deferred) == (520, 0)
+    assert wide == [2] * len(wide) and len(wide) >= 2  # the first two chunks (backlog 390, 260), on two processes
+    ids, stored = pipeline.store.vectors(embedder.name, embedder.dim)
+    links = dict(pipeline.store._db.execute("SELECT id, url FROM items").fetchall())
+    pipeline.close()
+    texts = {
+        item.url: item.embed_text for item in map(normalize, parse_feed(document, {}, "big", datetime.now(UTC))[0])
+    }
+    assert len(ids) == 520
+    # the same model's vectors; the bits differ only as batches differ (chunks of 130 here, one list there)
+    np.testing.assert_allclose(stored, embedder.encode([texts[links[item_id]] for item_id in ids.tolist()]), atol=1e-6)
 
 
 def test_fetching_runs_a_bounded_number_of_sources_ahead_of_storing(

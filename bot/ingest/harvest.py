@@ -267,7 +267,7 @@ class Harvester:
         return reports
 
     async def _embed_ahead(self, chunk: Prepared) -> dict[str, np.ndarray]:
-        if not chunk.defers:
+        if not chunk.backlog:
             return {}
         async with self.embedding:
             return await asyncio.to_thread(self.pipeline.embed_ahead, chunk)

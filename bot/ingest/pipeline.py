@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 NEIGHBOURS = 32  # stored items considered per new item (then filtered by time window and score)
 MOVE_TEXT_CHARS = 4000  # long articles state a move in their second or third paragraph, past a preamble
 PROFILES_KEPT = 4096  # stored items' dedup profiles kept between batches (the recent ones are the candidates)
+# a second embedding process costs a spawn and a model load (~1.5 s, ~350 texts' worth) and ~180 MB:
+# worth it for a feed that still has two chunks to come, not for one a few entries over a chunk
+WIDE_BACKLOG = 1024
 THEME_VECTORS = "theme-vectors.npz"  # the classifier's encoded theme texts, kept between commands
 
 
@@ -71,9 +74,9 @@ class Prepared:
     generation: int = 0  # the pipeline's write count when planned: a commit after other writes re-plans
 
     @property
-    def defers(self) -> bool:
-        """Whether its plan left items for a later chunk (a source had more new items than `max_new`)."""
-        return any(report.deferred for report in self.plan.reports.values())
+    def backlog(self) -> int:
+        """How many items its plan left for later chunks (sources with more new items than `max_new`)."""
+        return sum(report.deferred for report in self.plan.reports.values())
 
     def to_embed(self) -> list[Item]:
         """The items whose text will be stored with a vector: new ones, and seen ones with new wording."""
@@ -197,7 +200,7 @@ class Pipeline:
             if batch.max_new is None or per_source[item.source] <= batch.max_new:
                 ahead.append(item.embed_text)
         texts = [text for text in dict.fromkeys(ahead) if text not in batch.vectors]
-        return dict(zip(texts, self.batch_embedder.encode(texts), strict=True)) if texts else {}
+        return dict(zip(texts, self._encode(texts, batch), strict=True)) if texts else {}
 
     def _deferred(self, batch: Prepared, leave: Collection[str] = ()) -> list[Item]:
         """The items of `batch` its plan left for a later chunk (every planned item is new or seen)."""
@@ -213,7 +216,14 @@ class Pipeline:
             dict.fromkeys(item.embed_text for item in batch.to_embed() if item.embed_text not in batch.vectors)
         )
         if texts:
-            batch.vectors.update(zip(texts, self.batch_embedder.encode(texts), strict=True))
+            batch.vectors.update(zip(texts, self._encode(texts, batch), strict=True))
+
+    def _encode(self, texts: list[str], batch: Prepared) -> np.ndarray:
+        """The texts' vectors; on both cores (`EmbeddingWorker.encode_wide`) while a huge feed leaves
+        at least WIDE_BACKLOG items for later chunks."""
+        if batch.backlog >= WIDE_BACKLOG and isinstance(self.batch_embedder, EmbeddingWorker):
+            return self.batch_embedder.encode_wide(texts)
+        return self.batch_embedder.encode(texts)
 
     def warm_embedder(self) -> None:
         """Have the embedding process load its model now, without waiting (see `EmbeddingWorker.start`);
