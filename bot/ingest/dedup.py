@@ -410,18 +410,19 @@ def crowding(cosines: np.ndarray) -> np.ndarray:
 def profile(
     key: int, story: int, published: datetime, source: str, title: str, lead: str, crowd: float = 0.0
 ) -> Profile:
+    title_names, lead = headline_names(title), lead[:LEAD_CHARS]
     return Profile(
         key=key,
         story=story,
         published=published,
         source=source,
-        names=headline_names(title) | headline_names(lead[:LEAD_CHARS]) | quantities(f"{title} {lead[:LEAD_CHARS]}"),
-        title_names=headline_names(title),
+        names=title_names | headline_names(lead) | quantities(f"{title} {lead}"),
+        title_names=title_names,
         headline=distinctive_names(title),
         versions=model_versions(title),
         action=move_action(title),
         title=title,
-        lead=lead[:LEAD_CHARS],
+        lead=lead,
         crowd=crowd,
     )
 
