@@ -318,6 +318,24 @@ def test_a_huge_feed_embeds_on_two_processes_and_stores_the_model_s_vectors(
     np.testing.assert_allclose(stored, embedder.encode([texts[links[item_id]] for item_id in ids.tolist()]), atol=1e-6)
 
 
+def test_the_fetch_bar_counts_a_huge_feed_s_items_chunk_by_chunk(
+    tmp_path, feed_server: FeedServer, monkeypatch, capsys
+):
+    """One source of 200 entries in chunks of 40: the bar says how many are stored while it still reads
+    0/1 sources, not only when the feed is done."""
+    monkeypatch.setattr(harvest_module, "INGEST_BATCH", 40)
+    url = feed_server.serve("/big.xml", big_feed(200, datetime.now(UTC)), etag='"big-1"')
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        json.dumps({"fetch": {"allow_private": True}, "sources": [{"name": "big", "kind": "rss", "url": url}]})
+    )
+    assert main(["--config", str(config), "--data-dir", str(tmp_path / "data"), "fetch", "--all"]) == 0
+    bar = capsys.readouterr().err.replace("\r", "\n")
+    while_fetching = {int(n) for n in re.findall(r" 0/1 \[[^\]]*, (\d+) new items\]", bar)}
+    assert while_fetching & {40, 80, 120, 160}, bar
+    assert re.search(r" 1/1 \[[^\]]*, 200 new items, big\]", bar), bar
+
+
 def test_fetching_runs_a_bounded_number_of_sources_ahead_of_storing(
     tmp_path, embedder, feed_server: FeedServer, monkeypatch
 ):

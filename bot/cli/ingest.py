@@ -129,12 +129,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         try:
             chosen = _chosen_sources(settings, pipeline, args)
             with tqdm(total=len(chosen), unit="source", file=sys.stderr, disable=args.json or not chosen) as bar:
-
-                def tick(outcome: SourceOutcome) -> None:
-                    bar.update(1)
-                    bar.set_postfix_str(outcome.source)
-
-                outcomes = asyncio.run(fetch_pass(settings, pipeline, chosen, on_done=tick))
+                progress = _Progress(bar)
+                outcomes = asyncio.run(
+                    fetch_pass(settings, pipeline, chosen, on_done=progress.source_done, on_stored=progress.stored)
+                )
         finally:
             app.close()
     if args.json:
@@ -143,6 +141,26 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         _print_fetch(outcomes)
     failed = [o for o in outcomes if o.status is FetchStatus.ERROR]
     return 1 if outcomes and len(failed) == len(outcomes) else 0
+
+
+class _Progress:
+    """The fetch bar's note: new items stored so far (a huge feed moves it chunk by chunk, long before
+    its one source is done) and the source recorded last."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar, self.new, self.last = bar, 0, ""
+
+    def source_done(self, outcome: SourceOutcome) -> None:
+        self.last = outcome.source
+        self.bar.update(1)
+        self._show()
+
+    def stored(self, new: int) -> None:
+        self.new = new
+        self._show()
+
+    def _show(self) -> None:
+        self.bar.set_postfix_str(", ".join(part for part in (counted(self.new, "new item"), self.last) if part))
 
 
 def _chosen_sources(settings: Settings, pipeline: Pipeline, args: argparse.Namespace) -> list[SourceConfig]:

@@ -157,6 +157,8 @@ class Harvester:
     rng: random.Random = field(default_factory=random.Random)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     embedding: asyncio.Lock = field(default_factory=asyncio.Lock)  # one batch embeds while another is written
+    on_stored: Callable[[int], None] | None = None  # told the new items stored so far after each chunk's write
+    stored_new: int = field(default=0, init=False)
 
     async def harvest_source(self, source: SourceConfig, now: datetime | None = None) -> SourceOutcome:
         """Fetch one source, ingest what it returned and record the source's new state."""
@@ -255,6 +257,8 @@ class Harvester:
             ahead = asyncio.create_task(self._embed_ahead(chunk))  # the next chunk embeds while this one is written
             try:
                 following = await self._locked(self._commit_chunk, chunk, reports, pass_cap)
+                if self.on_stored:
+                    self.on_stored(self.stored_new)  # a huge feed's progress shows before the feed is done
                 vectors = await ahead
             finally:
                 if not ahead.done():
@@ -276,6 +280,7 @@ class Harvester:
         """Write `chunk`, add its counts to `reports`, and plan the next chunk in the same turn of the lock."""
         for source, report in self.pipeline.commit(chunk).items():
             reports[source] = _added(reports.get(source), report)
+            self.stored_new += report.new
         full = {source for source, report in reports.items() if report.new >= pass_cap}
         return self.pipeline.prepare_rest(chunk, full)
 
@@ -360,11 +365,14 @@ async def fetch_pass(
     sources: Sequence[SourceConfig],
     on_done: Callable[[SourceOutcome], None] | None = None,
     now: datetime | None = None,
+    on_stored: Callable[[int], None] | None = None,
 ) -> list[SourceOutcome]:
-    """Fetch `sources` concurrently into `pipeline`, then save the index once (if anything changed)."""
+    """Fetch `sources` concurrently into `pipeline`, then save the index once (if anything changed).
+    `on_done` hears of each source once it is recorded, `on_stored` of the new items so far."""
     async with FeedHttp(settings.fetch) as http:
         with pipeline.embedding_in_worker(settings.embedding):
-            outcomes = await Harvester(lambda: settings, pipeline, http).harvest(sources, now, on_done)
+            harvester = Harvester(lambda: settings, pipeline, http, on_stored=on_stored)
+            outcomes = await harvester.harvest(sources, now, on_done)
     await asyncio.to_thread(pipeline.save_index)
     order = {source.name: position for position, source in enumerate(sources)}
     return sorted(outcomes, key=lambda outcome: order[outcome.source])
