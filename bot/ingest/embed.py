@@ -65,7 +65,10 @@ class UseEmbedder:
     """USE multilingual v3 in pure numpy; the model loads on first use (about a second).
 
     `threads` caps OpenBLAS: the library's default of 4 on a 2-core machine is 10–20× slower
-    than 1 or 2 (shared/notes/embeddings.md), so we always pass it explicitly.
+    than 1 or 2 (shared/notes/embeddings.md), so we always pass it explicitly. The library sets that
+    cap around each call and puts back what it found, so two threads encoding at once (a batch written
+    while the next is embedded) could leave one running uncapped: calls take turns (`_turn`), which
+    costs nothing, as one call already keeps its core busy; it also loads the model once.
     """
 
     name = USE_MODEL_NAME
@@ -74,6 +77,7 @@ class UseEmbedder:
         self.threads = threads
         self.batch_size = batch_size
         self._model: Any = None
+        self._turn = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -94,11 +98,12 @@ class UseEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        chunks = [
-            model.encode(list(texts[start : start + self.batch_size]))
-            for start in range(0, len(texts), self.batch_size)
-        ]
+        with self._turn:
+            model = self._load()
+            chunks = [
+                model.encode(list(texts[start : start + self.batch_size]))
+                for start in range(0, len(texts), self.batch_size)
+            ]
         return _unit_rows(np.concatenate(chunks), self.dim)
 
 
