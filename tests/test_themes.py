@@ -366,3 +366,34 @@ def test_an_item_without_a_word_of_the_field_is_not_claimed_by_nearness_alone(em
     with_scope = classify(ThemeClassifier(scoped, embedder), embedder, [near, robot])
     assert [r.primary for r in without] == ["robotics", "robotics"]
     assert [r.primary for r in with_scope] == ["other", "robotics"]
+
+
+GENERAL_NEWS_WITH_MOVE_WORDS = [
+    ("谨以这段视频献给离开这个世界的人们", "zh"),  # "leaving this world": an obituary video
+    ("阔别六十年，老人重返故乡小镇", "zh"),  # "returns" to a hometown
+    ("Ten thousand runners join the city marathon despite the rain", "en"),
+    ("Longtime bakery owner leaves the high street after forty years", "en"),
+]
+
+
+def test_general_news_with_a_move_word_is_no_people_move_unless_someone_moved(shipped, embedder):
+    """A move word names no one who moved: outside the field (no word of it), an item is a people move
+    only when the people extractor finds one. Before, a headline keyword alone ("离开", "重返", "join",
+    "leaves") put obituaries, marathons and shop closures in the people-moves digest."""
+    items = [make_item(title, "", lang) for title, lang in GENERAL_NEWS_WITH_MOVE_WORDS]
+    extracted_none = classify(shipped, embedder, items, people_move=[False] * len(items))
+    assert [r.primary for r in extracted_none] == ["other"] * len(items)
+    assert all("people_moves" not in r.labels for r in extracted_none)
+    moved = classify(shipped, embedder, items, people_move=[True] * len(items))
+    assert [r.primary for r in moved] == ["people_moves"] * len(items)  # someone did move: the extractor says so
+
+
+def test_a_move_of_the_field_counts_its_words_without_a_name(shipped, embedder):
+    """In the field, the words still count: a headline can report a founding without naming anyone,
+    and a question has no extraction at all."""
+    nameless = make_item("Former OpenAI research VP's new startup raises $124M for AI safety research")
+    [item] = classify(shipped, embedder, [nameless], people_move=[False])
+    assert item.primary == "people_moves"
+    question = make_item("谁离开了 OpenAI？", "", "zh")
+    [asked] = classify(shipped, embedder, [question])  # a question: no extraction
+    assert asked.primary == "people_moves"

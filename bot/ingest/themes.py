@@ -98,6 +98,7 @@ class ThemeSignals:
     evidence: np.ndarray
     moved: np.ndarray
     scoped: np.ndarray
+    extracted: bool = False  # `moved` is the people extractor's verdict (stored items), not unknown (a question)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ class ThemeClassifier:
         """What the decision needs, computed once (the fit tries many parameters on the same signals)."""
         cosine, semantic, evidence, scoped = self._signals(items, vectors)
         moved = np.asarray(people_move if people_move is not None else [False] * len(items), dtype=bool)
-        return ThemeSignals(cosine, semantic, evidence, moved, scoped)
+        return ThemeSignals(cosine, semantic, evidence, moved, scoped, extracted=people_move is not None)
 
     def decide(self, signals: ThemeSignals, params: ThemeParams) -> list[ThemeScores]:
         """Primary and secondary themes under `params`."""
@@ -164,7 +165,11 @@ class ThemeClassifier:
         if self._people >= 0:
             scores[:, self._people] += PEOPLE_MOVE_BONUS * signals.moved
             confident[:, self._people] |= signals.moved
-            eligible[:, self._people] |= signals.moved
+            # outside the field, an item is a move only when the people extractor finds one: a move word
+            # alone names no one who moved ("离开这个世界" in an obituary, "重返" in a travel piece); a
+            # question (no extraction) and an item of the field still count its words
+            people = eligible[:, self._people] & (signals.scoped if signals.extracted else True)
+            eligible[:, self._people] = people | signals.moved
         confident &= eligible
         primary = self._primary(scores, evidence, confident, params.other_margin)
         applies = self._applies(scores, semantic, evidence, confident, primary)
