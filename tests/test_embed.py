@@ -170,6 +170,38 @@ def test_a_second_process_that_dies_hands_its_half_to_the_first_and_is_not_start
     assert len(warnings) == 1 and warnings[0].startswith("the second embedding process failed")
 
 
+def test_a_second_process_that_dies_under_two_threads_leaves_both_their_batches_embedded(embedder, caplog):
+    """Two chunks split at once (a chunk written while the next is embedded ahead), and the second
+    child killed under both: each thread's half goes to the first child. Retiring the second child
+    must not close the worker, or the other thread's batch would be dropped as if the pass had ended."""
+    texts = [[f"{SAME_EVENT[n % 2]} ({thread}, {n})" for n in range(640)] for thread in range(2)]
+    worker = EmbeddingWorker(EmbeddingConfig(threads=1), UseEmbedder(threads=1))
+    outcomes: list[object] = []
+
+    def embed(chunk: list[str]) -> None:
+        try:
+            outcomes.append(worker.encode_wide(chunk))
+        except Exception as failed:
+            outcomes.append(failed)
+
+    try:
+        worker.encode_wide(texts[0][:128])  # both children up, their models loaded
+        threads = [threading.Thread(target=embed, args=(chunk,)) for chunk in texts]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        (pid,) = worker._second._pool._processes
+        os.kill(pid, 9)
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        worker.close()
+    assert all(isinstance(outcome, np.ndarray) for outcome in outcomes), outcomes
+    assert sorted(o.tobytes() for o in outcomes) == sorted(embedder.encode(chunk).tobytes() for chunk in texts)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("the second embedding process failed")
+
+
 def test_closing_the_worker_while_other_threads_embed_stops_them_without_embedding_here(caplog):
     """A pass that fails mid-way (a full disk) closes the worker while its other batches wait on the
     child: CI once saw each waiting thread shut the pool down a second time (EBADF), after a warning

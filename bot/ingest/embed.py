@@ -244,26 +244,32 @@ class EmbeddingWorker:
         if len(texts) < 2 * batch or self._given_up or self._second_given_up:
             return self.encode(texts)
         split = -(-len(texts) // (2 * batch)) * batch  # half, rounded up to whole batches
+        pool = None
         try:
-            second = self._second.pool().submit(_worker_encode, list(texts[split:]))
+            pool = self._second.pool()
+            second = pool.submit(_worker_encode, list(texts[split:]))
         except EmbeddingStopped:
             raise
         except Exception as exc:
-            self._second_fails(exc)
+            self._second_fails(pool, exc)
             return self.encode(texts)
         first = self.encode(texts[:split])
         try:
             rest = np.asarray(second.result(), dtype=np.float32)
         except Exception as exc:
             self._second.raise_if_closed(exc)
-            self._second_fails(exc)
+            self._second_fails(pool, exc)
             rest = self.encode(texts[split:])
         return np.concatenate([first, rest])
 
-    def _second_fails(self, exc: Exception) -> None:
+    def _second_fails(self, pool: ProcessPoolExecutor | None, exc: Exception) -> None:
+        """Retire the second child (dropped, not closed: a closed worker stops the calls waiting on it,
+        and another thread's half waiting there must go to the first child instead)."""
+        first_to_see = not self._second_given_up
         self._second_given_up = True
-        self._second.close()
-        log.warning("the second embedding process failed (%s); one process embeds from now on", _reason(exc))
+        self._second.drop(pool)
+        if first_to_see:
+            log.warning("the second embedding process failed (%s); one process embeds from now on", _reason(exc))
 
     def _in_worker(self, function: Any, *args: Any) -> Any | None:
         """`function(*args)` in the child, or None once no child can do it (this process then does)."""
