@@ -307,9 +307,9 @@ class EmbeddingStopped(RuntimeError):
 
 
 class _Child:
-    """One embedding process, started on first use and shut down exactly once: the pass's threads
-    embed at once, and two threads that see it die must not shut it down twice (its pipes would be
-    closed twice)."""
+    """One embedding process, started on first use (again after it died, on the next call), each of
+    its executors shut down exactly once: the pass's threads embed at once, and two threads that see
+    it die must not shut it down twice (its pipes would be closed twice)."""
 
     def __init__(self, config: EmbeddingConfig) -> None:
         self.config = config
@@ -351,11 +351,10 @@ class _Child:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
+        """Shut the process down for good: later calls get `EmbeddingStopped`."""
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self.drop(self._pool)
 
 
 def _reason(exc: BaseException) -> str:
